@@ -1,0 +1,38 @@
+"""The DICOMweb core: an HTTP client for DICOM PS3.18 services that imports nothing from Airflow.
+
+Start with :class:`~airflow_dicomweb.core.client.DicomWebClient`; the Airflow hook exposes the same methods.
+"""
+
+from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
+from airflow_dicomweb.core.errors import (
+    DicomWebConfigError,
+    DicomWebConnectionError,
+    DicomWebDeleteNotSupportedError,
+    DicomWebError,
+    DicomWebHTTPError,
+    DicomWebOperationError,
+    DicomWebOperationTimeoutError,
+    DicomWebPaginationError,
+    DicomWebResponseError,
+    InvalidUIDError,
+)
+from airflow_dicomweb.core.settings import DicomWebSettings
+from airflow_dicomweb.core.store_result import InstanceOutcome, StoreResult
+
+__all__ = [
+    "DicomWebApi",
+    "DicomWebClient",
+    "DicomWebConfigError",
+    "DicomWebConnectionError",
+    "DicomWebDeleteNotSupportedError",
+    "DicomWebError",
+    "DicomWebHTTPError",
+    "DicomWebOperationError",
+    "DicomWebOperationTimeoutError",
+    "DicomWebPaginationError",
+    "DicomWebResponseError",
+    "DicomWebSettings",
+    "InstanceOutcome",
+    "InvalidUIDError",
+    "StoreResult",
+]

@@ -1,0 +1,81 @@
+"""Google OAuth2 credentials for the Cloud Healthcare API, through google-auth.
+
+A service-account key from a file (``key_path``) or from the connection (``keyfile_dict``), optionally
+impersonating a chain of accounts, or Application Default Credentials when no key is given. Tokens are
+never handled by hand: ``AuthorizedSession`` refreshes them before expiry and once more on a 401.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_dicomweb.core.errors import DicomWebConfigError
+from airflow_dicomweb.core.settings import DicomWebSettings
+
+DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def _keyfile_info(google: Mapping[str, Any]) -> dict | None:
+    raw = google.get("keyfile_dict")
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise DicomWebConfigError(
+                "keyfile_dict is not valid JSON (expected a service-account key)"
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise DicomWebConfigError("keyfile_dict must be a JSON object (a service-account key)")
+    missing = [k for k in ("client_email", "private_key", "token_uri") if not raw.get(k)]
+    if missing:
+        raise DicomWebConfigError(f"keyfile_dict lacks {', '.join(missing)}: not a service-account key")
+    return dict(raw)
+
+
+def google_credentials(settings: DicomWebSettings):
+    """The google-auth credentials described by the settings' Google fields."""
+    import google.auth
+    from google.auth import impersonated_credentials
+    from google.oauth2 import service_account
+
+    google = settings.google
+    scopes = [s.strip() for s in str(google.get("scope") or DEFAULT_SCOPE).split(",") if s.strip()]
+    info = _keyfile_info(google)
+    try:
+        if info is not None:
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+        elif google.get("key_path"):
+            credentials = service_account.Credentials.from_service_account_file(
+                str(google["key_path"]), scopes=scopes
+            )
+        else:
+            credentials, _ = google.auth.default(scopes=scopes)
+    except FileNotFoundError:
+        raise DicomWebConfigError(f"key_path {google.get('key_path')} does not exist") from None
+    except (ValueError, KeyError) as exc:
+        raise DicomWebConfigError(f"unusable Google credentials: {type(exc).__name__}") from None
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise DicomWebConfigError(
+            "no Google credentials: set key_path or keyfile_dict, or configure Application Default Credentials"
+        ) from None
+    chain = google.get("impersonation_chain")
+    if chain:
+        accounts = [a.strip() for a in (chain.split(",") if isinstance(chain, str) else chain) if a.strip()]
+        credentials = impersonated_credentials.Credentials(
+            source_credentials=credentials,
+            target_principal=accounts[-1],
+            delegates=accounts[:-1],
+            target_scopes=scopes,
+        )
+    return credentials
+
+
+def authorized_session(settings: DicomWebSettings):
+    """A ``requests.Session`` that signs every request with a fresh Google access token."""
+    from google.auth.transport.requests import AuthorizedSession
+
+    return AuthorizedSession(google_credentials(settings))

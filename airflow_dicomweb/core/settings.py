@@ -1,0 +1,239 @@
+"""Client settings, and how they are read from connection fields (host, login, password, extras).
+
+This module knows nothing of Airflow: the hook hands it the fields of an Airflow Connection, and anything
+else (a script, a test) can build :class:`DicomWebSettings` directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from airflow_dicomweb.core.errors import DicomWebConfigError
+from airflow_dicomweb.core.retry import RetryPolicy
+
+AUTH_TYPES = ("none", "basic", "bearer", "google")
+DEFAULT_TIMEOUT = (10.0, 300.0)
+DEFAULT_GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
+
+
+@dataclass(frozen=True)
+class DicomWebSettings:
+    """Everything the core needs to talk to one DICOMweb service. Secrets are kept out of ``repr``."""
+
+    base_url: str
+    auth_type: str = "none"
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    verify: bool | str = True
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    operations_root: str | None = None
+    pool_size: int = 16
+    google: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DicomWebConfigError(
+                f"the DICOMweb service root must be an http(s) URL with a host, got {_safe(self.base_url)!r}"
+            )
+        if parts.username or parts.password:
+            raise DicomWebConfigError("put credentials in login/password, not in the service root URL")
+        if self.auth_type not in AUTH_TYPES:
+            raise DicomWebConfigError(
+                f"unknown auth_type {self.auth_type!r}; expected one of {', '.join(AUTH_TYPES)}"
+            )
+        if self.auth_type == "basic" and not self.login:
+            raise DicomWebConfigError("auth_type 'basic' needs a login")
+        if self.auth_type == "bearer" and not self.password:
+            raise DicomWebConfigError("auth_type 'bearer' needs the token in the connection's password")
+
+    def secret_values(self) -> list[str]:
+        """Strings that must never appear in a log line or an error message."""
+        values = [self.password or ""]
+        values += [v for k, v in self.headers.items() if k.lower() in SENSITIVE_HEADERS]
+        for key in ("keyfile_dict", "private_key"):
+            raw = self.google.get(key)
+            if isinstance(raw, str):
+                values.append(raw)
+                try:
+                    raw = json.loads(raw)
+                except ValueError:
+                    raw = None
+            if isinstance(raw, Mapping):
+                values += [str(raw.get("private_key") or ""), str(raw.get("private_key_id") or "")]
+        out = []
+        for value in values:
+            if value and len(value) >= 4:
+                out.append(value)
+                out += [line for line in value.splitlines() if len(line) >= 16]
+        return sorted(set(out), key=len, reverse=True)
+
+    @classmethod
+    def from_connection_fields(
+        cls,
+        *,
+        host: str | None,
+        login: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        schema: str | None = None,
+        extra: Mapping[str, Any] | str | None = None,
+    ) -> DicomWebSettings:
+        """Build settings from the fields of a connection.
+
+        ``host`` is the full service root (``http://127.0.0.1:8042/dicom-web``). A host without a scheme
+        is read as ``https://host[:port]/schema``. For Google, the extras ``project``, ``location``,
+        ``dataset`` and ``dicom_store`` may name the store instead of a full URL.
+        """
+        extras = _parse_extra(extra)
+        google_keys = ("project", "location", "dataset", "dicom_store")
+        if not host and all(extras.get(k) for k in google_keys):
+            root = str(extras.get("api_root") or DEFAULT_GOOGLE_API_ROOT).rstrip("/")
+            version = str(extras.get("api_version") or "v1")
+            host = (
+                f"{root}/{version}/projects/{extras['project']}/locations/{extras['location']}"
+                f"/datasets/{extras['dataset']}/dicomStores/{extras['dicom_store']}/dicomWeb"
+            )
+        if not host or not str(host).strip():
+            raise DicomWebConfigError("the connection has no host: set it to the DICOMweb service root URL")
+        base_url = _base_url(str(host).strip(), port, schema)
+        parts = urlsplit(base_url)
+        if parts.username and not login:
+            login, password = unquote(parts.username), unquote(parts.password or "")
+        base_url = _strip_userinfo(base_url)
+
+        auth_type = str(extras.get("auth_type") or ("basic" if login else "none")).strip().lower()
+        google_fields = (
+            "key_path",
+            "keyfile_dict",
+            "scope",
+            "impersonation_chain",
+            "project",
+            "location",
+            "dataset",
+            "dicom_store",
+            "api_root",
+            "api_version",
+            "token_uri",
+        )
+        google = {k: extras[k] for k in google_fields if extras.get(k) not in (None, "")}
+        retry = RetryPolicy(
+            max_attempts=int(extras.get("max_retries", 5)) + 1,
+            max_elapsed=float(extras.get("retry_max_elapsed", 300)),
+            initial_wait=float(extras.get("retry_initial_wait", 1)),
+            max_wait=float(extras.get("retry_max_wait", 32)),
+        )
+        return cls(
+            base_url=base_url,
+            auth_type=auth_type,
+            login=login or None,
+            password=password or None,
+            timeout=_parse_timeout(extras.get("timeout")),
+            verify=_parse_verify(extras.get("verify")),
+            headers=_parse_headers(extras.get("headers")),
+            retry=retry,
+            operations_root=extras.get("operations_root") or None,
+            pool_size=int(extras.get("pool_size", 16)),
+            google=google,
+        )
+
+
+def _safe(url: str) -> str:
+    try:
+        return _strip_userinfo(url)
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _base_url(host: str, port: int | None, schema: str | None) -> str:
+    if "://" not in host:
+        path = (schema or "").strip("/")
+        host = f"https://{host}" + (f":{port}" if port else "") + (f"/{path}" if path else "")
+    else:
+        parts = urlsplit(host)
+        if port and not parts.port and parts.hostname:
+            netloc = parts.netloc + f":{port}"
+            host = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return host.rstrip("/")
+
+
+def _parse_extra(extra: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    if extra is None or extra == "":
+        return {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError as exc:
+            raise DicomWebConfigError(f"the connection's extra is not valid JSON: {exc.msg}") from None
+    if not isinstance(extra, Mapping):
+        raise DicomWebConfigError("the connection's extra must be a JSON object")
+    # Airflow's form may prefix fields as extra__dicomweb__name.
+    return {str(k).removeprefix("extra__dicomweb__"): v for k, v in extra.items()}
+
+
+def _parse_timeout(value: Any) -> tuple[float, float]:
+    if value in (None, ""):
+        return DEFAULT_TIMEOUT
+    try:
+        if isinstance(value, Mapping):
+            return float(value.get("connect", DEFAULT_TIMEOUT[0])), float(
+                value.get("read", DEFAULT_TIMEOUT[1])
+            )
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return float(value[0]), float(value[1])
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise DicomWebConfigError(
+            f"timeout must be seconds, [connect, read] or {{connect, read}}: {value!r}"
+        ) from None
+    if seconds <= 0:
+        raise DicomWebConfigError("timeout must be positive")
+    return min(seconds, DEFAULT_TIMEOUT[0]), seconds
+
+
+def _parse_verify(value: Any) -> bool | str:
+    if value in (None, ""):
+        return True
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    if not os.path.exists(text):
+        raise DicomWebConfigError(f"verify names a CA bundle that does not exist: {text}")
+    return text
+
+
+def _parse_headers(value: Any) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise DicomWebConfigError("headers must be a JSON object of header names to values") from None
+    if not isinstance(value, Mapping):
+        raise DicomWebConfigError("headers must be a JSON object of header names to values")
+    return {str(k): str(v) for k, v in value.items()}

@@ -1,0 +1,313 @@
+"""STOW-RS: store instances (PS3.18 section 10.5), streamed from disk, in parallel batches.
+
+Each file is checked before it is sent (a Part 10 instance with valid UIDs, of the target study if one is
+given); a file that fails the check is reported and the rest go on. Files are sent in batches of several
+instances per request over pooled keep-alive connections, by a few threads at once. Every file ends with
+one outcome: stored, already present, or failed with the HTTP status, FailureReason and server message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.input_files import expand_inputs
+from airflow_dicomweb.core.instance_header import InstanceHeader, NotAnInstanceError, read_instance_header
+from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
+from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.store_result import InstanceOutcome, Status, StoreResult
+from airflow_dicomweb.core.stow_response import StowResponse, parse_stow_response, reason_meaning
+from airflow_dicomweb.core.transport import Transport
+from airflow_dicomweb.core.uids import validate_uid
+
+log = logging.getLogger(__name__)
+
+#: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
+STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
+DEFAULT_CONCURRENCY = 4
+DEFAULT_BATCH_FILES = 16
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoreProgress:
+    """Handed to a store's ``progress`` callback after each batch."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    elapsed: float
+
+    @property
+    def rate_bytes(self) -> float:
+        return self.bytes_done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Item:
+    index: int
+    path: Path
+    size: int
+
+
+def _batches(items: list[_Item], max_files: int, max_bytes: int) -> Iterator[list[_Item]]:
+    batch: list[_Item] = []
+    size = 0
+    for item in items:
+        if batch and (len(batch) >= max_files or size + item.size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        yield batch
+
+
+class StowMixin:
+    """The store transaction. Needs ``self.transport``."""
+
+    transport: Transport
+
+    def store_instances(
+        self,
+        files: Iterable[str | os.PathLike] | str | os.PathLike,
+        study_instance_uid: str | None = None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        batch_files: int = DEFAULT_BATCH_FILES,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        extra_headers: dict[str, str] | None = None,
+        progress: Callable[[StoreProgress], None] | None = None,
+    ) -> StoreResult:
+        """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
+
+        ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study. The call
+        raises only for bad arguments; everything that goes wrong with a file or a request is reported in
+        the returned :class:`StoreResult` (see :meth:`StoreResult.failed`).
+        """
+        if study_instance_uid is not None:
+            validate_uid(study_instance_uid, "study_instance_uid")
+        if concurrency < 1 or batch_files < 1 or batch_bytes < 1:
+            raise ValueError("concurrency, batch_files and batch_bytes must be at least 1")
+        paths, problems = expand_inputs(files)
+        outcomes: list[InstanceOutcome | None] = [None] * len(paths)
+        result_head = [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
+        for p in problems:
+            log.warning("store input %s: %s", p.given, p.reason)
+
+        items: list[_Item] = []
+        for index, path in enumerate(paths):
+            try:
+                items.append(_Item(index, path, path.stat().st_size))
+            except OSError as exc:
+                outcomes[index] = InstanceOutcome(
+                    str(path), Status.FAILED, reason=f"cannot read file: {exc.strerror}"
+                )
+        url = (
+            self.transport.url("studies", study_instance_uid)
+            if study_instance_uid
+            else self.transport.url("studies")
+        )
+        headers = {"Accept": DICOM_JSON, **(extra_headers or {})}
+        state = _StoreState(files_total=len(paths), bytes_total=sum(i.size for i in items), progress=progress)
+
+        def run(batch: list[_Item]) -> None:
+            for index, outcome in self._store_batch(batch, url, headers, study_instance_uid, state):
+                outcomes[index] = outcome
+            state.batch_done(batch)
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow") as pool:
+            pending: set[Future] = set()
+            for batch in _batches(items, batch_files, batch_bytes):
+                if len(pending) >= 2 * concurrency:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        f.result()
+                pending.add(pool.submit(run, batch))
+            for f in pending:
+                f.result()
+        result = StoreResult(result_head + [o for o in outcomes if o is not None])
+        log.info("store to %s: %s", self.transport.redact(url), result)
+        return result
+
+    def _store_batch(
+        self,
+        batch: list[_Item],
+        url: str,
+        headers: dict[str, str],
+        study_instance_uid: str | None,
+        state: _StoreState,
+    ) -> list[tuple[int, InstanceOutcome]]:
+        results: list[tuple[int, InstanceOutcome]] = []
+        to_send: list[tuple[_Item, InstanceHeader]] = []
+        for item in batch:
+            try:
+                header = read_instance_header(item.path)
+            except NotAnInstanceError as exc:
+                results.append((item.index, _failed(item, None, f"not stored: {exc}")))
+                continue
+            except OSError as exc:
+                results.append((item.index, _failed(item, None, f"cannot read file: {exc.strerror or exc}")))
+                continue
+            if study_instance_uid and header.study_instance_uid != study_instance_uid:
+                results.append(
+                    (
+                        item.index,
+                        _failed(
+                            item,
+                            header,
+                            (
+                                f"belongs to study {header.study_instance_uid}, not to the target study {study_instance_uid}"
+                            ),
+                        ),
+                    )
+                )
+                continue
+            first = state.claim(header.sop_instance_uid, item.path)
+            if first is not None:
+                results.append(
+                    (
+                        item.index,
+                        _outcome(
+                            item,
+                            header,
+                            Status.ALREADY_PRESENT,
+                            reason=f"same SOP Instance UID as {first}, sent once",
+                        ),
+                    )
+                )
+                continue
+            to_send.append((item, header))
+        if not to_send:
+            return results
+        body = MultipartBody(
+            [BodyPart(content_type=DICOM, path=item.path, size=item.size) for item, _ in to_send],
+            part_type=DICOM,
+        )
+        try:
+            response = self.transport.request(
+                "POST",
+                url,
+                data=body,
+                headers={**headers, "Content-Type": body.content_type},
+                ok=STOW_RESPONSE_STATUSES,
+            )
+        except DicomWebError as exc:
+            status = getattr(exc, "status", None)
+            for item, header in to_send:
+                results.append(
+                    (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
+                )
+            return results
+        try:
+            parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
+        except DicomWebError as exc:
+            parsed = StowResponse()
+            problem = str(exc)
+        else:
+            problem = ""
+        for item, header in to_send:
+            results.append((item.index, _map_response(item, header, parsed, response.status_code, problem)))
+        return results
+
+
+class _StoreState:
+    """Shared by a store's worker threads: SOP Instance UIDs already claimed, and progress."""
+
+    def __init__(self, files_total: int, bytes_total: int, progress: Callable[[StoreProgress], None] | None):
+        self._lock = threading.Lock()
+        self._claimed: dict[str, Path] = {}
+        self._progress = progress
+        self._started = time.monotonic()
+        self.files_total = files_total
+        self.bytes_total = bytes_total
+        self.files_done = 0
+        self.bytes_done = 0
+
+    def claim(self, sop_instance_uid: str, path: Path) -> Path | None:
+        """None if this is the first file with this SOP Instance UID, else the path that came first."""
+        with self._lock:
+            first = self._claimed.get(sop_instance_uid)
+            if first is None:
+                self._claimed[sop_instance_uid] = path
+            return first
+
+    def batch_done(self, batch: list[_Item]) -> None:
+        with self._lock:
+            self.files_done += len(batch)
+            self.bytes_done += sum(i.size for i in batch)
+            snapshot = StoreProgress(
+                self.files_done,
+                self.files_total,
+                self.bytes_done,
+                self.bytes_total,
+                time.monotonic() - self._started,
+            )
+        if self._progress is not None:
+            self._progress(snapshot)
+
+
+def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw) -> InstanceOutcome:
+    return InstanceOutcome(
+        path=str(item.path),
+        status=status,
+        sop_instance_uid=header.sop_instance_uid if header else None,
+        study_instance_uid=header.study_instance_uid if header else None,
+        series_instance_uid=header.series_instance_uid if header else None,
+        **kw,
+    )
+
+
+def _failed(item: _Item, header: InstanceHeader | None, reason: str, **kw) -> InstanceOutcome:
+    log.warning("store %s: %s", item.path, reason)
+    return _outcome(item, header, Status.FAILED, reason=reason, **kw)
+
+
+def _map_response(
+    item: _Item, header: InstanceHeader, parsed: StowResponse, http_status: int, problem: str
+) -> InstanceOutcome:
+    uid = header.sop_instance_uid
+    ref = parsed.referenced.get(uid)
+    if ref is not None:
+        reason = f"stored with warning: {reason_meaning(ref.warning_reason)}" if ref.warning_reason else ""
+        return _outcome(
+            item,
+            header,
+            Status.STORED,
+            retrieve_url=ref.retrieve_url,
+            http_status=http_status,
+            warning_reason=ref.warning_reason,
+            reason=reason,
+        )
+    failed = parsed.failed.get(uid)
+    if failed is not None:
+        meaning = reason_meaning(failed.failure_reason)
+        detail = f": {failed.failure_detail}" if failed.failure_detail else ""
+        if failed.already_exists:
+            return _outcome(
+                item,
+                header,
+                Status.ALREADY_PRESENT,
+                http_status=http_status,
+                failure_reason=failed.failure_reason,
+                reason=f"already on the server{detail}",
+            )
+        return _failed(
+            item,
+            header,
+            f"refused by the server: {meaning}{detail}",
+            http_status=http_status,
+            failure_reason=failed.failure_reason,
+        )
+    why = problem or "the response's ReferencedSOPSequence does not list this instance"
+    return _failed(
+        item, header, f"not acknowledged by the server (HTTP {http_status}): {why}", http_status=http_status
+    )

@@ -1,0 +1,387 @@
+"""WADO-RS: retrieve instances, metadata, rendered images, frames and bulkdata (PS3.18 section 10.4).
+
+Instances are asked for with ``transfer-syntax=*`` by default, so servers return the bytes they stored
+instead of transcoding. Multipart responses are decoded as they arrive and written part by part, so memory
+stays bounded whatever the size of a study or of one instance. A whole retrieve is retried when its
+response is cut short; files already renamed into place are simply written again.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
+from airflow_dicomweb.core.instance_files import write_instances
+from airflow_dicomweb.core.media_types import (
+    DICOM,
+    DICOM_JSON,
+    MULTIPART_RELATED,
+    OCTET_STREAM,
+    RENDERED_TYPES,
+    multipart_accept,
+    parse_content_type,
+)
+from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart, iter_multipart
+from airflow_dicomweb.core.transport import Transport
+from airflow_dicomweb.core.uids import validate_uid
+
+
+def normalize_tag_path(tag_path: str | Sequence[str | int]) -> list[str]:
+    """``7FE00010`` or ``00081115/0/7FE00010``: tags (8 hex digits) alternating with item indexes."""
+    parts = tag_path.strip("/").split("/") if isinstance(tag_path, str) else [str(p) for p in tag_path]
+    if not parts or len(parts) % 2 == 0:
+        raise ValueError(f"tag path {tag_path!r} must be TAG or SEQTAG/index/TAG...")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            tag = part.replace(",", "").strip("()").upper()
+            if len(tag) != 8 or any(c not in "0123456789ABCDEF" for c in tag):
+                raise ValueError(f"tag path {tag_path!r}: {part!r} is not an 8-digit hex tag")
+            out.append(tag)
+        else:
+            if not part.isdigit():
+                raise ValueError(f"tag path {tag_path!r}: {part!r} is not an item index")
+            out.append(str(int(part)))
+    return out
+
+
+def _single_part(chunks: Iterator[bytes], content_type: str) -> Iterator[MultipartEvent]:
+    """Events for a single-part (non-multipart) response, so one writer serves both forms."""
+    yield PartStart(0, {"content-type": content_type})
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        yield memoryview(chunk)
+    yield PartEnd(0, size)
+
+
+class WadoMixin:
+    """The retrieve transactions. Needs ``self.transport``."""
+
+    transport: Transport
+
+    # --- URLs -----------------------------------------------------------------------------------
+
+    def _resource(self, study: str, series: str | None = None, instance: str | None = None) -> list[str]:
+        segments = ["studies", validate_uid(study, "study_instance_uid")]
+        if series is not None:
+            segments += ["series", validate_uid(series, "series_instance_uid")]
+        if instance is not None:
+            if series is None:
+                raise ValueError("an instance needs its series_instance_uid")
+            segments += ["instances", validate_uid(instance, "sop_instance_uid")]
+        return segments
+
+    # --- streaming ------------------------------------------------------------------------------
+
+    def _events(self, response: requests.Response, url: str, expect: str) -> Iterator[MultipartEvent]:
+        """Decode a response as multipart (or a single part of type ``expect``) into events."""
+        content_type = response.headers.get("Content-Type", "")
+        media_type, params = parse_content_type(content_type)
+        chunks = self.transport.iter_content(response)
+        if media_type == MULTIPART_RELATED:
+            boundary = params.get("boundary")
+            if not boundary:
+                raise DicomWebResponseError(f"GET {url}: multipart response without a boundary", url=url)
+            return iter_multipart(chunks, boundary)
+        if media_type == expect:
+            return _single_part(chunks, content_type)
+        raise DicomWebResponseError(
+            f"GET {url}: expected multipart/related or {expect}, got {content_type or 'no Content-Type'!r}",
+            url=url,
+        )
+
+    def _retrieve_to_dir(
+        self,
+        segments: list[str],
+        dest_dir: str | os.PathLike,
+        expected: dict[str, str],
+        transfer_syntax: str | None,
+    ) -> list[Path]:
+        url = self.transport.url(*segments)
+        safe_url = self.transport.redact(url)
+        headers = {"Accept": multipart_accept(DICOM, transfer_syntax)}
+
+        def attempt() -> list[Path]:
+            response = self.transport.send("GET", url, headers=headers, stream=True)
+            try:
+                events = self._events(response, safe_url, DICOM)
+                return write_instances(events, dest_dir, source=f"GET {safe_url}", expected=expected)
+            finally:
+                response.close()
+
+        return self.transport.retry(attempt)
+
+    # --- instances ------------------------------------------------------------------------------
+
+    def retrieve_study(
+        self, study_instance_uid: str, dest_dir: str | os.PathLike, transfer_syntax: str | None = "*"
+    ) -> list[Path]:
+        """Every instance of a study, written under ``dest_dir``; the paths written."""
+        return self._retrieve_to_dir(
+            self._resource(study_instance_uid),
+            dest_dir,
+            {"StudyInstanceUID": study_instance_uid},
+            transfer_syntax,
+        )
+
+    def retrieve_series(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None = "*",
+    ) -> list[Path]:
+        """Every instance of a series, written under ``dest_dir``; the paths written."""
+        return self._retrieve_to_dir(
+            self._resource(study_instance_uid, series_instance_uid),
+            dest_dir,
+            {"StudyInstanceUID": study_instance_uid, "SeriesInstanceUID": series_instance_uid},
+            transfer_syntax,
+        )
+
+    def retrieve_instance(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None = "*",
+    ) -> list[Path]:
+        """One instance, written under ``dest_dir``; a list holding its path."""
+        return self._retrieve_to_dir(
+            self._resource(study_instance_uid, series_instance_uid, sop_instance_uid),
+            dest_dir,
+            {
+                "StudyInstanceUID": study_instance_uid,
+                "SeriesInstanceUID": series_instance_uid,
+                "SOPInstanceUID": sop_instance_uid,
+            },
+            transfer_syntax,
+        )
+
+    # --- metadata -------------------------------------------------------------------------------
+
+    def _metadata(self, segments: list[str]) -> list[dict]:
+        url = self.transport.url(*segments, "metadata")
+        response = self.transport.request("GET", url, headers={"Accept": DICOM_JSON})
+        try:
+            data = response.json()
+        except ValueError:
+            raise DicomWebResponseError(
+                f"GET {self.transport.redact(url)}: metadata is not JSON; it starts {response.content[:120]!r}"
+            ) from None
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise DicomWebResponseError(f"GET {self.transport.redact(url)}: metadata is not a JSON array")
+        return data
+
+    def retrieve_study_metadata(self, study_instance_uid: str) -> list[dict]:
+        """DICOM JSON metadata of every instance of a study (bulk values as BulkDataURI)."""
+        return self._metadata(self._resource(study_instance_uid))
+
+    def retrieve_series_metadata(self, study_instance_uid: str, series_instance_uid: str) -> list[dict]:
+        """DICOM JSON metadata of every instance of a series."""
+        return self._metadata(self._resource(study_instance_uid, series_instance_uid))
+
+    def retrieve_instance_metadata(
+        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
+    ) -> dict:
+        """DICOM JSON metadata of one instance."""
+        data = self._metadata(self._resource(study_instance_uid, series_instance_uid, sop_instance_uid))
+        if len(data) != 1:
+            raise DicomWebResponseError(
+                f"instance metadata of {sop_instance_uid}: {len(data)} datasets, not 1"
+            )
+        return data[0]
+
+    # --- rendered and frames ------------------------------------------------------------------
+
+    def retrieve_instance_rendered(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        media_type: str = "image/png",
+        viewport: tuple[int, int] | str | None = None,
+        quality: int | None = None,
+        frame_number: int | None = None,
+        window: tuple[float, float, str] | str | None = None,
+    ) -> bytes:
+        """A consumer-ready image of an instance (or one frame of it): PNG or JPEG bytes."""
+        if media_type not in RENDERED_TYPES:
+            raise ValueError(f"media_type must be one of {', '.join(sorted(RENDERED_TYPES))}")
+        segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+        if frame_number is not None:
+            segments += ["frames", str(_frame_number(frame_number))]
+        params = []
+        if viewport is not None:
+            params.append(
+                ("viewport", viewport if isinstance(viewport, str) else ",".join(map(str, viewport)))
+            )
+        if quality is not None:
+            if not 1 <= int(quality) <= 100:
+                raise ValueError("quality must be between 1 and 100")
+            params.append(("quality", str(int(quality))))
+        if window is not None:
+            params.append(("window", window if isinstance(window, str) else ",".join(map(str, window))))
+        url = self.transport.url(*segments, "rendered")
+        response = self.transport.request(
+            "GET", url, query="&".join(f"{k}={v}" for k, v in params) or None, headers={"Accept": media_type}
+        )
+        got = parse_content_type(response.headers.get("Content-Type"))[0]
+        if got != media_type:
+            raise DicomWebResponseError(
+                f"GET {self.transport.redact(url)}: asked for {media_type}, got {got or 'no Content-Type'}"
+            )
+        return response.content
+
+    def retrieve_instance_frames(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        frame_numbers: Sequence[int] | int,
+        transfer_syntax: str | None = None,
+    ) -> list[bytes]:
+        """Pixel data of the given frames (numbered from 1), one bytes value per frame, in order.
+
+        By default the server's default (uncompressed, little endian); ``transfer_syntax="*"`` asks for the
+        frames as stored.
+        """
+        numbers = [frame_numbers] if isinstance(frame_numbers, int) else list(frame_numbers)
+        if not numbers:
+            raise ValueError("frame_numbers is empty")
+        numbers = [_frame_number(n) for n in numbers]
+        segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+        url = self.transport.url(*segments, "frames", ",".join(map(str, numbers)))
+        frames = self._fetch_parts(url, multipart_accept(OCTET_STREAM, transfer_syntax))
+        if len(frames) != len(numbers):
+            raise DicomWebResponseError(
+                f"GET {self.transport.redact(url)}: {len(frames)} frames returned for {len(numbers)} asked"
+            )
+        return frames
+
+    def _fetch_parts(self, url: str, accept: str, single_type: str = OCTET_STREAM) -> list[bytes]:
+        safe_url = self.transport.redact(url)
+
+        def attempt() -> list[bytes]:
+            response = self.transport.send("GET", url, headers={"Accept": accept}, stream=True)
+            try:
+                parts: list[bytes] = []
+                current: list[bytes] = []
+                for event in self._events(response, safe_url, single_type):
+                    if isinstance(event, PartStart):
+                        current = []
+                    elif isinstance(event, PartEnd):
+                        parts.append(b"".join(current))
+                    else:
+                        current.append(bytes(event))
+                return parts
+            finally:
+                response.close()
+
+        return self.transport.retry(attempt)
+
+    # --- bulkdata -------------------------------------------------------------------------------
+
+    def retrieve_bulkdata(
+        self,
+        bulkdata_uri: str | None = None,
+        *,
+        study_instance_uid: str | None = None,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        tag_path: str | Sequence[str | int] | None = None,
+        dest_path: str | os.PathLike | None = None,
+    ) -> bytes | Path:
+        """A bulk value, by its BulkDataURI (from metadata) or by instance and tag path.
+
+        A tag path is ``7FE00010`` or ``SEQTAG/index/TAG`` (Google's ``.../bulkdata/{path}``). Servers that
+        place bulkdata elsewhere (Orthanc's ``/bulk/``) are reached through the BulkDataURI found in the
+        instance's metadata. With ``dest_path`` the value is streamed into that file (written under a
+        temporary name and renamed when complete) and its path returned; else the bytes are returned.
+        """
+        if bulkdata_uri is None:
+            if not (study_instance_uid and series_instance_uid and sop_instance_uid and tag_path):
+                raise ValueError("give a bulkdata_uri, or the three UIDs of an instance and a tag_path")
+            path = normalize_tag_path(tag_path)
+            segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+            try:
+                return self._fetch_bulk(self.transport.url(*segments, "bulkdata", *path), dest_path)
+            except DicomWebNotFoundError:
+                metadata = self.retrieve_instance_metadata(
+                    study_instance_uid, series_instance_uid, sop_instance_uid
+                )
+                bulkdata_uri = find_bulkdata_uri(metadata, path)
+                if bulkdata_uri is None:
+                    raise
+        return self._fetch_bulk(self.transport.resolve(bulkdata_uri), dest_path)
+
+    def _fetch_bulk(self, url: str, dest_path: str | os.PathLike | None) -> bytes | Path:
+        accept = f"{multipart_accept(OCTET_STREAM, '*')}, {OCTET_STREAM}; transfer-syntax=*"
+        if dest_path is None:
+            parts = self._fetch_parts(url, accept)
+            if len(parts) != 1:
+                raise DicomWebResponseError(
+                    f"GET {self.transport.redact(url)}: {len(parts)} parts for one bulk value"
+                )
+            return parts[0]
+        target = Path(dest_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_url = self.transport.redact(url)
+
+        def attempt() -> Path:
+            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+            response = self.transport.send("GET", url, headers={"Accept": accept}, stream=True)
+            try:
+                parts = 0
+                with open(temp, "wb") as handle:
+                    for event in self._events(response, safe_url, OCTET_STREAM):
+                        if isinstance(event, PartStart):
+                            parts += 1
+                            if parts > 1:
+                                raise DicomWebResponseError(
+                                    f"GET {safe_url}: more than one part for one value"
+                                )
+                        elif not isinstance(event, PartEnd):
+                            handle.write(event)
+                os.replace(temp, target)
+                return target
+            finally:
+                response.close()
+                temp.unlink(missing_ok=True)
+
+        return self.transport.retry(attempt)
+
+
+def _frame_number(value: Any) -> int:
+    number = int(value)
+    if number < 1 or str(number) != str(value).strip():
+        raise ValueError(f"frame numbers start at 1; got {value!r}")
+    return number
+
+
+def find_bulkdata_uri(metadata: dict, tag_path: list[str]) -> str | None:
+    """The BulkDataURI at ``tag_path`` in a DICOM JSON dataset, or None."""
+    node: Any = metadata
+    for i, part in enumerate(tag_path):
+        if i % 2 == 0:
+            element = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(element, dict):
+                return None
+            if i == len(tag_path) - 1:
+                uri = element.get("BulkDataURI")
+                return str(uri) if uri else None
+            node = element.get("Value")
+        else:
+            index = int(part)
+            if not isinstance(node, list) or index >= len(node):
+                return None
+            node = node[index]
+    return None

@@ -1,0 +1,75 @@
+"""``DicomWebHook``: the Airflow connection turned into the DICOMweb core client.
+
+The hook adds nothing to the transactions: it inherits them from
+:class:`~airflow_dicomweb.core.client.DicomWebApi` and supplies their transport, built lazily from the
+connection on first use (so constructing the hook, as at DAG parse time, does no I/O).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
+from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.settings import DicomWebSettings
+from airflow_dicomweb.core.transport import Transport
+
+
+def settings_from_connection(conn: Any) -> DicomWebSettings:
+    """Core settings from an Airflow ``Connection`` (host, login, password, port, schema, extra)."""
+    return DicomWebSettings.from_connection_fields(
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        port=conn.port,
+        schema=conn.schema,
+        extra=conn.extra_dejson,
+    )
+
+
+class DicomWebHook(BaseHook, DicomWebApi):
+    """Store, search, retrieve and delete DICOM objects through a ``dicomweb`` connection.
+
+    :param dicomweb_conn_id: the connection; its host is the DICOMweb service root.
+    """
+
+    conn_name_attr = "dicomweb_conn_id"
+    default_conn_name = "dicomweb_default"
+    conn_type = "dicomweb"
+    hook_name = "DICOMweb"
+
+    def __init__(self, dicomweb_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dicomweb_conn_id = dicomweb_conn_id
+
+    @cached_property
+    def settings(self) -> DicomWebSettings:
+        return settings_from_connection(self.get_connection(self.dicomweb_conn_id))
+
+    @cached_property
+    def transport(self) -> Transport:  # type: ignore[override]
+        return Transport(self.settings)
+
+    def get_conn(self) -> DicomWebClient:
+        """A stand-alone core client sharing this hook's transport."""
+        client = DicomWebClient.__new__(DicomWebClient)
+        client.transport = self.transport
+        return client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Ask for one study: proves the URL, the credentials and the DICOMweb service."""
+        try:
+            found = self.search_for_studies(limit=1)
+        except DicomWebError as exc:
+            return False, str(exc)
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {self.transport.redact(str(exc))}"
+        return True, f"DICOMweb service answered ({len(found)} study returned for limit=1)"
+
+    def close(self) -> None:
+        if "transport" in self.__dict__:
+            self.transport.close()
+            del self.__dict__["transport"]
