@@ -70,6 +70,12 @@ def get_provider_info() -> dict:
                         "description": "Retries of a failed request (connection errors, 408, 429, 5xx).",
                         "schema": {"type": ["integer", "null"], "default": 5},
                     },
+                    "caret_as_wildcard": {
+                        "label": "Send ^ as ? in searches",
+                        "description": "For servers that do not percent-decode queries (Orthanc): person-name "
+                        "separators are sent as the one-character wildcard.",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
                     "key_path": {
                         "label": "Google key file path",
                         "description": "Path of a service-account JSON key (auth_type google).",

@@ -146,7 +146,9 @@ class QidoMixin:
         previous_keys: list[str] | None = None
         while remaining is None or remaining > 0:
             ask = page_size if remaining is None else min(page_size, remaining)
-            query = build_query(merged, includefield, fuzzymatching, ask, offset)
+            query = build_query(
+                merged, includefield, fuzzymatching, ask, offset, self.transport.settings.caret_as_wildcard
+            )
             response = self.transport.request(
                 "GET", url, query=query, headers={"Accept": DICOM_JSON}, ok=(200, 204)
             )

@@ -4,6 +4,10 @@ Attributes are named by keyword (``PatientName``) or by tag (``00100010``); an u
 here, because servers ignore unknown keys, and a typo would otherwise match everything. Values are
 percent-encoded per RFC 3986 except for ``*``, ``?`` and ``,``, which stay raw: they are legal in a query,
 they carry QIDO's wildcards and value lists, and some servers (Orthanc) do not percent-decode queries.
+
+``^``, the separator of person-name components, must be encoded (``%5E``), and a server that does not
+decode it (Orthanc's Debian build) then matches nothing. ``caret_as_wildcard`` sends ``?`` in its place,
+which matches any one character there, and so the same names.
 """
 
 from __future__ import annotations
@@ -82,11 +86,15 @@ def build_query(
     fuzzymatching: bool = False,
     limit: int | None = None,
     offset: int = 0,
+    caret_as_wildcard: bool = False,
 ) -> str:
     """The query string (without ``?``) of a QIDO-RS search, already encoded."""
     params: list[tuple[str, str]] = []
     for name, value in (filters or {}).items():
-        params.append((normalize_attribute(name), format_value(value)))
+        text = format_value(value)
+        if caret_as_wildcard:
+            text = text.replace("^", "?")
+        params.append((normalize_attribute(name), text))
     if includefield:
         fields = [includefield] if isinstance(includefield, str) else list(includefield)
         if any(f.strip().lower() == "all" for f in fields):

@@ -8,6 +8,7 @@ cut short. Other 4xx answers are final. The wait follows Google's advice for its
 from __future__ import annotations
 
 import email.utils
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import tenacity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_JITTER_PARAMS = inspect.signature(tenacity.wait_exponential_jitter).parameters
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -57,15 +59,19 @@ class RetryPolicy:
         if min(self.max_elapsed, self.initial_wait, self.max_wait, self.jitter) < 0:
             raise ValueError("retry waits and limits must not be negative")
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.initial_wait, max=self.max_wait, jitter=self.jitter
-        )(state)
+    def _backoff(self) -> tenacity.wait.wait_base:
+        # tenacity 9 renamed ``initial`` to ``multiplier``; accept both generations.
+        first = "multiplier" if "multiplier" in _JITTER_PARAMS else "initial"
+        return tenacity.wait_exponential_jitter(
+            **{first: self.initial_wait}, max=self.max_wait, jitter=self.jitter
+        )
+
+    def _wait(self, state: tenacity.RetryCallState, backoff: tenacity.wait.wait_base) -> float:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return float(retry_after)
-        return backoff
+        return backoff(state)
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -80,10 +86,11 @@ class RetryPolicy:
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn``, trying again on retryable errors; the last error is raised as it is."""
+        backoff = self._backoff()
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts)
             | tenacity.stop_before_delay(self.max_elapsed),
-            wait=self._wait,
+            wait=lambda state: self._wait(state, backoff),
             retry=tenacity.retry_if_exception(is_retryable),
             before_sleep=self._log_retry,
             reraise=True,

@@ -36,6 +36,7 @@ class DicomWebSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     operations_root: str | None = None
     pool_size: int = 16
+    caret_as_wildcard: bool = False
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +143,7 @@ class DicomWebSettings:
             retry=retry,
             operations_root=extras.get("operations_root") or None,
             pool_size=int(extras.get("pool_size", 16)),
+            caret_as_wildcard=_parse_bool(extras.get("caret_as_wildcard"), "caret_as_wildcard"),
             google=google,
         )
 
@@ -209,6 +211,19 @@ def _parse_timeout(value: Any) -> tuple[float, float]:
     if seconds <= 0:
         raise DicomWebConfigError("timeout must be positive")
     return min(seconds, DEFAULT_TIMEOUT[0]), seconds
+
+
+def _parse_bool(value: Any, name: str) -> bool:
+    if value in (None, ""):
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise DicomWebConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _parse_verify(value: Any) -> bool | str:

@@ -1,0 +1,83 @@
+"""Shared fixtures: Airflow set up in a temporary home, a real Orthanc, hooks and test data."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="airflow-home-")
+os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+import pytest  # noqa: E402
+from pydicom.data import get_testdata_file  # noqa: E402
+
+from tests.orthanc_server import OrthancMissing, OrthancServer  # noqa: E402
+
+SAMPLE_FILES = {
+    "ct": "CT_small.dcm",  # uncompressed, 128x128
+    "mr": "MR_small.dcm",  # uncompressed, 64x64
+    "jpeg": "SC_jpeg_no_color_transform.dcm",  # JPEG baseline, 256x256 RGB
+    "multiframe": "emri_small.dcm",  # 10 frames of 64x64, uncompressed
+}
+
+#: Fast retries for tests: the behaviour is the same, the waits are short.
+FAST_RETRY_EXTRAS = {
+    "max_retries": 4,
+    "retry_initial_wait": 0.01,
+    "retry_max_wait": 0.05,
+    "retry_max_elapsed": 20,
+}
+
+
+@pytest.fixture(scope="session")
+def orthanc():
+    """A real Orthanc with the DICOMweb plugin. Missing Orthanc fails the suite: it never skips."""
+    try:
+        server = OrthancServer()
+    except OrthancMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean_orthanc(orthanc):
+    orthanc.wipe()
+    return orthanc
+
+
+def connection_json(host: str, **kwargs) -> str:
+    return json.dumps({"conn_type": "dicomweb", "host": host, **kwargs})
+
+
+@pytest.fixture
+def orthanc_conn_id(clean_orthanc, monkeypatch) -> str:
+    """A ``dicomweb`` connection to the Orthanc, from ``AIRFLOW_CONN_*`` as a user would set it."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DICOMWEB_ORTHANC",
+        connection_json(
+            clean_orthanc.dicomweb_url,
+            login=clean_orthanc.username,
+            password=clean_orthanc.password,
+            extra={**FAST_RETRY_EXTRAS, "caret_as_wildcard": True},
+        ),
+    )
+    return "dicomweb_orthanc"
+
+
+@pytest.fixture
+def hook(orthanc_conn_id):
+    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+
+    h = DicomWebHook(orthanc_conn_id)
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="session")
+def samples() -> dict[str, str]:
+    return {key: get_testdata_file(name) for key, name in SAMPLE_FILES.items()}

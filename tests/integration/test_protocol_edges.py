@@ -1,0 +1,85 @@
+"""Protocol cases a real server will not produce on demand, against a scriptable server on loopback."""
+
+import json
+
+import pytest
+
+from airflow_dicomweb.core.client import DicomWebClient
+from airflow_dicomweb.core.errors import DicomWebPaginationError
+from tests.conftest import FAST_RETRY_EXTRAS
+from tests.dicom_factory import make_series
+from tests.fake_server import FakeServer
+
+
+def stow_ok(uids):
+    return json.dumps(
+        {"00081199": {"vr": "SQ", "Value": [{"00081155": {"vr": "UI", "Value": [u]}} for u in uids]}}
+    ).encode()
+
+
+def test_a_retried_store_resends_the_whole_body(tmp_path):
+    files = make_series(tmp_path, 3)
+    import pydicom
+
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
+
+    def handler(request):
+        if len([r for r in server.requests if r.method == "POST"]) == 1:
+            return 503, {"Retry-After": "0"}, b"busy"
+        return 200, {"Content-Type": "application/dicom+json"}, stow_ok(uids)
+
+    with FakeServer(handler) as server:
+        client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
+        result = client.store_instances(files)
+    assert len(result.stored) == 3
+    first, second = server.requests
+    assert len(first.body) == len(second.body) == int(second.headers["Content-Length"]) > 3 * 8000
+    assert first.body == second.body
+    for f in files:
+        assert f.read_bytes() in second.body
+
+
+def test_an_unacknowledged_instance_is_a_failure(tmp_path):
+    files = make_series(tmp_path, 2)
+
+    def handler(request):  # 200, but only an empty ReferencedSOPSequence (Orthanc does this for garbage)
+        return 200, {"Content-Type": "application/dicom+json"}, b'{"00081199": {"vr": "SQ"}}'
+
+    with FakeServer(handler) as server:
+        result = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS).store_instances(files)
+    assert len(result.failed) == 2
+    assert "ReferencedSOPSequence does not list this instance" in result.failed[0].reason
+
+
+def test_a_server_that_ignores_offset_is_stopped_not_looped():
+    page = [{"00080018": {"vr": "UI", "Value": [f"1.2.{i}"]}} for i in range(5)]
+
+    def handler(request):
+        return 200, {"Content-Type": "application/dicom+json"}, json.dumps(page).encode()
+
+    with FakeServer(handler) as server:
+        client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
+        with pytest.raises(DicomWebPaginationError, match="ignore 'offset'"):
+            list(client.iter_search("instances", page_size=5))
+    assert len(server.requests) == 2
+
+
+def test_204_is_an_empty_result_and_a_warning_header_asks_for_more():
+    pages = {
+        "0": [{"0020000D": {"vr": "UI", "Value": ["1.1"]}}],
+        "1": [{"0020000D": {"vr": "UI", "Value": ["1.2"]}}],
+    }
+
+    def handler(request):
+        offset = dict(p.split("=") for p in request.query.split("&")).get("offset", "0")
+        if offset in pages:
+            headers = {"Content-Type": "application/dicom+json"}
+            if offset == "0":
+                headers["Warning"] = '299 pacs: "There are more matching results"'
+            return 200, headers, json.dumps(pages[offset]).encode()
+        return 204, {}, b""
+
+    with FakeServer(handler) as server:
+        client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
+        found = client.search_for_studies()
+    assert [s["0020000D"]["Value"][0] for s in found] == ["1.1", "1.2"]

@@ -1,0 +1,104 @@
+"""STOW-RS through the hook against the real Orthanc: what is on the server afterwards, file by file."""
+
+import shutil
+
+import pytest
+from pydicom.uid import generate_uid
+
+from airflow_dicomweb.core.errors import InvalidUIDError
+from airflow_dicomweb.core.store_result import Status
+from tests.dicom_factory import make_instance, make_series
+
+
+def test_store_a_folder_then_every_instance_is_on_the_server(hook, clean_orthanc, samples, tmp_path):
+    for key, path in samples.items():
+        shutil.copy(path, tmp_path / f"{key}.dcm")
+    series = make_series(tmp_path / "nested" / "deeper", 5)
+
+    result = hook.store_instances([tmp_path])
+
+    assert result.ok, result.failed
+    assert len(result.stored) == 4 + 5
+    on_server = clean_orthanc.sop_instance_uids()
+    assert {o.sop_instance_uid for o in result.stored} == on_server
+    for outcome in result.stored:
+        assert outcome.retrieve_url.endswith(outcome.sop_instance_uid)
+        assert outcome.http_status == 200
+    assert result.summary()["stored"] == 9
+    assert str(series[0]) in {o.path for o in result.outcomes}
+
+
+def test_bad_inputs_fail_alone_and_name_the_culprit(hook, clean_orthanc, samples, tmp_path):
+    good = make_series(tmp_path / "good", 3)
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    truncated = tmp_path / "truncated.dcm"
+    truncated.write_bytes(good[0].read_bytes()[:-1000])
+    no_sop = tmp_path / "no_sop.dcm"
+    make_instance(no_sop, study_uid=generate_uid(), series_uid=generate_uid())
+    import pydicom
+
+    ds = pydicom.dcmread(no_sop)
+    del ds.SOPInstanceUID
+    ds.save_as(no_sop)
+
+    result = hook.store_instances(
+        [
+            *good,
+            tmp_path / "notes.txt",
+            tmp_path / "empty.dcm",
+            truncated,
+            no_sop,
+            tmp_path / "missing.dcm",
+            str(tmp_path / "nothing" / "*.dcm"),
+        ]
+    )
+
+    assert len(result.stored) == 3
+    reasons = {o.path: o.reason for o in result.failed}
+    assert "not a DICOM Part 10 file" in reasons[str(tmp_path / "notes.txt")]
+    assert "empty file" in reasons[str(tmp_path / "empty.dcm")]
+    assert "truncated" in reasons[str(truncated)]
+    assert "no SOPInstanceUID" in reasons[str(no_sop)]
+    assert "no such file" in reasons[str(tmp_path / "missing.dcm")]
+    assert "matches no file" in reasons[str(tmp_path / "nothing" / "*.dcm")]
+    assert clean_orthanc.count_instances() == 3
+
+
+def test_recursive_glob(hook, clean_orthanc, tmp_path):
+    make_series(tmp_path / "a" / "b", 2)
+    make_series(tmp_path / "c", 2)
+    (tmp_path / "c" / "readme.txt").write_text("x")
+    result = hook.store_instances([str(tmp_path / "**" / "*.dcm")])
+    assert len(result.stored) == 4 and result.ok
+
+
+def test_store_into_a_named_study_refuses_files_of_other_studies(hook, clean_orthanc, tmp_path):
+    study = generate_uid()
+    mine = make_series(tmp_path / "mine", 2, study_uid=study)
+    other = make_series(tmp_path / "other", 1)
+    result = hook.store_instances([*mine, *other], study_instance_uid=study)
+    assert len(result.stored) == 2
+    [failed] = result.failed
+    assert failed.path == str(other[0]) and "not to the target study" in failed.reason
+    assert clean_orthanc.count_instances() == 2
+    with pytest.raises(InvalidUIDError, match=r"study_instance_uid '1\.2\.x'"):
+        hook.store_instances(mine, study_instance_uid="1.2.x")
+
+
+def test_same_sop_instance_twice_in_one_store_is_sent_once(hook, clean_orthanc, tmp_path):
+    [first] = make_series(tmp_path / "a", 1)
+    copy = tmp_path / "copy.dcm"
+    shutil.copy(first, copy)
+    result = hook.store_instances([first, copy], batch_files=1, concurrency=1)
+    assert [o.status for o in result.outcomes] == [Status.STORED, Status.ALREADY_PRESENT]
+    assert str(first) in result.outcomes[1].reason
+
+
+def test_parallel_batches_report_every_file_once(hook, clean_orthanc, tmp_path):
+    files = make_series(tmp_path, 40)
+    seen = []
+    result = hook.store_instances(files, concurrency=4, batch_files=3, progress=seen.append)
+    assert [o.path for o in result.outcomes] == [str(f) for f in files]  # input order kept
+    assert len(result.stored) == 40 and clean_orthanc.count_instances() == 40
+    assert seen[-1].files_done == 40 and seen[-1].bytes_done == sum(f.stat().st_size for f in files)
