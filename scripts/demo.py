@@ -26,15 +26,22 @@ def main() -> int:
     inbox.mkdir()
     for name in ("CT_small.dcm", "MR_small.dcm", "SC_jpeg_no_color_transform.dcm", "emri_small.dcm"):
         (inbox / name).write_bytes(Path(get_testdata_file(name)).read_bytes())
-    make_series(inbox / "synthetic", 12, study_uid=generate_uid(), patient_name="DEMO^PATIENT", rows=128, columns=128)
+    make_series(
+        inbox / "synthetic", 12, study_uid=generate_uid(), patient_name="DEMO^PATIENT", rows=128, columns=128
+    )
     (inbox / "notes.txt").write_text("not a DICOM file: the store reports it and goes on")
 
     with OrthancServer() as orthanc:
         print(f"Orthanc with DICOMweb at {orthanc.dicomweb_url}")
-        os.environ["AIRFLOW_CONN_DICOMWEB_DEFAULT"] = json.dumps({
-            "conn_type": "dicomweb", "host": orthanc.dicomweb_url, "login": orthanc.username,
-            "password": orthanc.password, "extra": {"caret_as_wildcard": True},
-        })
+        os.environ["AIRFLOW_CONN_DICOMWEB_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "dicomweb",
+                "host": orthanc.dicomweb_url,
+                "login": orthanc.username,
+                "password": orthanc.password,
+                "extra": {"caret_as_wildcard": True},
+            }
+        )
         from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 
         hook = DicomWebHook()
@@ -50,8 +57,10 @@ def main() -> int:
             name = (study.get("00100010", {}).get("Value") or [{}])[0].get("Alphabetic", "")
             print(f"   {study['0020000D']['Value'][0]}  {name}")
         demo = hook.search_for_studies({"PatientName": "DEMO^PATIENT"})
-        print(f"   PatientName=DEMO^PATIENT -> {len(demo)} study, "
-              f"{len(hook.search_for_instances(demo[0]['0020000D']['Value'][0]))} instances")
+        print(
+            f"   PatientName=DEMO^PATIENT -> {len(demo)} study, "
+            f"{len(hook.search_for_instances(demo[0]['0020000D']['Value'][0]))} instances"
+        )
 
         print(f"\n3. retrieve_study(...) into {work / 'out'}")
         sources = {o.sop_instance_uid: Path(o.path) for o in result.stored}
