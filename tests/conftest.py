@@ -81,3 +81,52 @@ def hook(orthanc_conn_id):
 @pytest.fixture(scope="session")
 def samples() -> dict[str, str]:
     return {key: get_testdata_file(name) for key, name in SAMPLE_FILES.items()}
+
+
+@pytest.fixture(scope="session")
+def google_emulator(orthanc):
+    """The Cloud Healthcare API test double (tests/google_emulator.py), backed by the real Orthanc."""
+    from tests.google_emulator import GoogleEmulator
+
+    with GoogleEmulator(orthanc) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def google(google_emulator, clean_orthanc):
+    """The emulator reset to its defaults, over an empty Orthanc."""
+    g = google_emulator
+    g.operation_delay = 0.3
+    g.fail_next_operation = None
+    g.injected.clear()
+    g.storage_classes.clear()
+    g.requests.clear()
+    return g
+
+
+def google_connection(google, **extra) -> str:
+    """A ``dicomweb`` connection with a service-account key, naming the store by its parts."""
+    return connection_json(
+        None,
+        extra={
+            "auth_type": "google",
+            "keyfile_dict": json.dumps(google.service_account_key()),
+            "api_root": google.url,
+            "project": google.project,
+            "location": google.location,
+            "dataset": google.dataset,
+            "dicom_store": google.dicom_store,
+            **FAST_RETRY_EXTRAS,
+            **extra,
+        },
+    )
+
+
+@pytest.fixture
+def google_hook(google, monkeypatch):
+    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_GOOGLE", google_connection(google))
+    h = DicomWebHook("dicomweb_google")
+    yield h
+    h.close()

@@ -5,6 +5,7 @@ Start with :class:`~airflow_dicomweb.core.client.DicomWebClient`; the Airflow ho
 
 from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
 from airflow_dicomweb.core.errors import (
+    DicomWebAuthError,
     DicomWebConfigError,
     DicomWebConnectionError,
     DicomWebDeleteNotSupportedError,
@@ -21,6 +22,7 @@ from airflow_dicomweb.core.store_result import InstanceOutcome, StoreResult
 
 __all__ = [
     "DicomWebApi",
+    "DicomWebAuthError",
     "DicomWebClient",
     "DicomWebConfigError",
     "DicomWebConnectionError",

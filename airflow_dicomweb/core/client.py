@@ -15,11 +15,12 @@ from airflow_dicomweb.core.delete import DeleteMixin
 from airflow_dicomweb.core.qido import QidoMixin
 from airflow_dicomweb.core.settings import DicomWebSettings
 from airflow_dicomweb.core.stow import StowMixin
+from airflow_dicomweb.core.stow_jpeg import StowJpegMixin
 from airflow_dicomweb.core.transport import Transport
 from airflow_dicomweb.core.wado import WadoMixin
 
 
-class DicomWebApi(StowMixin, QidoMixin, WadoMixin, DeleteMixin):
+class DicomWebApi(StowMixin, StowJpegMixin, QidoMixin, WadoMixin, DeleteMixin):
     """STOW-RS, QIDO-RS, WADO-RS and delete over ``self.transport``."""
 
     transport: Transport

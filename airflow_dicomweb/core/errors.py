@@ -31,6 +31,14 @@ class DicomWebConnectionError(DicomWebError):
         self.url = url
 
 
+class DicomWebAuthError(DicomWebError):
+    """Credentials could not be obtained or refreshed (Google's token endpoint refused or failed)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
 class DicomWebHTTPError(DicomWebError):
     """The server answered with an HTTP error status."""
 

@@ -42,27 +42,27 @@ def google_credentials(settings: DicomWebSettings):
     from google.auth import impersonated_credentials
     from google.oauth2 import service_account
 
-    google = settings.google
-    scopes = [s.strip() for s in str(google.get("scope") or DEFAULT_SCOPE).split(",") if s.strip()]
-    info = _keyfile_info(google)
+    fields = settings.google
+    scopes = [s.strip() for s in str(fields.get("scope") or DEFAULT_SCOPE).split(",") if s.strip()]
+    info = _keyfile_info(fields)
     try:
         if info is not None:
             credentials = service_account.Credentials.from_service_account_info(info, scopes=scopes)
-        elif google.get("key_path"):
+        elif fields.get("key_path"):
             credentials = service_account.Credentials.from_service_account_file(
-                str(google["key_path"]), scopes=scopes
+                str(fields["key_path"]), scopes=scopes
             )
         else:
             credentials, _ = google.auth.default(scopes=scopes)
     except FileNotFoundError:
-        raise DicomWebConfigError(f"key_path {google.get('key_path')} does not exist") from None
+        raise DicomWebConfigError(f"key_path {fields.get('key_path')} does not exist") from None
     except (ValueError, KeyError) as exc:
         raise DicomWebConfigError(f"unusable Google credentials: {type(exc).__name__}") from None
     except google.auth.exceptions.DefaultCredentialsError:
         raise DicomWebConfigError(
             "no Google credentials: set key_path or keyfile_dict, or configure Application Default Credentials"
         ) from None
-    chain = google.get("impersonation_chain")
+    chain = fields.get("impersonation_chain")
     if chain:
         accounts = [a.strip() for a in (chain.split(",") if isinstance(chain, str) else chain) if a.strip()]
         credentials = impersonated_credentials.Credentials(
@@ -70,6 +70,7 @@ def google_credentials(settings: DicomWebSettings):
             target_principal=accounts[-1],
             delegates=accounts[:-1],
             target_scopes=scopes,
+            iam_endpoint_override=fields.get("iam_endpoint_override") or None,
         )
     return credentials
 

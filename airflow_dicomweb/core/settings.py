@@ -123,7 +123,7 @@ class DicomWebSettings:
             "dicom_store",
             "api_root",
             "api_version",
-            "token_uri",
+            "iam_endpoint_override",
         )
         google = {k: extras[k] for k in google_fields if extras.get(k) not in (None, "")}
         retry = RetryPolicy(

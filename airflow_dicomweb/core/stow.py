@@ -34,6 +34,20 @@ STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BATCH_FILES = 16
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+#: Google's storage classes, sent as the ``Storage-Class`` header.
+STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
+
+
+def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Request headers of a store: JSON replies, the storage class if any, and the caller's own."""
+    headers = {"Accept": DICOM_JSON}
+    if storage_class is not None:
+        if storage_class not in STORAGE_CLASSES:
+            raise ValueError(
+                f"storage_class must be one of {', '.join(STORAGE_CLASSES)}, got {storage_class!r}"
+            )
+        headers["Storage-Class"] = storage_class
+    return {**headers, **(extra_headers or {})}
 
 
 @dataclass(frozen=True)
@@ -84,17 +98,20 @@ class StowMixin:
         concurrency: int = DEFAULT_CONCURRENCY,
         batch_files: int = DEFAULT_BATCH_FILES,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
+        storage_class: str | None = None,
         extra_headers: dict[str, str] | None = None,
         progress: Callable[[StoreProgress], None] | None = None,
     ) -> StoreResult:
         """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
 
-        ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study. The call
-        raises only for bad arguments; everything that goes wrong with a file or a request is reported in
+        ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study.
+        ``storage_class`` (Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE) is sent as ``Storage-Class``.
+        The call raises only for bad arguments; everything that goes wrong with a file or a request is reported in
         the returned :class:`StoreResult` (see :meth:`StoreResult.failed`).
         """
         if study_instance_uid is not None:
             validate_uid(study_instance_uid, "study_instance_uid")
+        headers = stow_headers(storage_class, extra_headers)
         if concurrency < 1 or batch_files < 1 or batch_bytes < 1:
             raise ValueError("concurrency, batch_files and batch_bytes must be at least 1")
         paths, problems = expand_inputs(files)
@@ -116,7 +133,6 @@ class StowMixin:
             if study_instance_uid
             else self.transport.url("studies")
         )
-        headers = {"Accept": DICOM_JSON, **(extra_headers or {})}
         state = _StoreState(files_total=len(paths), bytes_total=sum(i.size for i in items), progress=progress)
 
         def run(batch: list[_Item]) -> None:
@@ -192,31 +208,41 @@ class StowMixin:
             [BodyPart(content_type=DICOM, path=item.path, size=item.size) for item, _ in to_send],
             part_type=DICOM,
         )
-        try:
-            response = self.transport.request(
-                "POST",
-                url,
-                data=body,
-                headers={**headers, "Content-Type": body.content_type},
-                ok=STOW_RESPONSE_STATUSES,
-            )
-        except DicomWebError as exc:
-            status = getattr(exc, "status", None)
-            for item, header in to_send:
-                results.append(
-                    (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
-                )
-            return results
-        try:
-            parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
-        except DicomWebError as exc:
-            parsed = StowResponse()
-            problem = str(exc)
-        else:
-            problem = ""
-        for item, header in to_send:
-            results.append((item.index, _map_response(item, header, parsed, response.status_code, problem)))
-        return results
+        return results + send_stow(self.transport, url, headers, body, to_send)
+
+
+def send_stow(
+    transport: Transport,
+    url: str,
+    headers: dict[str, str],
+    body: MultipartBody,
+    sent: list[tuple[_Item, InstanceHeader]],
+) -> list[tuple[int, InstanceOutcome]]:
+    """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome."""
+    try:
+        response = transport.request(
+            "POST",
+            url,
+            data=body,
+            headers={**headers, "Content-Type": body.content_type},
+            ok=STOW_RESPONSE_STATUSES,
+        )
+    except DicomWebError as exc:
+        status = getattr(exc, "status", None)
+        return [
+            (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
+            for item, header in sent
+        ]
+    try:
+        parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
+    except DicomWebError as exc:
+        parsed, problem = StowResponse(), str(exc)
+    else:
+        problem = ""
+    return [
+        (item.index, _map_response(item, header, parsed, response.status_code, problem))
+        for item, header in sent
+    ]
 
 
 class _StoreState:

@@ -17,11 +17,13 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
+from google.auth import exceptions as google_auth_errors
 from requests.adapters import HTTPAdapter
 
 from airflow_dicomweb import __version__
 from airflow_dicomweb.core.auth import build_session
 from airflow_dicomweb.core.errors import (
+    DicomWebAuthError,
     DicomWebConnectionError,
     DicomWebDeleteNotSupportedError,
     DicomWebHTTPError,
@@ -156,6 +158,11 @@ class Transport:
                 ) from None
             except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError) as exc:
                 raise self.connection_error(method, safe_url, exc) from None
+            except google_auth_errors.GoogleAuthError as exc:
+                raise DicomWebAuthError(
+                    f"{method} {safe_url}: could not obtain Google credentials: {self._reason(exc)}",
+                    retryable=bool(getattr(exc, "retryable", False)),
+                ) from None
             if response.is_redirect and response.status_code not in ok:
                 location = response.headers.get("Location", "")
                 target = urljoin(full, location)

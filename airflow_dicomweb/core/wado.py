@@ -21,6 +21,7 @@ from airflow_dicomweb.core.instance_files import write_instances
 from airflow_dicomweb.core.media_types import (
     DICOM,
     DICOM_JSON,
+    DICOM_XML,
     MULTIPART_RELATED,
     OCTET_STREAM,
     RENDERED_TYPES,
@@ -103,10 +104,11 @@ class WadoMixin:
         dest_dir: str | os.PathLike,
         expected: dict[str, str],
         transfer_syntax: str | None,
+        accept: str | None = None,
     ) -> list[Path]:
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
-        headers = {"Accept": multipart_accept(DICOM, transfer_syntax)}
+        headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax)}
 
         def attempt() -> list[Path]:
             response = self.transport.send("GET", url, headers=headers, stream=True)
@@ -153,23 +155,35 @@ class WadoMixin:
         sop_instance_uid: str,
         dest_dir: str | os.PathLike,
         transfer_syntax: str | None = "*",
+        single_part: bool = False,
     ) -> list[Path]:
-        """One instance, written under ``dest_dir``; a list holding its path."""
-        return self._retrieve_to_dir(
-            self._resource(study_instance_uid, series_instance_uid, sop_instance_uid),
-            dest_dir,
-            {
-                "StudyInstanceUID": study_instance_uid,
-                "SeriesInstanceUID": series_instance_uid,
-                "SOPInstanceUID": sop_instance_uid,
-            },
-            transfer_syntax,
-        )
+        """One instance, written under ``dest_dir``; a list holding its path.
+
+        ``single_part`` asks for ``application/dicom`` instead of a multipart response (Google offers both
+        for one instance; Orthanc only the multipart form).
+        """
+        segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+        expected = {
+            "StudyInstanceUID": study_instance_uid,
+            "SeriesInstanceUID": series_instance_uid,
+            "SOPInstanceUID": sop_instance_uid,
+        }
+        accept = None
+        if single_part:
+            accept = DICOM + (f"; transfer-syntax={transfer_syntax}" if transfer_syntax else "")
+        return self._retrieve_to_dir(segments, dest_dir, expected, transfer_syntax, accept)
 
     # --- metadata -------------------------------------------------------------------------------
 
-    def _metadata(self, segments: list[str]) -> list[dict]:
+    def _metadata(self, segments: list[str], media_type: str = DICOM_JSON) -> list:
         url = self.transport.url(*segments, "metadata")
+        if media_type == DICOM_XML:
+            return [
+                part.decode("utf-8")
+                for part in self._fetch_parts(url, multipart_accept(DICOM_XML), DICOM_XML)
+            ]
+        if media_type != DICOM_JSON:
+            raise ValueError(f"metadata media_type must be {DICOM_JSON} or {DICOM_XML}")
         response = self.transport.request("GET", url, headers={"Accept": DICOM_JSON})
         try:
             data = response.json()
@@ -181,19 +195,28 @@ class WadoMixin:
             raise DicomWebResponseError(f"GET {self.transport.redact(url)}: metadata is not a JSON array")
         return data
 
-    def retrieve_study_metadata(self, study_instance_uid: str) -> list[dict]:
-        """DICOM JSON metadata of every instance of a study (bulk values as BulkDataURI)."""
-        return self._metadata(self._resource(study_instance_uid))
+    def retrieve_study_metadata(self, study_instance_uid: str, media_type: str = DICOM_JSON) -> list:
+        """Metadata of every instance of a study: DICOM JSON datasets (bulk values as BulkDataURI), or
+        one DICOM XML document per instance with ``media_type="application/dicom+xml"``."""
+        return self._metadata(self._resource(study_instance_uid), media_type)
 
-    def retrieve_series_metadata(self, study_instance_uid: str, series_instance_uid: str) -> list[dict]:
-        """DICOM JSON metadata of every instance of a series."""
-        return self._metadata(self._resource(study_instance_uid, series_instance_uid))
+    def retrieve_series_metadata(
+        self, study_instance_uid: str, series_instance_uid: str, media_type: str = DICOM_JSON
+    ) -> list:
+        """Metadata of every instance of a series (JSON datasets, or XML documents)."""
+        return self._metadata(self._resource(study_instance_uid, series_instance_uid), media_type)
 
     def retrieve_instance_metadata(
-        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
-    ) -> dict:
-        """DICOM JSON metadata of one instance."""
-        data = self._metadata(self._resource(study_instance_uid, series_instance_uid, sop_instance_uid))
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        media_type: str = DICOM_JSON,
+    ) -> dict | str:
+        """Metadata of one instance: a DICOM JSON dataset, or a DICOM XML document."""
+        data = self._metadata(
+            self._resource(study_instance_uid, series_instance_uid, sop_instance_uid), media_type
+        )
         if len(data) != 1:
             raise DicomWebResponseError(
                 f"instance metadata of {sop_instance_uid}: {len(data)} datasets, not 1"

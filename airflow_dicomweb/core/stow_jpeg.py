@@ -1,0 +1,160 @@
+"""STOW-RS of JPEG images with DICOM JSON metadata: Google's metadata-and-bulk form, or Part 10 built here.
+
+``method="json"`` sends Google's form, ``method="part10"`` builds each instance on the client, and
+``method="auto"`` (the default) sends the JSON form and, when the server refuses it with 415 Unsupported
+Media Type (as Orthanc does), builds Part 10 instances for that image and every later one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from pydicom.uid import generate_uid
+
+from airflow_dicomweb.core.input_files import expand_inputs
+from airflow_dicomweb.core.instance_header import InstanceHeader
+from airflow_dicomweb.core.jpeg_instances import (
+    JPEG_BASELINE,
+    JpegInstanceError,
+    build_part10,
+    instance_metadata,
+    read_jpeg_info,
+)
+from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
+from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.store_result import InstanceOutcome, Status, StoreResult
+from airflow_dicomweb.core.stow import DEFAULT_CONCURRENCY, _failed, _Item, send_stow, stow_headers
+from airflow_dicomweb.core.transport import Transport
+from airflow_dicomweb.core.uids import validate_uid
+
+log = logging.getLogger(__name__)
+METHODS = ("auto", "json", "part10")
+UNSUPPORTED_MEDIA_TYPE = 415
+
+
+def _uid(dataset: dict, tag: str) -> str:
+    element = dataset.get(tag) or {}
+    return str((element.get("Value") or [""])[0])
+
+
+def per_image_metadata(metadata: dict | list[dict], count: int) -> list[dict]:
+    """One DICOM JSON dataset per image: a list as given, or a template filled per image.
+
+    A template keeps its Study and Series UIDs; each image gets a new SOP Instance UID and an
+    InstanceNumber unless the template has them (a template with a SOP Instance UID fits one image only).
+    """
+    if isinstance(metadata, list):
+        if len(metadata) != count:
+            raise ValueError(f"{len(metadata)} metadata datasets for {count} JPEG images")
+        return metadata
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata must be a DICOM JSON dataset or a list of them")
+    if "00080018" in metadata and count > 1:
+        raise ValueError("the metadata template has a SOPInstanceUID, but there are several images")
+    out = []
+    for i in range(count):
+        dataset = json.loads(json.dumps(metadata))
+        dataset.setdefault("00080018", {"vr": "UI", "Value": [generate_uid()]})
+        dataset.setdefault("00200013", {"vr": "IS", "Value": [i + 1]})
+        out.append(dataset)
+    return out
+
+
+class StowJpegMixin:
+    """Store JPEG images with metadata. Needs ``self.transport``."""
+
+    transport: Transport
+
+    def store_jpeg_instances(
+        self,
+        jpeg_files: Iterable[str | os.PathLike] | str | os.PathLike,
+        metadata: dict | list[dict],
+        *,
+        study_instance_uid: str | None = None,
+        storage_class: str | None = None,
+        method: str = "auto",
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> StoreResult:
+        """Make a DICOM instance of each JPEG with its metadata and store it; one outcome per JPEG.
+
+        ``metadata`` is a DICOM JSON dataset used as a template for every image, or one dataset per image
+        in the order of ``jpeg_files``. Its Study, Series and SOP Instance UIDs are checked before anything
+        is sent; Rows, Columns and the other pixel attributes come from the JPEG.
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if study_instance_uid is not None:
+            validate_uid(study_instance_uid, "study_instance_uid")
+        headers = stow_headers(storage_class)
+        paths, problems = expand_inputs(jpeg_files)
+        datasets = per_image_metadata(metadata, len(paths))
+        url = (
+            self.transport.url("studies", study_instance_uid)
+            if study_instance_uid
+            else self.transport.url("studies")
+        )
+        state = {"method": method}
+        lock = threading.Lock()
+
+        def store_one(index: int) -> InstanceOutcome:
+            path = paths[index]
+            item = _Item(index, path, 0)
+            try:
+                jpeg = path.read_bytes()
+                md = instance_metadata(
+                    datasets[index], read_jpeg_info(jpeg), bulkdata_uri=f"jpeg-image-{index}"
+                )
+            except (JpegInstanceError, OSError) as exc:
+                return _failed(item, None, f"not stored: {getattr(exc, 'strerror', None) or exc}")
+            header = InstanceHeader(
+                study_instance_uid=_uid(md, "0020000D"),
+                series_instance_uid=_uid(md, "0020000E"),
+                sop_instance_uid=_uid(md, "00080018"),
+                sop_class_uid=_uid(md, "00080016"),
+                transfer_syntax_uid=JPEG_BASELINE,
+                size=len(jpeg),
+            )
+            if study_instance_uid and header.study_instance_uid != study_instance_uid:
+                return _failed(
+                    item,
+                    header,
+                    f"metadata names study {header.study_instance_uid}, not {study_instance_uid}",
+                )
+            with lock:
+                current = state["method"]
+            if current in ("auto", "json"):
+                body = MultipartBody(
+                    [
+                        BodyPart.from_bytes(json.dumps([md]).encode(), DICOM_JSON),
+                        BodyPart.from_bytes(
+                            jpeg,
+                            f"image/jpeg; transfer-syntax={JPEG_BASELINE}",
+                            Content_Location=f"jpeg-image-{index}",
+                        ),
+                    ],
+                    part_type=DICOM_JSON,
+                )
+                [(_, outcome)] = send_stow(self.transport, url, headers, body, [(item, header)])
+                if not (current == "auto" and outcome.http_status == UNSUPPORTED_MEDIA_TYPE):
+                    return outcome
+                log.info("server refused DICOM JSON with bulk data (415); building Part 10 instances instead")
+                with lock:
+                    state["method"] = "part10"
+            body = MultipartBody([BodyPart.from_bytes(build_part10(md, jpeg), DICOM)], part_type=DICOM)
+            [(_, outcome)] = send_stow(self.transport, url, headers, body, [(item, header)])
+            return outcome
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow-jpeg") as pool:
+            outcomes = list(pool.map(store_one, range(len(paths))))
+        head = [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
+        result = StoreResult(head + outcomes)
+        log.info("store JPEG to %s: %s", self.transport.redact(url), result)
+        return result
+
+
+__all__ = ["METHODS", "StowJpegMixin", "per_image_metadata"]
