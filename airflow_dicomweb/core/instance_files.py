@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from airflow_dicomweb.core.errors import DicomWebResponseError
@@ -34,12 +34,13 @@ def write_instances(
     *,
     source: str,
     expected: Mapping[str, str] | None = None,
+    on_file: Callable[[Path, int], None] | None = None,
 ) -> list[Path]:
     """Write every part of a WADO-RS response to its own file; the paths written, in order.
 
     ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
     that does not match is refused. ``source`` (the request, without credentials) names the response in
-    errors.
+    errors. ``on_file(path, size)`` is called as each file is renamed into place.
     """
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
@@ -63,6 +64,8 @@ def write_instances(
                 handle = None
                 written.append(_finalize(temp, root, event.index, source, expected or {}))
                 temp = None
+                if on_file is not None:
+                    on_file(written[-1], event.size)
             else:
                 assert handle is not None
                 handle.write(event)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from airflow_dicomweb.core.input_files import expand_inputs
 from airflow_dicomweb.core.instance_header import InstanceHeader, NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.store_result import InstanceOutcome, Status, StoreResult
 from airflow_dicomweb.core.stow_response import StowResponse, parse_stow_response, reason_meaning
 from airflow_dicomweb.core.transport import Transport
@@ -48,21 +48,6 @@ def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None
             )
         headers["Storage-Class"] = storage_class
     return {**headers, **(extra_headers or {})}
-
-
-@dataclass(frozen=True)
-class StoreProgress:
-    """Handed to a store's ``progress`` callback after each batch."""
-
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    elapsed: float
-
-    @property
-    def rate_bytes(self) -> float:
-        return self.bytes_done / self.elapsed if self.elapsed > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +85,7 @@ class StowMixin:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         storage_class: str | None = None,
         extra_headers: dict[str, str] | None = None,
-        progress: Callable[[StoreProgress], None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> StoreResult:
         """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
 
@@ -133,7 +118,7 @@ class StowMixin:
             if study_instance_uid
             else self.transport.url("studies")
         )
-        state = _StoreState(files_total=len(paths), bytes_total=sum(i.size for i in items), progress=progress)
+        state = _StoreState(ProgressTracker(progress, len(paths), sum(i.size for i in items)))
 
         def run(batch: list[_Item]) -> None:
             for index, outcome in self._store_batch(batch, url, headers, study_instance_uid, state):
@@ -248,15 +233,10 @@ def send_stow(
 class _StoreState:
     """Shared by a store's worker threads: SOP Instance UIDs already claimed, and progress."""
 
-    def __init__(self, files_total: int, bytes_total: int, progress: Callable[[StoreProgress], None] | None):
+    def __init__(self, tracker: ProgressTracker) -> None:
         self._lock = threading.Lock()
         self._claimed: dict[str, Path] = {}
-        self._progress = progress
-        self._started = time.monotonic()
-        self.files_total = files_total
-        self.bytes_total = bytes_total
-        self.files_done = 0
-        self.bytes_done = 0
+        self.tracker = tracker
 
     def claim(self, sop_instance_uid: str, path: Path) -> Path | None:
         """None if this is the first file with this SOP Instance UID, else the path that came first."""
@@ -267,18 +247,7 @@ class _StoreState:
             return first
 
     def batch_done(self, batch: list[_Item]) -> None:
-        with self._lock:
-            self.files_done += len(batch)
-            self.bytes_done += sum(i.size for i in batch)
-            snapshot = StoreProgress(
-                self.files_done,
-                self.files_total,
-                self.bytes_done,
-                self.bytes_total,
-                time.monotonic() - self._started,
-            )
-        if self._progress is not None:
-            self._progress(snapshot)
+        self.tracker.add(len(batch), sum(i.size for i in batch))
 
 
 def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw) -> InstanceOutcome:

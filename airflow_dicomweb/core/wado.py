@@ -8,6 +8,7 @@ response is cut short; files already renamed into place are simply written again
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 import requests
 
 from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
-from airflow_dicomweb.core.instance_files import write_instances
+from airflow_dicomweb.core.instance_files import instance_path, write_instances
 from airflow_dicomweb.core.media_types import (
     DICOM,
     DICOM_JSON,
@@ -29,8 +30,11 @@ from airflow_dicomweb.core.media_types import (
     parse_content_type,
 )
 from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart, iter_multipart
+from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.transport import Transport
 from airflow_dicomweb.core.uids import validate_uid
+
+log = logging.getLogger(__name__)
 
 
 def normalize_tag_path(tag_path: str | Sequence[str | int]) -> list[str]:
@@ -105,6 +109,7 @@ class WadoMixin:
         expected: dict[str, str],
         transfer_syntax: str | None,
         accept: str | None = None,
+        tracker: ProgressTracker | None = None,
     ) -> list[Path]:
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
@@ -114,7 +119,13 @@ class WadoMixin:
             response = self.transport.send("GET", url, headers=headers, stream=True)
             try:
                 events = self._events(response, safe_url, DICOM)
-                return write_instances(events, dest_dir, source=f"GET {safe_url}", expected=expected)
+                return write_instances(
+                    events,
+                    dest_dir,
+                    source=f"GET {safe_url}",
+                    expected=expected,
+                    on_file=(lambda _path, size: tracker.add(1, size)) if tracker else None,
+                )
             finally:
                 response.close()
 
@@ -123,14 +134,29 @@ class WadoMixin:
     # --- instances ------------------------------------------------------------------------------
 
     def retrieve_study(
-        self, study_instance_uid: str, dest_dir: str | os.PathLike, transfer_syntax: str | None = "*"
+        self,
+        study_instance_uid: str,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None = "*",
+        *,
+        skip_existing: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> list[Path]:
-        """Every instance of a study, written under ``dest_dir``; the paths written."""
+        """Every instance of a study, written under ``dest_dir``; the paths of its files there.
+
+        With ``skip_existing``, instances whose file is already in place (files are only ever renamed into
+        place once complete) are not fetched again: the study's instances are listed with QIDO-RS and only
+        the missing ones are retrieved, by whole series where a series is missing entirely.
+        """
+        self._resource(study_instance_uid)
+        if skip_existing:
+            return self._retrieve_missing(study_instance_uid, None, dest_dir, transfer_syntax, progress)
         return self._retrieve_to_dir(
             self._resource(study_instance_uid),
             dest_dir,
             {"StudyInstanceUID": study_instance_uid},
             transfer_syntax,
+            tracker=ProgressTracker(progress) if progress else None,
         )
 
     def retrieve_series(
@@ -139,14 +165,76 @@ class WadoMixin:
         series_instance_uid: str,
         dest_dir: str | os.PathLike,
         transfer_syntax: str | None = "*",
+        *,
+        skip_existing: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> list[Path]:
-        """Every instance of a series, written under ``dest_dir``; the paths written."""
+        """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
+        self._resource(study_instance_uid, series_instance_uid)
+        if skip_existing:
+            return self._retrieve_missing(
+                study_instance_uid, series_instance_uid, dest_dir, transfer_syntax, progress
+            )
         return self._retrieve_to_dir(
             self._resource(study_instance_uid, series_instance_uid),
             dest_dir,
             {"StudyInstanceUID": study_instance_uid, "SeriesInstanceUID": series_instance_uid},
             transfer_syntax,
+            tracker=ProgressTracker(progress) if progress else None,
         )
+
+    def _retrieve_missing(
+        self,
+        study: str,
+        series: str | None,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None,
+        progress: ProgressCallback | None,
+    ) -> list[Path]:
+        dest = Path(dest_dir)
+        by_series: dict[str, list[str]] = {}
+        for item in self.iter_search("instances", study_instance_uid=study, series_instance_uid=series):
+            series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
+            sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
+            by_series.setdefault(series_uid, []).append(sop_uid)
+        present = [
+            instance_path(dest, study, se, sop)
+            for se, sops in by_series.items()
+            for sop in sops
+            if instance_path(dest, study, se, sop).exists()
+        ]
+        total = sum(len(sops) for sops in by_series.values())
+        tracker = ProgressTracker(progress, files_total=total)
+        if present:
+            tracker.add(len(present), sum(p.stat().st_size for p in present))
+        if len(present) == total:
+            return present
+        fetched: list[Path] = []
+        if not present:
+            segments = self._resource(study, series)
+            expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
+            return self._retrieve_to_dir(segments, dest, expected, transfer_syntax, tracker=tracker)
+        for series_uid, sops in by_series.items():
+            missing = [sop for sop in sops if not instance_path(dest, study, series_uid, sop).exists()]
+            if len(missing) == len(sops):
+                fetched += self._retrieve_to_dir(
+                    self._resource(study, series_uid),
+                    dest,
+                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid},
+                    transfer_syntax,
+                    tracker=tracker,
+                )
+                continue
+            for sop in missing:
+                fetched += self._retrieve_to_dir(
+                    self._resource(study, series_uid, sop),
+                    dest,
+                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid, "SOPInstanceUID": sop},
+                    transfer_syntax,
+                    tracker=tracker,
+                )
+        log.info("retrieve %s: %d files already complete, %d fetched", study, len(present), len(fetched))
+        return present + fetched
 
     def retrieve_instance(
         self,
@@ -381,6 +469,11 @@ class WadoMixin:
                 temp.unlink(missing_ok=True)
 
         return self.transport.retry(attempt)
+
+
+def _first(item: dict, tag: str) -> Any:
+    element = item.get(tag)
+    return element["Value"][0] if isinstance(element, dict) and element.get("Value") else None
 
 
 def _frame_number(value: Any) -> int:

@@ -146,3 +146,31 @@ def test_unknown_uid_is_a_not_found_error(hook, stored, tmp_path):
     with pytest.raises(InvalidUIDError, match=r"study_instance_uid '\.\./x'"):
         hook.retrieve_study("../x", dest)
     assert not dest.exists() or list(dest.iterdir()) == []  # nothing written
+
+
+def test_resumed_retrieve_keeps_complete_files_and_fetches_the_rest(hook, tmp_path):
+    import os
+    import shutil
+
+    from pydicom.uid import generate_uid
+
+    study = generate_uid()
+    a = make_series(tmp_path / "src" / "a", 3, study_uid=study, rows=16, columns=16)
+    b = make_series(tmp_path / "src" / "b", 2, study_uid=study, rows=16, columns=16)
+    assert hook.store_instances([*a, *b]).ok
+    dest = tmp_path / "dest"
+    first = hook.retrieve_study(study, dest)
+    assert len(first) == 5
+    kept = [p for p in first if p.parent.name == pydicom.dcmread(a[0], stop_before_pixels=True).SeriesInstanceUID]
+    os.utime(kept[0], (1_000_000, 1_000_000))  # marks a file that must not be rewritten
+    kept[1].unlink()  # one instance of series a is missing
+    series_b_folder = next(p.parent for p in first if p not in kept)
+    shutil.rmtree(series_b_folder)  # all of series b is missing
+
+    seen = []
+    again = hook.retrieve_study(study, dest, skip_existing=True, progress=seen.append)
+    assert sorted(again) == sorted(first)
+    assert all(p.exists() for p in again)
+    assert kept[0].stat().st_mtime == 1_000_000  # kept, not fetched again
+    assert seen[-1].files_done == 5 and seen[-1].files_total == 5
+    assert sorted(hook.retrieve_study(study, dest, skip_existing=True)) == sorted(first)  # nothing left to do

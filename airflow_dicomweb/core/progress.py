@@ -1,0 +1,92 @@
+"""Progress of long transfers (files and bytes done, rate), and a logger that reports it at an interval."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot handed to ``progress`` callbacks. Totals are None when not known in advance."""
+
+    files_done: int
+    bytes_done: int
+    elapsed: float
+    files_total: int | None = None
+    bytes_total: int | None = None
+
+    @property
+    def bytes_per_second(self) -> float:
+        return self.bytes_done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.files_total is not None and self.files_done >= self.files_total
+
+    def __str__(self) -> str:
+        files = (
+            f"{self.files_done}/{self.files_total}" if self.files_total is not None else f"{self.files_done}"
+        )
+        return (
+            f"{files} files, {self.bytes_done / 1e6:.1f} MB in {self.elapsed:.1f} s "
+            f"({self.bytes_per_second / 1e6:.1f} MB/s, {self.files_done / self.elapsed if self.elapsed else 0:.0f} files/s)"
+        )
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class ProgressTracker:
+    """Counts files and bytes from several threads and hands snapshots to a callback."""
+
+    def __init__(
+        self,
+        callback: ProgressCallback | None,
+        files_total: int | None = None,
+        bytes_total: int | None = None,
+    ) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self.files_total = files_total
+        self.bytes_total = bytes_total
+        self.files_done = 0
+        self.bytes_done = 0
+
+    def add(self, files: int, nbytes: int) -> Progress:
+        with self._lock:
+            self.files_done += files
+            self.bytes_done += nbytes
+            snapshot = Progress(
+                self.files_done,
+                self.bytes_done,
+                time.monotonic() - self._started,
+                self.files_total,
+                self.bytes_total,
+            )
+        if self._callback is not None:
+            self._callback(snapshot)
+        return snapshot
+
+
+class ThrottledProgressLog:
+    """A progress callback that logs at most every ``interval`` seconds, and always when finished."""
+
+    def __init__(self, logger: logging.Logger, what: str, interval: float = 15.0) -> None:
+        self._logger = logger
+        self._what = what
+        self._interval = interval
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if not progress.finished and now - self._last < self._interval:
+                return
+            self._last = now
+        self._logger.info("%s: %s", self._what, progress)
