@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from airflow_dicomweb.core.errors import DicomWebError
@@ -55,6 +55,7 @@ class _Item:
     index: int
     path: Path
     size: int
+    header: InstanceHeader | None = None
 
 
 def _batches(items: list[_Item], max_files: int, max_bytes: int) -> Iterator[list[_Item]]:
@@ -71,7 +72,7 @@ def _batches(items: list[_Item], max_files: int, max_bytes: int) -> Iterator[lis
 
 
 class StowMixin:
-    """The store transaction. Needs ``self.transport``."""
+    """The store transaction. Needs ``self.transport`` (and ``iter_search`` for ``skip_existing``)."""
 
     transport: Transport
 
@@ -80,6 +81,7 @@ class StowMixin:
         files: Iterable[str | os.PathLike] | str | os.PathLike,
         study_instance_uid: str | None = None,
         *,
+        skip_existing: bool = True,
         concurrency: int = DEFAULT_CONCURRENCY,
         batch_files: int = DEFAULT_BATCH_FILES,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
@@ -90,9 +92,13 @@ class StowMixin:
         """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
 
         ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study.
+        ``skip_existing`` (the default) first asks the server, with one search per series, which of the
+        files' instances it already holds, and reports those as already present without sending them:
+        servers differ on duplicates (Orthanc answers 200 as if it stored them, Google 409), and a re-run
+        must never report a file as newly stored when it was already there.
         ``storage_class`` (Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE) is sent as ``Storage-Class``.
-        The call raises only for bad arguments; everything that goes wrong with a file or a request is reported in
-        the returned :class:`StoreResult` (see :meth:`StoreResult.failed`).
+        The call raises only for bad arguments; everything that goes wrong with a file or a request is
+        reported in the returned :class:`StoreResult` (see :meth:`StoreResult.failed`).
         """
         if study_instance_uid is not None:
             validate_uid(study_instance_uid, "study_instance_uid")
@@ -110,22 +116,21 @@ class StowMixin:
             try:
                 items.append(_Item(index, path, path.stat().st_size))
             except OSError as exc:
-                outcomes[index] = InstanceOutcome(
-                    str(path), Status.FAILED, reason=f"cannot read file: {exc.strerror}"
-                )
-        url = (
-            self.transport.url("studies", study_instance_uid)
-            if study_instance_uid
-            else self.transport.url("studies")
+                outcomes[index] = _failed(_Item(index, path, 0), None, f"cannot read file: {exc.strerror}")
+        url = self.transport.url("studies", *([study_instance_uid] if study_instance_uid else []))
+        state = _StoreState(
+            ProgressTracker(progress, len(paths), sum(i.size for i in items)), study_instance_uid
         )
-        state = _StoreState(ProgressTracker(progress, len(paths), sum(i.size for i in items)))
-
-        def run(batch: list[_Item]) -> None:
-            for index, outcome in self._store_batch(batch, url, headers, study_instance_uid, state):
-                outcomes[index] = outcome
-            state.batch_done(batch)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow") as pool:
+            if skip_existing:
+                items = self._skip_existing(items, state, outcomes, pool)
+
+            def run(batch: list[_Item]) -> None:
+                for index, outcome in self._store_batch(batch, url, headers, state):
+                    outcomes[index] = outcome
+                state.tracker.add(len(batch), sum(i.size for i in batch))
+
             pending: set[Future] = set()
             for batch in _batches(items, batch_files, batch_bytes):
                 if len(pending) >= 2 * concurrency:
@@ -139,54 +144,65 @@ class StowMixin:
         log.info("store to %s: %s", self.transport.redact(url), result)
         return result
 
-    def _store_batch(
+    def _skip_existing(
         self,
-        batch: list[_Item],
-        url: str,
-        headers: dict[str, str],
-        study_instance_uid: str | None,
+        items: list[_Item],
         state: _StoreState,
+        outcomes: list[InstanceOutcome | None],
+        pool: ThreadPoolExecutor,
+    ) -> list[_Item]:
+        """Inspect every file, then drop (as already present) those whose instance the server holds."""
+        remaining: list[_Item] = []
+        for item, (header, outcome) in zip(items, pool.map(state.inspect, items), strict=True):
+            if outcome is not None:
+                outcomes[item.index] = outcome
+                state.tracker.add(1, item.size)
+            else:
+                remaining.append(replace(item, header=header))
+        by_series: dict[tuple[str, str], set[str]] = {}
+        for item in remaining:
+            by_series.setdefault((item.header.study_instance_uid, item.header.series_instance_uid), set())
+        for (study, series), held in by_series.items():
+            try:
+                for found in self.iter_search(
+                    "instances", study_instance_uid=study, series_instance_uid=series
+                ):
+                    element = found.get("00080018") or {}
+                    held.update(str(v) for v in element.get("Value") or [])
+            except DicomWebError as exc:
+                log.warning(
+                    "could not ask which instances of series %s are stored (%s); sending them all",
+                    series,
+                    exc,
+                )
+        to_send = []
+        for item in remaining:
+            if (
+                item.header.sop_instance_uid
+                in by_series[(item.header.study_instance_uid, item.header.series_instance_uid)]
+            ):
+                outcomes[item.index] = _outcome(
+                    item,
+                    item.header,
+                    Status.ALREADY_PRESENT,
+                    reason="already on the server (found by search before sending)",
+                )
+                state.tracker.add(1, item.size)
+            else:
+                to_send.append(item)
+        return to_send
+
+    def _store_batch(
+        self, batch: list[_Item], url: str, headers: dict[str, str], state: _StoreState
     ) -> list[tuple[int, InstanceOutcome]]:
         results: list[tuple[int, InstanceOutcome]] = []
         to_send: list[tuple[_Item, InstanceHeader]] = []
         for item in batch:
-            try:
-                header = read_instance_header(item.path)
-            except NotAnInstanceError as exc:
-                results.append((item.index, _failed(item, None, f"not stored: {exc}")))
-                continue
-            except OSError as exc:
-                results.append((item.index, _failed(item, None, f"cannot read file: {exc.strerror or exc}")))
-                continue
-            if study_instance_uid and header.study_instance_uid != study_instance_uid:
-                results.append(
-                    (
-                        item.index,
-                        _failed(
-                            item,
-                            header,
-                            (
-                                f"belongs to study {header.study_instance_uid}, not to the target study {study_instance_uid}"
-                            ),
-                        ),
-                    )
-                )
-                continue
-            first = state.claim(header.sop_instance_uid, item.path)
-            if first is not None:
-                results.append(
-                    (
-                        item.index,
-                        _outcome(
-                            item,
-                            header,
-                            Status.ALREADY_PRESENT,
-                            reason=f"same SOP Instance UID as {first}, sent once",
-                        ),
-                    )
-                )
-                continue
-            to_send.append((item, header))
+            header, outcome = (item.header, None) if item.header else state.inspect(item)
+            if outcome is not None:
+                results.append((item.index, outcome))
+            else:
+                to_send.append((item, header))
         if not to_send:
             return results
         body = MultipartBody(
@@ -231,12 +247,13 @@ def send_stow(
 
 
 class _StoreState:
-    """Shared by a store's worker threads: SOP Instance UIDs already claimed, and progress."""
+    """Shared by a store's worker threads: the target study, SOP Instance UIDs claimed, and progress."""
 
-    def __init__(self, tracker: ProgressTracker) -> None:
+    def __init__(self, tracker: ProgressTracker, study_instance_uid: str | None) -> None:
         self._lock = threading.Lock()
         self._claimed: dict[str, Path] = {}
         self.tracker = tracker
+        self.study_instance_uid = study_instance_uid
 
     def claim(self, sop_instance_uid: str, path: Path) -> Path | None:
         """None if this is the first file with this SOP Instance UID, else the path that came first."""
@@ -246,8 +263,27 @@ class _StoreState:
                 self._claimed[sop_instance_uid] = path
             return first
 
-    def batch_done(self, batch: list[_Item]) -> None:
-        self.tracker.add(len(batch), sum(i.size for i in batch))
+    def inspect(self, item: _Item) -> tuple[InstanceHeader | None, InstanceOutcome | None]:
+        """The file's header if it may be sent, else the outcome that ends it here."""
+        try:
+            header = read_instance_header(item.path)
+        except NotAnInstanceError as exc:
+            return None, _failed(item, None, f"not stored: {exc}")
+        except OSError as exc:
+            return None, _failed(item, None, f"cannot read file: {exc.strerror or exc}")
+        target = self.study_instance_uid
+        if target and header.study_instance_uid != target:
+            return header, _failed(
+                item,
+                header,
+                f"belongs to study {header.study_instance_uid}, not to the target study {target}",
+            )
+        first = self.claim(header.sop_instance_uid, item.path)
+        if first is not None:
+            return header, _outcome(
+                item, header, Status.ALREADY_PRESENT, reason=f"same SOP Instance UID as {first}, sent once"
+            )
+        return header, None
 
 
 def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw) -> InstanceOutcome:

@@ -62,7 +62,9 @@ def test_store_again_is_a_409_reported_as_already_present(google_hook, samples, 
     files = make_series(tmp_path, 2)
     assert google_hook.store_instances(files).ok
     new = make_series(tmp_path / "new", 1)
-    again = google_hook.store_instances([*files, *new], extra_headers={"Accept": "application/dicom+xml"})
+    again = google_hook.store_instances(
+        [*files, *new], skip_existing=False, extra_headers={"Accept": "application/dicom+xml"}
+    )
     assert [o.status for o in again.outcomes] == [
         Status.ALREADY_PRESENT,
         Status.ALREADY_PRESENT,

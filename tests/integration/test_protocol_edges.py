@@ -30,7 +30,7 @@ def test_a_retried_store_resends_the_whole_body(tmp_path):
 
     with FakeServer(handler) as server:
         client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
-        result = client.store_instances(files)
+        result = client.store_instances(files, skip_existing=False)
     assert len(result.stored) == 3
     first, second = server.requests
     assert len(first.body) == len(second.body) == int(second.headers["Content-Length"]) > 3 * 8000
@@ -46,7 +46,9 @@ def test_an_unacknowledged_instance_is_a_failure(tmp_path):
         return 200, {"Content-Type": "application/dicom+json"}, b'{"00081199": {"vr": "SQ"}}'
 
     with FakeServer(handler) as server:
-        result = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS).store_instances(files)
+        result = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS).store_instances(
+            files, skip_existing=False
+        )
     assert len(result.failed) == 2
     assert "ReferencedSOPSequence does not list this instance" in result.failed[0].reason
 

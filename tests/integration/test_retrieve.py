@@ -161,7 +161,9 @@ def test_resumed_retrieve_keeps_complete_files_and_fetches_the_rest(hook, tmp_pa
     dest = tmp_path / "dest"
     first = hook.retrieve_study(study, dest)
     assert len(first) == 5
-    kept = [p for p in first if p.parent.name == pydicom.dcmread(a[0], stop_before_pixels=True).SeriesInstanceUID]
+    kept = [
+        p for p in first if p.parent.name == pydicom.dcmread(a[0], stop_before_pixels=True).SeriesInstanceUID
+    ]
     os.utime(kept[0], (1_000_000, 1_000_000))  # marks a file that must not be rewritten
     kept[1].unlink()  # one instance of series a is missing
     series_b_folder = next(p.parent for p in first if p not in kept)

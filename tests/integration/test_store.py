@@ -102,3 +102,27 @@ def test_parallel_batches_report_every_file_once(hook, clean_orthanc, tmp_path):
     assert [o.path for o in result.outcomes] == [str(f) for f in files]  # input order kept
     assert len(result.stored) == 40 and clean_orthanc.count_instances() == 40
     assert seen[-1].files_done == 40 and seen[-1].bytes_done == sum(f.stat().st_size for f in files)
+
+
+def test_instances_already_on_the_server_are_not_sent_again(hook, clean_orthanc, tmp_path):
+    first = make_series(tmp_path / "a", 3)
+    assert len(hook.store_instances(first).stored) == 3
+    more = make_series(tmp_path / "b", 2)
+
+    sent_parts = []
+    real_request = hook.transport.session.request
+
+    def spy(method, url, **kwargs):  # counts what goes on the wire to the real Orthanc
+        if method == "POST":
+            sent_parts.append(len(kwargs["data"].parts))
+        return real_request(method, url, **kwargs)
+
+    hook.transport.session.request = spy
+    result = hook.store_instances([*first, *more])
+    assert [o.status for o in result.outcomes] == [Status.ALREADY_PRESENT] * 3 + [Status.STORED] * 2
+    assert "found by search before sending" in result.outcomes[0].reason
+    assert sum(sent_parts) == 2  # only the new instances were sent
+    assert clean_orthanc.count_instances() == 5
+    # Without the check, Orthanc answers 200 for a duplicate and it would look newly stored:
+    blind = hook.store_instances(first, skip_existing=False)
+    assert [o.status for o in blind.outcomes] == [Status.STORED] * 3

@@ -1,0 +1,68 @@
+"""What every DICOMweb operator shares: the connection, a lazily built hook, paths named by UIDs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_dicomweb.core.progress import ThrottledProgressLog
+from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+
+
+class DicomWebBaseOperator(BaseOperator):
+    """Base of the DICOMweb operators. The hook is built on first use, never at DAG parse time.
+
+    :param dicomweb_conn_id: the ``dicomweb`` connection (templated).
+    :param progress_interval: seconds between progress lines in the task log for long transfers.
+    """
+
+    template_fields: Sequence[str] = ("dicomweb_conn_id",)
+
+    def __init__(
+        self,
+        *,
+        dicomweb_conn_id: str = DicomWebHook.default_conn_name,
+        progress_interval: float = 15.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dicomweb_conn_id = dicomweb_conn_id
+        self.progress_interval = progress_interval
+
+    @cached_property
+    def hook(self) -> DicomWebHook:
+        return DicomWebHook(self.dicomweb_conn_id)
+
+    def progress_log(self, what: str) -> ThrottledProgressLog:
+        return ThrottledProgressLog(self.log, what, self.progress_interval)  # type: ignore[arg-type]
+
+    def uid_args(self) -> dict[str, str]:
+        """The operator's UIDs by name, for ``{study_instance_uid}``-style placeholders in paths."""
+        return {
+            name: value
+            for name in ("study_instance_uid", "series_instance_uid", "sop_instance_uid")
+            if (value := getattr(self, name, None))
+        }
+
+    def output_file(self, template: str, **extra: str) -> Path:
+        """A path from a (rendered) template whose ``{study_instance_uid}``-style placeholders are filled.
+
+        Placeholders are filled at execute time, so one mapped task per study can write to its own file.
+        """
+        try:
+            return Path(str(template).format(**{**self.uid_args(), **extra}))
+        except KeyError as exc:
+            raise ValueError(f"{template!r} names {exc} but this task has no such value") from None
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.partial")
+    temp.write_bytes(data)
+    temp.replace(path)
+    return path

@@ -1,0 +1,59 @@
+"""``DicomWebRetrieveMetadataOperator``: DICOM JSON metadata of a study, series or instance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Context
+
+from airflow_dicomweb.operators.base import DicomWebBaseOperator, write_atomically
+
+
+class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
+    """Retrieve metadata; return it for XCom, or write it to ``output_path`` and return the path.
+
+    :param output_path: a JSON file (templated; ``{study_instance_uid}``-style placeholders are filled).
+    """
+
+    template_fields: Sequence[str] = (
+        "study_instance_uid",
+        "series_instance_uid",
+        "sop_instance_uid",
+        "output_path",
+        "dicomweb_conn_id",
+    )
+    ui_color = "#fdebd0"
+
+    def __init__(
+        self,
+        *,
+        study_instance_uid: str,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        output_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.study_instance_uid = study_instance_uid
+        self.series_instance_uid = series_instance_uid
+        self.sop_instance_uid = sop_instance_uid
+        self.output_path = output_path
+
+    def execute(self, context: Context) -> Any:
+        if self.sop_instance_uid:
+            metadata: Any = self.hook.retrieve_instance_metadata(
+                self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
+            )
+        elif self.series_instance_uid:
+            metadata = self.hook.retrieve_series_metadata(self.study_instance_uid, self.series_instance_uid)
+        else:
+            metadata = self.hook.retrieve_study_metadata(self.study_instance_uid)
+        count = len(metadata) if isinstance(metadata, list) else 1
+        if not self.output_path:
+            self.log.info("metadata of %d instances", count)
+            return metadata
+        path = write_atomically(self.output_file(self.output_path), json.dumps(metadata, indent=1).encode())
+        self.log.info("metadata of %d instances written to %s", count, path)
+        return str(path)

@@ -1,0 +1,90 @@
+"""``DicomWebRetrieveOperator``: a study, series or instance into a folder (WADO-RS), resumably."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Context
+
+from airflow_dicomweb.core.instance_files import instance_path
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
+
+
+class DicomWebRetrieveOperator(DicomWebBaseOperator):
+    """Retrieve instances into ``dest_dir/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm``.
+
+    :param study_instance_uid: the study (templated); with ``series_instance_uid`` a series, and with
+        ``sop_instance_uid`` too, one instance.
+    :param dest_dir: the destination folder (templated; ``{study_instance_uid}``-style placeholders).
+    :param transfer_syntax: ``*`` (the default) asks for the stored bytes; None lets the server transcode.
+    :param skip_existing: files already complete are not fetched again, so a retried task resumes.
+    :param max_xcom_paths: return the written paths when there are at most this many, else only the count.
+    :return: ``{"folder", "count", "paths"}`` (``paths`` left out when there are too many).
+    """
+
+    template_fields: Sequence[str] = (
+        "study_instance_uid",
+        "series_instance_uid",
+        "sop_instance_uid",
+        "dest_dir",
+        "transfer_syntax",
+        "dicomweb_conn_id",
+    )
+    ui_color = "#fdebd0"
+
+    def __init__(
+        self,
+        *,
+        study_instance_uid: str,
+        dest_dir: str,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        transfer_syntax: str | None = "*",
+        skip_existing: bool = True,
+        max_xcom_paths: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.study_instance_uid = study_instance_uid
+        self.series_instance_uid = series_instance_uid
+        self.sop_instance_uid = sop_instance_uid
+        self.dest_dir = dest_dir
+        self.transfer_syntax = transfer_syntax
+        self.skip_existing = skip_existing
+        self.max_xcom_paths = max_xcom_paths
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dest = self.output_file(self.dest_dir)
+        ts = self.transfer_syntax or None
+        progress = self.progress_log("retrieved")
+        if self.sop_instance_uid:
+            if not self.series_instance_uid:
+                raise ValueError("sop_instance_uid needs series_instance_uid")
+            target = instance_path(
+                dest, self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
+            )
+            if self.skip_existing and target.exists():
+                paths = [target]
+            else:
+                paths = self.hook.retrieve_instance(
+                    self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid, dest, ts
+                )
+        elif self.series_instance_uid:
+            paths = self.hook.retrieve_series(
+                self.study_instance_uid,
+                self.series_instance_uid,
+                dest,
+                ts,
+                skip_existing=self.skip_existing,
+                progress=progress,
+            )
+        else:
+            paths = self.hook.retrieve_study(
+                self.study_instance_uid, dest, ts, skip_existing=self.skip_existing, progress=progress
+            )
+        self.log.info("retrieved %d files into %s", len(paths), dest)
+        out: dict[str, Any] = {"folder": str(dest), "count": len(paths)}
+        if len(paths) <= self.max_xcom_paths:
+            out["paths"] = [str(p) for p in paths]
+        return out

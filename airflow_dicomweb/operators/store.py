@@ -1,0 +1,122 @@
+"""``DicomWebStoreOperator``: store DICOM files (STOW-RS)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_dicomweb.core.store_result import Status, StoreResult
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
+
+MAX_FAILURES_IN_MESSAGE = 20
+
+
+def result_summary(result: StoreResult, *, max_uids: int, with_outcomes: bool) -> dict[str, Any]:
+    """The XCom value of a store: counts, study UIDs, SOP UIDs (up to ``max_uids``), failures, outcomes."""
+    summary = result.summary()
+    present = [
+        o.sop_instance_uid for o in result.outcomes if o.status is not Status.FAILED and o.sop_instance_uid
+    ]
+    summary["sop_instance_uids"] = present[:max_uids]
+    summary["sop_instance_uids_truncated"] = len(present) > max_uids
+    if with_outcomes:
+        summary["outcomes"] = [
+            {
+                "path": o.path,
+                "status": str(o.status),
+                "sop_instance_uid": o.sop_instance_uid,
+                "study_instance_uid": o.study_instance_uid,
+                "series_instance_uid": o.series_instance_uid,
+                "reason": o.reason,
+            }
+            for o in result.outcomes
+        ]
+    return summary
+
+
+def raise_for_failures(result: StoreResult) -> None:
+    failed = result.failed
+    if not failed:
+        return
+    total = len(result.outcomes)
+    lines = [str(o) for o in failed[:MAX_FAILURES_IN_MESSAGE]]
+    if len(failed) > MAX_FAILURES_IN_MESSAGE:
+        lines.append(f"... and {len(failed) - MAX_FAILURES_IN_MESSAGE} more (see the task log)")
+    raise AirflowException(f"{len(failed)} of {total} inputs were not stored:\n" + "\n".join(lines))
+
+
+class DicomWebStoreOperator(DicomWebBaseOperator):
+    """Store DICOM files, folders or ``**`` globs in parallel; every file is tried.
+
+    :param files: paths, folders and glob patterns (templated; or a list from an upstream task's XCom).
+    :param study_instance_uid: store into this study only (templated).
+    :param storage_class: Google's storage class (templated).
+    :param concurrency: parallel requests.
+    :param batch_files: instances per request.
+    :param skip_existing: ask the server first which instances it already holds and report those as
+        already present without sending them (templated).
+    :param fail_on_error: fail the task after trying every file if any failed (the failures are named in
+        the error); with False the task succeeds and the failures are in the returned summary.
+    :param return_outcomes: add one entry per file to the returned summary (for a downstream task that
+        moves files, say). Keep batches modest: XCom is for small values.
+    :return: ``{"stored", "already_present", "failed", "study_instance_uids", "sop_instance_uids",
+        "failures", ["outcomes"]}``.
+    """
+
+    template_fields: Sequence[str] = (
+        "files",
+        "study_instance_uid",
+        "storage_class",
+        "skip_existing",
+        "dicomweb_conn_id",
+    )
+    ui_color = "#d6eaf8"
+
+    def __init__(
+        self,
+        *,
+        files: Any,
+        study_instance_uid: str | None = None,
+        storage_class: str | None = None,
+        concurrency: int = 4,
+        batch_files: int = 16,
+        skip_existing: bool = False,
+        fail_on_error: bool = True,
+        return_outcomes: bool = False,
+        max_xcom_uids: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.files = files
+        self.study_instance_uid = study_instance_uid
+        self.storage_class = storage_class
+        self.concurrency = concurrency
+        self.batch_files = batch_files
+        self.skip_existing = skip_existing
+        self.fail_on_error = fail_on_error
+        self.return_outcomes = return_outcomes
+        self.max_xcom_uids = max_xcom_uids
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        files = [self.files] if isinstance(self.files, str) else list(self.files or [])
+        kwargs: dict[str, Any] = {}
+        if self.skip_existing:
+            kwargs["skip_existing"] = True
+        result = self.hook.store_instances(
+            files,
+            self.study_instance_uid or None,
+            storage_class=self.storage_class or None,
+            concurrency=self.concurrency,
+            batch_files=self.batch_files,
+            progress=self.progress_log("stored"),
+            **kwargs,
+        )
+        for outcome in result.failed:
+            self.log.error("%s", outcome)
+        self.log.info("store: %s", result)
+        if self.fail_on_error:
+            raise_for_failures(result)
+        return result_summary(result, max_uids=self.max_xcom_uids, with_outcomes=self.return_outcomes)

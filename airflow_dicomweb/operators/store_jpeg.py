@@ -1,0 +1,90 @@
+"""``DicomWebStoreJpegOperator``: JSON metadata and JPEG images into DICOM instances."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import Context
+
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.store import raise_for_failures, result_summary
+
+
+def load_metadata(metadata: Any) -> dict | list:
+    """Metadata as given (a dataset or a list of them), or read from a JSON file or a JSON string."""
+    if isinstance(metadata, dict | list):
+        return metadata
+    text = str(metadata)
+    path = Path(text)
+    if path.suffix == ".json" or path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except OSError as exc:
+            raise ValueError(f"cannot read metadata file {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ValueError(f"metadata file {path} is not valid JSON: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError("metadata must be a DICOM JSON dataset, a list of them, or a .json file") from None
+
+
+class DicomWebStoreJpegOperator(DicomWebBaseOperator):
+    """Make DICOM instances of JPEG images with DICOM JSON metadata, and store them.
+
+    :param jpeg_files: JPEG paths, folders or globs (templated).
+    :param metadata: a DICOM JSON dataset used as a template for every image, a list with one dataset per
+        image, or the path of a JSON file holding either (templated).
+    :param method: ``auto`` (Google's JSON+JPEG form, else Part 10 built here), ``json`` or ``part10``.
+    """
+
+    template_fields: Sequence[str] = (
+        "jpeg_files",
+        "metadata",
+        "study_instance_uid",
+        "storage_class",
+        "dicomweb_conn_id",
+    )
+    template_fields_renderers = {"metadata": "json"}
+    ui_color = "#d6eaf8"
+
+    def __init__(
+        self,
+        *,
+        jpeg_files: Any,
+        metadata: Any,
+        study_instance_uid: str | None = None,
+        storage_class: str | None = None,
+        method: str = "auto",
+        concurrency: int = 4,
+        fail_on_error: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.jpeg_files = jpeg_files
+        self.metadata = metadata
+        self.study_instance_uid = study_instance_uid
+        self.storage_class = storage_class
+        self.method = method
+        self.concurrency = concurrency
+        self.fail_on_error = fail_on_error
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        files = [self.jpeg_files] if isinstance(self.jpeg_files, str) else list(self.jpeg_files)
+        result = self.hook.store_jpeg_instances(
+            files,
+            load_metadata(self.metadata),
+            study_instance_uid=self.study_instance_uid or None,
+            storage_class=self.storage_class or None,
+            method=self.method,
+            concurrency=self.concurrency,
+        )
+        for outcome in result.failed:
+            self.log.error("%s", outcome)
+        self.log.info("store JPEG: %s", result)
+        if self.fail_on_error:
+            raise_for_failures(result)
+        return result_summary(result, max_uids=1000, with_outcomes=False)
