@@ -20,6 +20,33 @@ def get_provider_info() -> dict:
             }
         ],
         "hooks": [{"integration-name": "DICOMweb", "python-modules": ["airflow_dicomweb.hooks.dicomweb"]}],
+        "operators": [
+            {
+                "integration-name": "DICOMweb",
+                "python-modules": [
+                    "airflow_dicomweb.operators.store",
+                    "airflow_dicomweb.operators.store_jpeg",
+                    "airflow_dicomweb.operators.search",
+                    "airflow_dicomweb.operators.retrieve",
+                    "airflow_dicomweb.operators.metadata",
+                    "airflow_dicomweb.operators.rendered",
+                    "airflow_dicomweb.operators.bulkdata",
+                    "airflow_dicomweb.operators.delete",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "DICOMweb",
+                "python-modules": ["airflow_dicomweb.sensors.operation", "airflow_dicomweb.sensors.search"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "DICOMweb",
+                "python-modules": ["airflow_dicomweb.triggers.operation", "airflow_dicomweb.triggers.search"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "dicomweb",

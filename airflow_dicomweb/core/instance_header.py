@@ -55,7 +55,7 @@ def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
         raise NotAnInstanceError(f"truncated or unreadable DICOM file ({exc})") from None
     except Exception as exc:  # pydicom raises many kinds on malformed data
         raise NotAnInstanceError(f"malformed DICOM file ({type(exc).__name__}: {exc})") from None
-    _check_not_truncated(ds, size)
+    _check_not_truncated(ds, path, size)
     meta = getattr(ds, "file_meta", None)
     transfer_syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
     if not transfer_syntax:
@@ -79,16 +79,49 @@ def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
     )
 
 
-def _check_not_truncated(ds: pydicom.Dataset, size: int) -> None:
-    """Raise if a deferred top-level value ends past the end of the file (the file was cut short)."""
-    last_end = 0
-    for raw in ds._dict.values():  # raw elements keep their offset without loading the value
-        tell = getattr(raw, "value_tell", None)
-        length = getattr(raw, "length", None)
-        if tell is None or length is None or length == UNDEFINED_LENGTH:
-            continue
-        last_end = max(last_end, tell + length)
-    if last_end > size:
-        raise NotAnInstanceError(
-            f"truncated DICOM file: data runs to byte {last_end} but the file has {size}"
-        )
+DEFLATED = "1.2.840.10008.1.2.1.99"
+#: The Sequence Delimitation Item (FFFE,E0DD) with length 0, in both byte orders.
+SEQUENCE_DELIMITERS = (b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", b"\xff\xfe\xe0\xdd\x00\x00\x00\x00")
+
+
+def _check_not_truncated(ds: pydicom.Dataset, path: Path, size: int) -> None:
+    """Raise if the file was cut short.
+
+    pydicom stops quietly where a file ends, and defers large values without reading them, so the check is
+    made here on the last top-level element: with a defined length it must end exactly where the file
+    ends (past the end, its value was cut; short of it, the header of a following element was cut); with
+    an undefined length (encapsulated pixel data, a sequence) the file must end with the Sequence
+    Delimitation Item. Deflated files are not checked: their offsets are those of the inflated stream.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if str(getattr(meta, "TransferSyntaxUID", "")) == DEFLATED:
+        return
+    positioned = []
+    for element in ds._dict.values():  # raw elements keep their offset without loading their value
+        position = getattr(element, "value_tell", None)
+        if position is None:
+            position = getattr(element, "file_tell", None)
+        if position is not None:
+            positioned.append((position, element))
+    if not positioned:
+        return
+    position, last = max(positioned, key=lambda pair: pair[0])
+    length = getattr(last, "length", None)
+    if length is not None and length != UNDEFINED_LENGTH:
+        end = position + length
+        if end != size:
+            raise NotAnInstanceError(
+                f"truncated DICOM file: its last element ends at byte {end} but the file has {size} bytes"
+            )
+        return
+    undefined = length == UNDEFINED_LENGTH or getattr(
+        getattr(last, "value", None), "is_undefined_length", False
+    )
+    if undefined:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, size - 8))
+            if handle.read(8) not in SEQUENCE_DELIMITERS:
+                raise NotAnInstanceError(
+                    "truncated DICOM file: its last element has an undefined length but the file does not "
+                    "end with a sequence delimiter"
+                )

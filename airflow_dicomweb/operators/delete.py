@@ -1,0 +1,98 @@
+"""``DicomWebDeleteOperator``: delete a study, series or instance, and wait on the operation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+from airflow_dicomweb.core.errors import DicomWebDeleteNotSupportedError
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
+
+ON_UNSUPPORTED = ("fail", "skip")
+
+
+class DicomWebDeleteOperator(DicomWebBaseOperator):
+    """Delete, in the worker; wait for the long-running operation in the worker or in the triggerer.
+
+    :param wait_for_completion: poll the operation until it is done (Google's study and series deletes).
+    :param deferrable: hand the waiting to ``DicomWebOperationTrigger``, so no worker slot is held.
+    :param on_unsupported: what to do when the server has no DICOMweb delete (Orthanc): ``fail`` the task
+        with that message, or ``skip`` it with that message.
+    :return: the operation's name, or None when the server finished at once.
+    """
+
+    template_fields: Sequence[str] = (
+        "study_instance_uid",
+        "series_instance_uid",
+        "sop_instance_uid",
+        "dicomweb_conn_id",
+    )
+    ui_color = "#fadbd8"
+
+    def __init__(
+        self,
+        *,
+        study_instance_uid: str,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = False,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+        on_unsupported: str = "fail",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if on_unsupported not in ON_UNSUPPORTED:
+            raise ValueError(f"on_unsupported must be one of {ON_UNSUPPORTED}")
+        self.study_instance_uid = study_instance_uid
+        self.series_instance_uid = series_instance_uid
+        self.sop_instance_uid = sop_instance_uid
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.on_unsupported = on_unsupported
+
+    def execute(self, context: Context) -> str | None:
+        try:
+            if self.sop_instance_uid:
+                operation = self.hook.delete_instance(
+                    self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
+                )
+            elif self.series_instance_uid:
+                operation = self.hook.delete_series(self.study_instance_uid, self.series_instance_uid)
+            else:
+                operation = self.hook.delete_study(self.study_instance_uid)
+        except DicomWebDeleteNotSupportedError as exc:
+            if self.on_unsupported == "skip":
+                raise AirflowSkipException(str(exc)) from None
+            raise
+        if operation is None:
+            self.log.info("deleted; the server finished at once")
+            return None
+        name = operation["name"]
+        self.log.info("delete started operation %s", name)
+        if not self.wait_for_completion:
+            return name
+        if self.deferrable:
+            self.defer(
+                trigger=DicomWebOperationTrigger(name, self.dicomweb_conn_id, self.poll_interval),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout),
+            )
+        self.hook.wait_for_operation(name, timeout=self.timeout, poll_interval=self.poll_interval)
+        return name
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        if event.get("status") != "success":
+            raise AirflowException(
+                f"operation {event.get('operation')} failed with code {event.get('code')}: {event.get('message')}"
+            )
+        self.log.info("operation %s done: %s", event["operation"], event.get("counter"))
+        return event["operation"]

@@ -1,0 +1,86 @@
+"""``DicomWebOperationTrigger``: waits on a long-running operation in the triggerer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.operations import RUNNING, describe_operation, operation_counter, operation_state
+from airflow_dicomweb.triggers.base import client_for
+
+
+class DicomWebOperationTrigger(BaseTrigger):
+    """Poll an operation until it is done, then yield one event.
+
+    The event is ``{"status": "success", "operation": name, "counter": {...}}``, or ``{"status": "error",
+    "operation": name, "code": ..., "message": ...}`` when the operation failed or could not be read.
+    Only reads are made here: a triggerer restart may run a trigger again.
+    """
+
+    def __init__(
+        self,
+        operation_name: str,
+        dicomweb_conn_id: str,
+        poll_interval: float = 10.0,
+        max_poll_interval: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.operation_name = operation_name
+        self.dicomweb_conn_id = dicomweb_conn_id
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "operation_name": self.operation_name,
+                "dicomweb_conn_id": self.dicomweb_conn_id,
+                "poll_interval": self.poll_interval,
+                "max_poll_interval": self.max_poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        interval = self.poll_interval
+        try:
+            client = await client_for(self.dicomweb_conn_id)
+            try:
+                while True:
+                    operation = await asyncio.to_thread(client.get_operation, self.operation_name)
+                    state = operation_state(operation)
+                    if state != RUNNING:
+                        break
+                    self.log.info("%s; next poll in %.1f s", describe_operation(operation), interval)
+                    await asyncio.sleep(interval)
+                    interval = min(interval * 1.5, self.max_poll_interval)
+            finally:
+                await asyncio.to_thread(client.close)
+        except DicomWebError as exc:
+            yield TriggerEvent(
+                {
+                    "status": "error",
+                    "operation": self.operation_name,
+                    "code": None,
+                    "message": f"could not read the operation: {exc}",
+                }
+            )
+            return
+        if state == "failed":
+            error = operation.get("error") or {}
+            yield TriggerEvent(
+                {
+                    "status": "error",
+                    "operation": self.operation_name,
+                    "code": error.get("code"),
+                    "message": str(error.get("message") or "no message"),
+                }
+            )
+            return
+        yield TriggerEvent(
+            {"status": "success", "operation": self.operation_name, "counter": operation_counter(operation)}
+        )

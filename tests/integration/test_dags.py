@@ -1,0 +1,160 @@
+"""The example DAGs in dags/, each run end to end with dag.test() against the real Orthanc (and the Google
+emulator for the delete)."""
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pydicom.uid import generate_uid
+
+from tests.conftest import DAGS_FOLDER, google_connection
+from tests.dicom_factory import make_series
+
+
+def states(dagrun) -> dict[str, str]:
+    return {
+        ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
+        for ti in dagrun.get_task_instances()
+    }
+
+
+def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    for name in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
+        monkeypatch.delenv(name)  # parsing must not need any connection
+    bag = DagBag(dag_folder=DAGS_FOLDER)
+    assert bag.import_errors == {}
+    assert sorted(bag.dags) == [
+        "dicomweb_delete",
+        "dicomweb_export",
+        "dicomweb_ingest",
+        "dicomweb_jpeg_to_dicom",
+    ]
+
+
+def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
+    dagbag, orthanc_conn_id, clean_orthanc, samples, tmp_path
+):
+    landing, done, quarantine = tmp_path / "landing", tmp_path / "done", tmp_path / "quarantine"
+    (landing / "modality-a").mkdir(parents=True)
+    for key in ("ct", "mr", "jpeg"):
+        shutil.copy(samples[key], landing / "modality-a" / f"{key}.dcm")
+    make_series(landing / "modality-b", 5)
+    (landing / "notes.txt").write_text("not DICOM")
+    (landing / "truncated.dcm").write_bytes(Path(samples["ct"]).read_bytes()[:3000])
+    for path in landing.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    conf = {
+        "landing_dir": str(landing),
+        "done_dir": str(done),
+        "quarantine_dir": str(quarantine),
+        "dicomweb_conn_id": orthanc_conn_id,
+    }
+
+    run = dagbag.dags["dicomweb_ingest"].test(run_conf=conf)
+    assert str(run.state) == "success", states(run)
+    assert clean_orthanc.count_instances() == 8
+    assert sorted(p.relative_to(done).as_posix() for p in done.rglob("*.dcm")) == sorted(
+        ["modality-a/ct.dcm", "modality-a/jpeg.dcm", "modality-a/mr.dcm"]
+        + [f"modality-b/{p.name}" for p in (done / "modality-b").iterdir()]
+    )
+    assert len(list((done / "modality-b").iterdir())) == 5
+    assert "not a DICOM Part 10 file" in (quarantine / "notes.txt.reason.txt").read_text()
+    assert "truncated" in (quarantine / "truncated.dcm.reason.txt").read_text()
+    assert [p for p in landing.rglob("*") if p.is_file()] == []
+
+    # The same files arrive again: found on the server, not sent, moved to done all the same.
+    shutil.copytree(done / "modality-b", landing / "again")
+    for path in landing.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    rerun = dagbag.dags["dicomweb_ingest"].test(run_conf=conf)
+    assert str(rerun.state) == "success", states(rerun)
+    assert clean_orthanc.count_instances() == 8
+    assert len(list((done / "again").iterdir())) == 5
+
+
+def test_export_maps_one_task_per_study_with_metadata_and_preview(dagbag, hook, orthanc_conn_id, tmp_path):
+    wanted = [generate_uid(), generate_uid()]
+    for n, uid in enumerate(wanted):
+        make_series(tmp_path / "src" / str(n), 3, study_uid=uid, study_date="20240115", rows=64, columns=64)
+    make_series(tmp_path / "src" / "other", 2, study_date="20240116")
+    assert hook.store_instances([tmp_path / "src"]).ok
+    export = tmp_path / "export"
+
+    run = dagbag.dags["dicomweb_export"].test(
+        run_conf={"study_date": "20240115", "export_dir": str(export), "dicomweb_conn_id": orthanc_conn_id}
+    )
+    assert str(run.state) == "success", states(run)
+    assert {k for k in states(run) if k.startswith("retrieve_study[")} == {
+        "retrieve_study[0]",
+        "retrieve_study[1]",
+    }
+    assert sorted(p.name for p in (export / "dicom").iterdir()) == sorted(wanted)
+    assert len(list((export / "dicom").rglob("*.dcm"))) == 6
+    for uid in wanted:
+        assert len(json.loads((export / "metadata" / f"{uid}.json").read_text())) == 3
+        assert Image.open(export / "previews" / f"{uid}.png").size == (256, 256)
+
+
+def test_delete_on_orthanc_reports_that_the_server_cannot_delete(dagbag, hook, orthanc_conn_id, tmp_path):
+    uid = generate_uid()
+    assert hook.store_instances(make_series(tmp_path, 1, study_uid=uid)).ok
+    run = dagbag.dags["dicomweb_delete"].test(
+        run_conf={"study_instance_uid": uid, "dicomweb_conn_id": orthanc_conn_id}
+    )
+    assert states(run) == {"delete_study": "skipped", "wait_for_delete": "skipped", "confirm_gone": "skipped"}
+    assert hook.search_for_studies({"StudyInstanceUID": uid})  # nothing was deleted
+
+
+def test_delete_on_google_waits_on_the_operation_in_the_trigger(
+    dagbag, google, clean_orthanc, monkeypatch, tmp_path
+):
+    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_GOOGLE_DAG", google_connection(google))
+    uid = generate_uid()
+    assert DicomWebHook("dicomweb_google_dag").store_instances(make_series(tmp_path, 3, study_uid=uid)).ok
+    google.operation_delay = 1.0
+    run = dagbag.dags["dicomweb_delete"].test(
+        run_conf={"study_instance_uid": uid, "dicomweb_conn_id": "dicomweb_google_dag"}
+    )
+    assert states(run) == {"delete_study": "success", "wait_for_delete": "success", "confirm_gone": "success"}
+    assert clean_orthanc.count_instances() == 0
+
+
+@pytest.mark.parametrize("server", ["orthanc", "google"])
+def test_jpeg_to_dicom(dagbag, server, orthanc_conn_id, google, clean_orthanc, monkeypatch, tmp_path):
+    conn_id = orthanc_conn_id
+    if server == "google":
+        monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_GOOGLE_JPEG", google_connection(google))
+        conn_id = "dicomweb_google_jpeg"
+    jpegs = tmp_path / "jpeg"
+    jpegs.mkdir()
+    for n in range(3):
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (n * 60, 20, 200)).save(buf, "JPEG")
+        (jpegs / f"photo{n}.jpg").write_bytes(buf.getvalue())
+    (jpegs / "metadata.json").write_text(
+        json.dumps(
+            {
+                "0020000D": {"vr": "UI", "Value": [generate_uid()]},
+                "0020000E": {"vr": "UI", "Value": [generate_uid()]},
+                "00100010": {"vr": "PN", "Value": [{"Alphabetic": "PHOTO^PATIENT"}]},
+                "00080060": {"vr": "CS", "Value": ["XC"]},
+            }
+        )
+    )
+    run = dagbag.dags["dicomweb_jpeg_to_dicom"].test(
+        run_conf={
+            "jpeg_glob": str(jpegs / "*.jpg"),
+            "metadata_file": str(jpegs / "metadata.json"),
+            "dicomweb_conn_id": conn_id,
+        }
+    )
+    assert states(run) == {"store_jpeg": "success", "series_complete": "success"}
+    assert clean_orthanc.count_instances() == 3
