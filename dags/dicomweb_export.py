@@ -65,7 +65,7 @@ def dicomweb_export():
 
     @task
     def report(retrieved: list[dict], metadata: list[str], previews: list[str]) -> dict:
-        files = sum(r["count"] for r in retrieved)
+        files = sum(retrieved[i]["count"] for i in range(len(retrieved)))  # by index: a lazy XCom sequence
         print(
             f"exported {len(retrieved)} studies: {files} files, {len(metadata)} metadata files, "
             f"{len(previews)} previews"

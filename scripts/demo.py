@@ -1,18 +1,35 @@
-"""Store sample DICOM files into a local Orthanc, search them and retrieve them back through DicomWebHook."""
+"""The main job, end to end on this machine: the example DAGs run with dag.test() against a local Orthanc.
+
+It starts an Orthanc with its DICOMweb plugin, an Airflow on SQLite in a temporary home, puts sample data
+in place (pydicom's sample files, a synthetic study, a file that is not DICOM, JPEG images with metadata),
+then runs ingest, export, JPEG to DICOM and delete, and prints what each task did.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+WORK = Path(tempfile.mkdtemp(prefix="dicomweb-demo-"))
+DATA = WORK / "data"
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(WORK / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
+        "DICOMWEB_DATA_DIR": str(DATA),
+    }
+)
 
+from PIL import Image  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
 
@@ -20,19 +37,71 @@ from tests.dicom_factory import make_series  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 
-def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="dicomweb-demo-"))
-    inbox = work / "inbox"
-    inbox.mkdir()
+def prepare_data() -> str:
+    landing = DATA / "landing"
+    (landing / "samples").mkdir(parents=True)
     for name in ("CT_small.dcm", "MR_small.dcm", "SC_jpeg_no_color_transform.dcm", "emri_small.dcm"):
-        (inbox / name).write_bytes(Path(get_testdata_file(name)).read_bytes())
+        (landing / "samples" / name).write_bytes(Path(get_testdata_file(name)).read_bytes())
+    study = generate_uid()
     make_series(
-        inbox / "synthetic", 12, study_uid=generate_uid(), patient_name="DEMO^PATIENT", rows=128, columns=128
+        landing / "ct-study",
+        12,
+        study_uid=study,
+        patient_name="DEMO^PATIENT",
+        study_date="20240115",
+        rows=128,
+        columns=128,
     )
-    (inbox / "notes.txt").write_text("not a DICOM file: the store reports it and goes on")
+    (landing / "notes.txt").write_text("not a DICOM file: quarantined with its reason")
+    for path in landing.rglob("*"):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    jpeg = DATA / "jpeg"
+    jpeg.mkdir()
+    for n in range(3):
+        buf = io.BytesIO()
+        Image.new("RGB", (320, 240), (40 + 60 * n, 90, 160)).save(buf, "JPEG", quality=90)
+        (jpeg / f"photo{n}.jpg").write_bytes(buf.getvalue())
+    (jpeg / "metadata.json").write_text(
+        json.dumps(
+            {
+                "0020000D": {"vr": "UI", "Value": [generate_uid()]},
+                "0020000E": {"vr": "UI", "Value": [generate_uid()]},
+                "00100010": {"vr": "PN", "Value": [{"Alphabetic": "PHOTO^PATIENT"}]},
+                "00100020": {"vr": "LO", "Value": ["PHOTO-1"]},
+                "00080060": {"vr": "CS", "Value": ["XC"]},
+            }
+        )
+    )
+    return study
 
+
+def short(value: object, width: int = 150) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def run(bag, dag_id: str, conf: dict) -> bool:
+    print(f"\n=== {dag_id}  {short(conf, 120)}")
+    started = time.monotonic()
+    dagrun = bag.dags[dag_id].test(run_conf=conf)
+    for ti in sorted(
+        dagrun.get_task_instances(), key=lambda t: (t.start_date or t.end_date or 0, t.map_index)
+    ):
+        name = ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
+        value = (
+            ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+            if str(ti.state) == "success"
+            else None
+        )
+        print(f"  {name:<22} {ti.state!s:<8} {short(value) if value is not None else ''}")
+    print(f"  -> run {dagrun.state} in {time.monotonic() - started:.1f} s")
+    return str(dagrun.state) == "success"
+
+
+def main() -> int:
+    study = prepare_data()
     with OrthancServer() as orthanc:
-        print(f"Orthanc with DICOMweb at {orthanc.dicomweb_url}")
+        print(f"Orthanc + DICOMweb at {orthanc.dicomweb_url}; Airflow home and data in {WORK}")
         os.environ["AIRFLOW_CONN_DICOMWEB_DEFAULT"] = json.dumps(
             {
                 "conn_type": "dicomweb",
@@ -42,37 +111,26 @@ def main() -> int:
                 "extra": {"caret_as_wildcard": True},
             }
         )
-        from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.utils.db import resetdb
 
-        hook = DicomWebHook()
-        print(f"\n1. store_instances({inbox})")
-        result = hook.store_instances([inbox])
-        for outcome in result.outcomes:
-            print(f"   {outcome}")
-        print(f"   => {result}")
+        resetdb()
+        bag = DagBag(dag_folder=str(ROOT / "dags"))
+        if bag.import_errors:
+            print("DAG import errors:", bag.import_errors)
+            return 1
+        ok = run(bag, "dicomweb_ingest", {})
+        ok &= run(bag, "dicomweb_export", {"study_date": "20240115"})
+        ok &= run(bag, "dicomweb_jpeg_to_dicom", {})
+        ok &= run(bag, "dicomweb_delete", {"study_instance_uid": study})  # Orthanc: skipped, cannot delete
 
-        print("\n2. search_for_studies()")
-        studies = hook.search_for_studies(includefield=["PatientName", "StudyDate"])
-        for study in studies:
-            name = (study.get("00100010", {}).get("Value") or [{}])[0].get("Alphabetic", "")
-            print(f"   {study['0020000D']['Value'][0]}  {name}")
-        demo = hook.search_for_studies({"PatientName": "DEMO^PATIENT"})
-        print(
-            f"   PatientName=DEMO^PATIENT -> {len(demo)} study, "
-            f"{len(hook.search_for_instances(demo[0]['0020000D']['Value'][0]))} instances"
-        )
-
-        print(f"\n3. retrieve_study(...) into {work / 'out'}")
-        sources = {o.sop_instance_uid: Path(o.path) for o in result.stored}
-        identical = 0
-        retrieved = 0
-        for study in studies:
-            paths = hook.retrieve_study(study["0020000D"]["Value"][0], work / "out")
-            retrieved += len(paths)
-            identical += sum(p.read_bytes() == sources[p.stem].read_bytes() for p in paths)
-            print(f"   {study['0020000D']['Value'][0]}: {len(paths)} files")
-        print(f"   => {retrieved} files retrieved, {identical} byte-identical to what was stored")
-        ok = result.stored and identical == retrieved == len(result.stored) and len(result.failed) == 1
+        print("\nOn disk:")
+        for folder in ("done", "quarantine", "export/dicom", "export/metadata", "export/previews"):
+            files = [p for p in (DATA / folder).rglob("*") if p.is_file()]
+            print(f"  {folder:<16} {len(files)} files")
+        for reason in (DATA / "quarantine").rglob("*.reason.txt"):
+            print(f"  quarantined {reason.name.removesuffix('.reason.txt')}: {reason.read_text().strip()}")
+        print(f"  Orthanc holds {orthanc.count_instances()} instances")
         print("\nDemo", "succeeded" if ok else "FAILED")
         return 0 if ok else 1
 

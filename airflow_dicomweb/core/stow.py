@@ -218,8 +218,12 @@ def send_stow(
     headers: dict[str, str],
     body: MultipartBody,
     sent: list[tuple[_Item, InstanceHeader]],
+    raise_statuses: tuple[int, ...] = (),
 ) -> list[tuple[int, InstanceOutcome]]:
-    """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome."""
+    """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome.
+
+    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle.
+    """
     try:
         response = transport.request(
             "POST",
@@ -230,6 +234,8 @@ def send_stow(
         )
     except DicomWebError as exc:
         status = getattr(exc, "status", None)
+        if status in raise_statuses:
+            raise
         return [
             (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
             for item, header in sent

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from pydicom.uid import generate_uid
 
+from airflow_dicomweb.core.errors import DicomWebHTTPError
 from airflow_dicomweb.core.input_files import expand_inputs
 from airflow_dicomweb.core.instance_header import InstanceHeader
 from airflow_dicomweb.core.jpeg_instances import (
@@ -98,10 +98,9 @@ class StowJpegMixin:
             if study_instance_uid
             else self.transport.url("studies")
         )
-        state = {"method": method}
-        lock = threading.Lock()
 
-        def store_one(index: int) -> InstanceOutcome:
+        def store_one(index: int, how: str) -> InstanceOutcome:
+            """Store image ``index`` as ``json`` or ``part10``; with ``auto``, raise on a 415 to the JSON form."""
             path = paths[index]
             item = _Item(index, path, 0)
             try:
@@ -125,9 +124,9 @@ class StowJpegMixin:
                     header,
                     f"metadata names study {header.study_instance_uid}, not {study_instance_uid}",
                 )
-            with lock:
-                current = state["method"]
-            if current in ("auto", "json"):
+            if how == "part10":
+                body = MultipartBody([BodyPart.from_bytes(build_part10(md, jpeg), DICOM)], part_type=DICOM)
+            else:
                 body = MultipartBody(
                     [
                         BodyPart.from_bytes(json.dumps([md]).encode(), DICOM_JSON),
@@ -139,18 +138,26 @@ class StowJpegMixin:
                     ],
                     part_type=DICOM_JSON,
                 )
-                [(_, outcome)] = send_stow(self.transport, url, headers, body, [(item, header)])
-                if not (current == "auto" and outcome.http_status == UNSUPPORTED_MEDIA_TYPE):
-                    return outcome
-                log.info("server refused DICOM JSON with bulk data (415); building Part 10 instances instead")
-                with lock:
-                    state["method"] = "part10"
-            body = MultipartBody([BodyPart.from_bytes(build_part10(md, jpeg), DICOM)], part_type=DICOM)
-            [(_, outcome)] = send_stow(self.transport, url, headers, body, [(item, header)])
+            raise_statuses = (UNSUPPORTED_MEDIA_TYPE,) if how == "auto" else ()
+            [(_, outcome)] = send_stow(self.transport, url, headers, body, [(item, header)], raise_statuses)
             return outcome
 
+        outcomes: list[InstanceOutcome] = []
+        start = 0
+        if method == "auto" and paths:
+            # The first image tells whether the server takes the JSON form; the rest follow its answer.
+            try:
+                outcomes.append(store_one(0, "auto"))
+                method = "json"
+            except DicomWebHTTPError:
+                log.info(
+                    "the server refused DICOM JSON with bulk data (HTTP 415); building Part 10 instances"
+                )
+                method = "part10"
+                outcomes.append(store_one(0, "part10"))
+            start = 1
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow-jpeg") as pool:
-            outcomes = list(pool.map(store_one, range(len(paths))))
+            outcomes += pool.map(lambda i: store_one(i, method), range(start, len(paths)))
         head = [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
         result = StoreResult(head + outcomes)
         log.info("store JPEG to %s: %s", self.transport.redact(url), result)
