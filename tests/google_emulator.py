@@ -34,7 +34,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pydicom
@@ -43,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 
+from tests.fake_server import FakeServer, Request
 from tests.orthanc_server import OrthancServer
 
 STORE_RE = re.compile(
@@ -109,38 +109,13 @@ class GoogleEmulator:
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = emulator.handle(
-                    self.command, self.path, dict(self.headers.items()), body
-                )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_DELETE = _serve
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = FakeServer(self._serve)
 
     # --- set-up -------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.http.url
 
     @property
     def dataset_path(self) -> str:
@@ -182,12 +157,15 @@ class GoogleEmulator:
             self.tokens.clear()
 
     def __enter__(self) -> GoogleEmulator:
-        self.thread.start()
+        self.http.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.__exit__(*exc)
+
+    def _serve(self, request: Request) -> tuple[int, dict, bytes]:
+        path = request.path + (f"?{request.query}" if request.query else "")
+        return self.handle(request.method, path, request.headers, request.body)
 
     # --- dispatch -----------------------------------------------------------------------------------
 

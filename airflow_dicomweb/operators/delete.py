@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Context
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_dicomweb.core.errors import DicomWebDeleteNotSupportedError
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
-from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
+from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger, operation_from_event
 
 ON_UNSUPPORTED = ("fail", "skip")
 
@@ -90,9 +90,6 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
         return name
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
-        if event.get("status") != "success":
-            raise AirflowException(
-                f"operation {event.get('operation')} failed with code {event.get('code')}: {event.get('message')}"
-            )
-        self.log.info("operation %s done: %s", event["operation"], event.get("counter"))
-        return event["operation"]
+        name = operation_from_event(event)
+        self.log.info("operation %s done: %s", name, event.get("counter"))
+        return name

@@ -18,7 +18,7 @@ from airflow_dicomweb.core.operations import (
     raise_for_operation_error,
 )
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
-from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
+from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger, operation_from_event
 
 
 class DicomWebOperationSensor(BaseSensorOperator):
@@ -73,8 +73,4 @@ class DicomWebOperationSensor(BaseSensorOperator):
         return True
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
-        if event.get("status") != "success":
-            raise AirflowException(
-                f"operation {event.get('operation')} failed with code {event.get('code')}: {event.get('message')}"
-            )
-        self.log.info("operation %s done: %s", event["operation"], event.get("counter"))
+        self.log.info("operation %s done: %s", operation_from_event(event), event.get("counter"))

@@ -84,3 +84,14 @@ class DicomWebOperationTrigger(BaseTrigger):
         yield TriggerEvent(
             {"status": "success", "operation": self.operation_name, "counter": operation_counter(operation)}
         )
+
+
+def operation_from_event(event: dict[str, Any]) -> str:
+    """The operation's name from a trigger event; an error event raises with its code and message."""
+    from airflow.sdk.exceptions import AirflowException
+
+    if event.get("status") != "success":
+        raise AirflowException(
+            f"operation {event.get('operation')} failed with code {event.get('code')}: {event.get('message')}"
+        )
+    return event["operation"]
