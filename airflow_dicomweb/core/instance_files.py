@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from airflow_dicomweb.core.errors import DicomWebResponseError
+from airflow_dicomweb.core.errors import DicomWebResponseError, InvalidUIDError
 from airflow_dicomweb.core.instance_header import NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart
+from airflow_dicomweb.core.part10_uids import HEAD_BYTES, read_uids
+from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
 TEMP_PREFIX = ".dicomweb-"
@@ -42,12 +44,13 @@ def write_instances(
     that does not match is refused. ``source`` (the request, without credentials) names the response in
     errors. ``on_file(path, size)`` is called as each file is renamed into place.
     """
-    dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
-    root = dest.resolve()
+    root = Path(dest_dir)
+    root.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    made_dirs: set[Path] = set()
     handle = None
     temp: Path | None = None
+    head = bytearray()
     try:
         for event in events:
             if isinstance(event, PartStart):
@@ -56,18 +59,23 @@ def write_instances(
                     raise DicomWebResponseError(
                         f"{source}: part {event.index} is {event.content_type!r}, not application/dicom"
                     )
-                temp = dest / f"{TEMP_PREFIX}{uuid.uuid4().hex}{TEMP_SUFFIX}"
+                temp = root / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{TEMP_SUFFIX}"
                 handle = open(temp, "wb", buffering=0)  # noqa: SIM115 - closed at PartEnd or below
+                head.clear()
             elif isinstance(event, PartEnd):
                 assert handle is not None and temp is not None
                 handle.close()
                 handle = None
-                written.append(_finalize(temp, root, event.index, source, expected or {}))
+                written.append(
+                    _finalize(temp, bytes(head), root, event.index, source, expected or {}, made_dirs)
+                )
                 temp = None
                 if on_file is not None:
                     on_file(written[-1], event.size)
             else:
                 assert handle is not None
+                if len(head) < HEAD_BYTES:
+                    head += event[: HEAD_BYTES - len(head)]
                 handle.write(event)
     finally:
         if handle is not None:
@@ -77,39 +85,69 @@ def write_instances(
     return written
 
 
-def _finalize(temp: Path, root: Path, index: int, source: str, expected: Mapping[str, str]) -> Path:
+def _finalize(
+    temp: Path,
+    head: bytes,
+    root: Path,
+    index: int,
+    source: str,
+    expected: Mapping[str, str],
+    made_dirs: set[Path],
+) -> Path:
+    """Validate the part's UIDs (from its first bytes, or from the file) and rename it into place."""
     try:
-        header = read_instance_header(temp)
-    except NotAnInstanceError as exc:
+        found = read_uids(head)
+        if found is None:
+            header = read_instance_header(temp)
+            found = {
+                "StudyInstanceUID": header.study_instance_uid,
+                "SeriesInstanceUID": header.series_instance_uid,
+                "SOPInstanceUID": header.sop_instance_uid,
+            }
+        for keyword, value in found.items():
+            validate_uid(value, keyword)
+    except (NotAnInstanceError, InvalidUIDError) as exc:
         temp.unlink(missing_ok=True)
         raise DicomWebResponseError(f"{source}: part {index} is not a usable DICOM instance: {exc}") from None
-    found = {
-        "StudyInstanceUID": header.study_instance_uid,
-        "SeriesInstanceUID": header.series_instance_uid,
-        "SOPInstanceUID": header.sop_instance_uid,
-    }
     for keyword, want in expected.items():
         if found[keyword] != want:
             temp.unlink(missing_ok=True)
             raise DicomWebResponseError(
                 f"{source}: part {index} has {keyword} {found[keyword]}, but {want} was asked for"
             )
+    # Validated UIDs are digits and dots only: the path cannot leave ``root``.
     target = instance_path(
-        root, header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid
+        root, found["StudyInstanceUID"], found["SeriesInstanceUID"], found["SOPInstanceUID"]
     )
-    if root not in target.resolve().parents:  # cannot happen with validated UIDs; kept as a last guard
-        temp.unlink(missing_ok=True)
-        raise DicomWebResponseError(f"{source}: part {index} would be written outside {root}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.parent not in made_dirs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        made_dirs.add(target.parent)
     os.replace(temp, target)
     log.debug("wrote %s", target)
     return target
 
 
-def remove_partials(dest_dir: str | os.PathLike) -> int:
-    """Delete temporary files left by an interrupted retrieve in ``dest_dir``; how many were removed."""
+def remove_stale_partials(dest_dir: str | os.PathLike) -> int:
+    """Delete the temporary files that a killed retrieve left in ``dest_dir``; how many were removed.
+
+    Temporary names carry the writer's process id: only files whose writer is no longer running are
+    removed, so a retrieve running beside this one into the same folder keeps its own.
+    """
     count = 0
     for path in Path(dest_dir).glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        pid = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
         path.unlink(missing_ok=True)
         count += 1
     return count
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

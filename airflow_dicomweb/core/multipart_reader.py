@@ -159,7 +159,9 @@ def iter_multipart(
             raise MultipartError(f"part {index}: header block larger than {max_header_bytes} bytes")
         yield PartStart(index, parse_part_headers(header_block, index))
 
-        # Data up to the next delimiter.
+        # Data up to the next delimiter. Chunks are searched and handed out as they are, without copying:
+        # only the junction of the few unconsumed bytes and the next chunk is joined to look for a
+        # delimiter that straddles them.
         size = 0
         while True:
             found = buf.find(delimiter, pos)
@@ -174,11 +176,28 @@ def iter_multipart(
                 size += safe_end - pos
                 yield memoryview(buf)[pos:safe_end]
                 pos = safe_end
-            if not more():
+            tail = buf[pos:]
+            chunk = next((c for c in source if c), None)
+            if chunk is None:
+                exhausted = True
                 raise MultipartError(
-                    f"part {index}: body ends without its closing boundary after {size} bytes "
+                    f"part {index}: body ends without its closing boundary after {size + len(tail)} bytes "
                     "(response cut short?)",
                     retryable=True,
                 )
+            if not tail or len(chunk) < len(delimiter):
+                buf, pos = (tail + chunk if tail else chunk), 0
+                continue
+            junction = tail + chunk[: len(delimiter)]
+            at = junction.find(delimiter)
+            if at >= 0:
+                if at:
+                    size += at
+                    yield memoryview(junction)[:at]
+                buf, pos = chunk, at + len(delimiter) - len(tail)
+                break
+            size += len(tail)
+            yield memoryview(tail)
+            buf, pos = chunk, 0
         yield PartEnd(index, size)
         index += 1

@@ -57,6 +57,21 @@ class ProgressTracker:
         self.files_done = 0
         self.bytes_done = 0
 
+    def part(self) -> ProgressCallback:
+        """A progress callback for one part of the work (one series of a study, say).
+
+        The part reports its own running totals; each report adds its difference from the part's previous
+        one here, so several parts running at once add up.
+        """
+        last = [0, 0]
+
+        def report(progress: Progress) -> None:
+            files, nbytes = progress.files_done - last[0], progress.bytes_done - last[1]
+            last[0], last[1] = progress.files_done, progress.bytes_done
+            self.add(files, nbytes)
+
+        return report
+
     def add(self, files: int, nbytes: int) -> Progress:
         with self._lock:
             self.files_done += files

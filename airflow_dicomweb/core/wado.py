@@ -12,13 +12,14 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
-from airflow_dicomweb.core.instance_files import instance_path, write_instances
+from airflow_dicomweb.core.instance_files import instance_path, remove_stale_partials, write_instances
 from airflow_dicomweb.core.media_types import (
     DICOM,
     DICOM_JSON,
@@ -140,6 +141,7 @@ class WadoMixin:
         transfer_syntax: str | None = "*",
         *,
         skip_existing: bool = False,
+        series_concurrency: int = 1,
         progress: ProgressCallback | None = None,
     ) -> list[Path]:
         """Every instance of a study, written under ``dest_dir``; the paths of its files there.
@@ -147,8 +149,29 @@ class WadoMixin:
         With ``skip_existing``, instances whose file is already in place (files are only ever renamed into
         place once complete) are not fetched again: the study's instances are listed with QIDO-RS and only
         the missing ones are retrieved, by whole series where a series is missing entirely.
+        ``series_concurrency`` > 1 fetches the study's series as that many parallel streams, for when one
+        stream is limited by the client rather than the server or the disk.
         """
         self._resource(study_instance_uid)
+        if series_concurrency > 1:
+            series = [
+                validate_uid(_first(s, "0020000E"), "SeriesInstanceUID in a search result")
+                for s in self.iter_search("series", study_instance_uid=study_instance_uid)
+            ]
+            shared = ProgressTracker(progress) if progress else None
+            with ThreadPoolExecutor(max_workers=series_concurrency, thread_name_prefix="wado") as pool:
+                parts = pool.map(
+                    lambda se: self.retrieve_series(
+                        study_instance_uid,
+                        se,
+                        dest_dir,
+                        transfer_syntax,
+                        skip_existing=skip_existing,
+                        progress=shared.part() if shared else None,
+                    ),
+                    series,
+                )
+                return [path for paths in parts for path in paths]
         if skip_existing:
             return self._retrieve_missing(study_instance_uid, None, dest_dir, transfer_syntax, progress)
         return self._retrieve_to_dir(
@@ -192,6 +215,8 @@ class WadoMixin:
         progress: ProgressCallback | None,
     ) -> list[Path]:
         dest = Path(dest_dir)
+        if dest.is_dir() and (removed := remove_stale_partials(dest)):
+            log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
         by_series: dict[str, list[str]] = {}
         for item in self.iter_search("instances", study_instance_uid=study, series_instance_uid=series):
             series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")

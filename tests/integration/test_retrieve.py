@@ -176,3 +176,19 @@ def test_resumed_retrieve_keeps_complete_files_and_fetches_the_rest(hook, tmp_pa
     assert kept[0].stat().st_mtime == 1_000_000  # kept, not fetched again
     assert seen[-1].files_done == 5 and seen[-1].files_total == 5
     assert sorted(hook.retrieve_study(study, dest, skip_existing=True)) == sorted(first)  # nothing left to do
+
+
+def test_series_fetched_in_parallel_give_the_same_files(hook, tmp_path):
+    from pydicom.uid import generate_uid
+
+    study = generate_uid()
+    sources = [
+        *make_series(tmp_path / "a", 3, study_uid=study, rows=16, columns=16),
+        *make_series(tmp_path / "b", 4, study_uid=study, rows=16, columns=16),
+    ]
+    assert hook.store_instances(sources).ok
+    seen = []
+    paths = hook.retrieve_study(study, tmp_path / "out", series_concurrency=2, progress=seen.append)
+    assert sorted(p.read_bytes() for p in paths) == sorted(s.read_bytes() for s in sources)
+    assert max(s.files_done for s in seen) == 7  # the two series' progress adds up
+    assert max(s.bytes_done for s in seen) == sum(p.stat().st_size for p in paths)

@@ -142,3 +142,15 @@ def test_writer_detects_a_file_changed_after_measuring(tmp_path):
     f.write_bytes(b"x" * 50)
     with pytest.raises(InputChangedError, match="changed while being sent"):
         b"".join(bytes(c) for c in body)
+
+
+def test_large_random_parts_with_every_chunk_size_around_the_delimiter_length():
+    rng = random.Random(11)
+    boundary = "b" * 30
+    parts = [rng.randbytes(n) + b"\r\n--" + boundary.encode()[:20] for n in (0, 1, 33, 5000, 70000)]
+    body = b"".join(
+        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + p + b"\r\n" for p in parts
+    )
+    body += f"--{boundary}--".encode()
+    for size in (1, 2, 31, 32, 33, 34, 35, 36, 64, 1000, 65536):
+        assert [p for _, p in decode(split_every(body, size), boundary)] == parts, size
