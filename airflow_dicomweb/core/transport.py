@@ -150,6 +150,8 @@ class Transport:
                     data=data,
                     stream=stream,
                     timeout=self.settings.timeout,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify.
+                    verify=self.settings.verify,
                     allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:

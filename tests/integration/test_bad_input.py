@@ -158,4 +158,3 @@ def test_a_malformed_connection_says_what_is_wrong_when_used(monkeypatch, connec
     with pytest.raises(DicomWebConfigError, match=message) as info:
         hook.search_for_studies()
     assert "BEGIN" not in str(info.value)
-

@@ -152,10 +152,13 @@ c.retrieve_study(os.environ["STUDY"], os.environ["DEST"])
 
 def test_a_retrieve_killed_half_way_keeps_complete_files_and_fetches_the_rest(hook, clean_orthanc, tmp_path):
     study = generate_uid()
-    sources = {sop_uid(f): f for f in make_series(tmp_path / "src", 60, study_uid=study, rows=64, columns=64)}
+    # 60 x 128 KiB: several times the 1 MiB the client reads at a time, so files appear one after another
+    sources = {
+        sop_uid(f): f for f in make_series(tmp_path / "src", 60, study_uid=study, rows=256, columns=256)
+    }
     assert hook.store_instances(list(sources.values())).ok
     dest = tmp_path / "dest"
-    with FaultProxy(clean_orthanc.port, {"trickle": 1.0}, trickle_pause=0.25) as slow:
+    with FaultProxy(clean_orthanc.port, {"trickle": 1.0}, trickle_pause=0.3) as slow:
         child = run_in_child(
             CHILD_RETRIEVE,
             {

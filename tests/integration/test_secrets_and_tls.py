@@ -23,14 +23,15 @@ from tests.fault_proxy import FaultProxy
 
 @pytest.fixture
 def debug_logs(caplog):
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    """Every logger at DEBUG for the test, and each back to its own level afterwards."""
+    loggers = [logging.getLogger()] + [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
+    previous = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     yield caplog
-    root.setLevel(previous)
+    for logger, level in previous:
+        logger.setLevel(level)
 
 
 def secret_lines(value: str) -> list[str]:
