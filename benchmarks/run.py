@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -54,6 +55,7 @@ def make_dataset(folder: Path, size_mib: int) -> tuple[list[str], dict[str, list
 
 
 def worker(client: str, operation: str, args: dict, workdir: Path) -> dict:
+    os.sync()  # no run pays for the page-cache writeback of the one before it
     args_file = workdir / f"args-{client}-{operation}.json"
     args_file.write_text(json.dumps(args))
     out = subprocess.run(
@@ -92,6 +94,11 @@ def main() -> int:
         help="size of the one multi-frame instance stored and retrieved alone (0: skip)",
     )
     parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument(
+        "--operations",
+        default="store,retrieve,big,search",
+        help="which races to run (default: all of store,retrieve,big,search)",
+    )
     opts = parser.parse_args()
     clients = opts.clients.split(",")
     work = Path(tempfile.mkdtemp(prefix="dicomweb-bench-"))
@@ -108,8 +115,9 @@ def main() -> int:
         total_bytes = sum(Path(f).stat().st_size for f in files)
         print(f"  {len(files)} instances, {total_bytes / 2**20:.0f} MiB, 2 studies, 8 series", flush=True)
 
+        operations = set(opts.operations.split(","))
         # --- store: a new Orthanc for every run ---------------------------------------------------
-        for client in clients:
+        for client in clients if "store" in operations else []:
             runs = []
             for _ in range(opts.repeat):
                 with OrthancServer(work / f"orthanc-{client}-{len(runs)}") as orthanc:
@@ -127,40 +135,37 @@ def main() -> int:
 
         with OrthancServer(work / "orthanc") as orthanc:
             base = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
-            worker("hook", "store", {**base, "files": files}, work)
+            if "retrieve" in operations:
+                worker("hook", "store", {**base, "files": files}, work)
             study = max(studies, key=lambda s: len(studies[s]))
             # --- retrieve the larger study -------------------------------------------------------
-            variants = [(c, c, {}) for c in clients]
-            if "hook" in clients:
+            variants = [(c, c, {}) for c in clients] if "retrieve" in operations else []
+            if "hook" in clients and variants:
                 variants.append(("hook", "hook (4 series at once)", {"series_concurrency": 4}))
-            for client, label, options in variants:
-                runs = []
-                for _ in range(opts.repeat):
+            runs_by_label: dict[str, list[dict]] = {label: [] for _, label, _ in variants}
+            for _ in range(opts.repeat):  # round robin: no client always runs first or last
+                for client, label, options in variants:
                     dest = work / "out"
                     shutil.rmtree(dest, ignore_errors=True)
                     dest.mkdir()
-                    runs.append(
-                        worker(
-                            client,
-                            "retrieve",
-                            {
-                                **base,
-                                "study": study,
-                                "dest": str(dest),
-                                "expected_instances": len(studies[study]),
-                                "options": options,
-                            },
-                            work,
-                        )
-                    )
+                    args = {
+                        **base,
+                        "study": study,
+                        "dest": str(dest),
+                        "expected_instances": len(studies[study]),
+                        "options": options,
+                    }
+                    run = worker(client, "retrieve", args, work)
                     if client != "raw":
-                        assert runs[-1]["instances"] == len(studies[study]), f"{label} missed instances"
+                        assert run["instances"] == len(studies[study]), f"{label} missed instances"
+                    runs_by_label[label].append(run)
+            for label, runs in runs_by_label.items():
                 results["retrieve"][label] = median_of(runs)
                 print(f"  retrieve {label:<16} {results['retrieve'][label]['wall']:.2f} s", flush=True)
             shutil.rmtree(work / "out", ignore_errors=True)
 
         # --- one big multi-frame instance: memory must not grow with it ----------------------------
-        if opts.big_instance_mib:
+        if opts.big_instance_mib and "big" in operations:
             frames = max(1, opts.big_instance_mib * 1024 * 1024 // INSTANCE_BYTES)
             big_study = generate_uid()
             [big] = make_series(work / "big", 1, study_uid=big_study, rows=512, columns=512, frames=frames)
@@ -198,24 +203,8 @@ def main() -> int:
             shutil.rmtree(work / "out-big", ignore_errors=True)
 
         # --- search: many small instances in a store of their own ----------------------------------
-        with OrthancServer(work / "orthanc-search") as orthanc:
-            base = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
-            print(f"  storing {opts.search_instances} small instances for the search race ...", flush=True)
-            small = make_series(work / "small", opts.search_instances, rows=8, columns=8)
-            worker("hook", "store", {**base, "files": [str(p) for p in small]}, work)
-            shutil.rmtree(work / "small", ignore_errors=True)
-            variants = [(c, c, {}) for c in clients]
-            if "hook" in clients:
-                variants.append(("hook", "hook (pages of 5,000)", {"page_size": 5000}))
-            for client, label, options in variants:
-                runs = [
-                    worker(client, "search", {**base, "options": options}, work) for _ in range(opts.repeat)
-                ]
-                results["search"][label] = median_of(runs)
-                assert results["search"][label]["instances"] == opts.search_instances, (
-                    f"{label} missed results"
-                )
-                print(f"  search   {label:<16} {results['search'][label]['wall']:.2f} s", flush=True)
+        if "search" in operations:
+            search_race(work, clients, opts, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -238,6 +227,24 @@ def main() -> int:
     )
     print(f"\nwritten to {out}")
     return 0
+
+
+def search_race(work: Path, clients: list[str], opts: argparse.Namespace, results: dict) -> None:
+    """Many small instances in a store of their own, searched through every page."""
+    with OrthancServer(work / "orthanc-search") as orthanc:
+        base = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
+        print(f"  storing {opts.search_instances} small instances for the search race ...", flush=True)
+        small = make_series(work / "small", opts.search_instances, rows=8, columns=8)
+        worker("hook", "store", {**base, "files": [str(p) for p in small]}, work)
+        shutil.rmtree(work / "small", ignore_errors=True)
+        variants = [(c, c, {}) for c in clients]
+        if "hook" in clients:
+            variants.append(("hook", "hook (pages of 5,000)", {"page_size": 5000}))
+        for client, label, options in variants:
+            runs = [worker(client, "search", {**base, "options": options}, work) for _ in range(opts.repeat)]
+            results["search"][label] = median_of(runs)
+            assert results["search"][label]["instances"] == opts.search_instances, f"{label} missed results"
+            print(f"  search   {label:<16} {results['search'][label]['wall']:.2f} s", flush=True)
 
 
 def print_table(results: dict, instances: int, total_bytes: int) -> None:

@@ -47,6 +47,13 @@ class DicomWebClient(DicomWebApi):
             )
         )
 
+    @classmethod
+    def from_transport(cls, transport: Transport) -> DicomWebClient:
+        """A client over an existing transport (sharing its session and connection pool)."""
+        client = cls.__new__(cls)
+        client.transport = transport
+        return client
+
     def close(self) -> None:
         self.transport.close()
 

@@ -29,54 +29,54 @@ def _text(value: bytes) -> str:
     return value.rstrip(b"\x00 ").decode("ascii", errors="replace")
 
 
+def _element(head: bytes, pos: int, implicit: bool) -> tuple[int, int, int] | None:
+    """(tag, value start, value length) of the element at ``pos``, or None if it cannot be read whole."""
+    if pos + 8 > len(head):
+        return None
+    group, element = struct.unpack_from("<HH", head, pos)
+    if implicit:
+        (length,) = struct.unpack_from("<I", head, pos + 4)
+        start = pos + 8
+    elif head[pos + 4 : pos + 6] in LONG_VRS:
+        if pos + 12 > len(head):
+            return None
+        (length,) = struct.unpack_from("<I", head, pos + 8)
+        start = pos + 12
+    else:
+        (length,) = struct.unpack_from("<H", head, pos + 6)
+        start = pos + 8
+    if length == UNDEFINED or start + length > len(head):
+        return None
+    return (group << 16) | element, start, length
+
+
 def read_uids(head: bytes) -> dict[str, str] | None:
     """StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID from the start of a Part 10 file, or None."""
     if len(head) < PREAMBLE + 4 or head[PREAMBLE : PREAMBLE + 4] != b"DICM":
         return None
     pos = PREAMBLE + 4
     transfer_syntax = None
-    # File Meta Information: always Explicit VR Little Endian, group 0002.
-    while pos + 8 <= len(head):
-        group, element = struct.unpack_from("<HH", head, pos)
-        if group != 0x0002:
-            break
-        vr = head[pos + 4 : pos + 6]
-        if vr in LONG_VRS:
-            (length,) = struct.unpack_from("<I", head, pos + 8)
-            start = pos + 12
-        else:
-            (length,) = struct.unpack_from("<H", head, pos + 6)
-            start = pos + 8
-        if length == UNDEFINED or start + length > len(head):
+    # File Meta Information: group 0002, always Explicit VR Little Endian.
+    while pos + 4 <= len(head) and struct.unpack_from("<H", head, pos)[0] == 0x0002:
+        found = _element(head, pos, implicit=False)
+        if found is None:
             return None
-        if element == 0x0010:
+        tag, start, length = found
+        if tag == 0x00020010:
             transfer_syntax = _text(head[start : start + length])
         pos = start + length
     if transfer_syntax is None or transfer_syntax in (EXPLICIT_BE, DEFLATED):
         return None
     implicit = transfer_syntax == IMPLICIT_LE
-    found: dict[str, str] = {}
-    while pos + 8 <= len(head):
-        group, element = struct.unpack_from("<HH", head, pos)
-        tag = (group << 16) | element
+    uids: dict[str, str] = {}
+    while len(uids) < len(WANTED):
+        found = _element(head, pos, implicit)
+        if found is None:
+            return None
+        tag, start, length = found
         if tag > LAST_WANTED:
-            break
-        if implicit:
-            (length,) = struct.unpack_from("<I", head, pos + 4)
-            start = pos + 8
-        else:
-            vr = head[pos + 4 : pos + 6]
-            if vr in LONG_VRS:
-                if pos + 12 > len(head):
-                    return None
-                (length,) = struct.unpack_from("<I", head, pos + 8)
-                start = pos + 12
-            else:
-                (length,) = struct.unpack_from("<H", head, pos + 6)
-                start = pos + 8
-        if length == UNDEFINED or start + length > len(head):
             return None
         if tag in WANTED:
-            found[WANTED[tag]] = _text(head[start : start + length])
+            uids[WANTED[tag]] = _text(head[start : start + length])
         pos = start + length
-    return found if len(found) == len(WANTED) else None
+    return uids

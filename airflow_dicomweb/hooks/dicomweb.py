@@ -55,9 +55,7 @@ class DicomWebHook(BaseHook, DicomWebApi):
 
     def get_conn(self) -> DicomWebClient:
         """A stand-alone core client sharing this hook's transport."""
-        client = DicomWebClient.__new__(DicomWebClient)
-        client.transport = self.transport
-        return client
+        return DicomWebClient.from_transport(self.transport)
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for one study: proves the URL, the credentials and the DICOMweb service."""

@@ -209,13 +209,8 @@ def test_retrieve_rendered_png_and_metadata(google_hook, stored_study):
         o.study_instance_uid, o.series_instance_uid, o.sop_instance_uid
     )
     assert md["00080018"]["Value"] == [o.sop_instance_uid]
-    [xml] = (
-        google_hook.retrieve_instance_metadata(
-            o.study_instance_uid,
-            o.series_instance_uid,
-            o.sop_instance_uid,
-            media_type="application/dicom+xml",
-        ),
+    xml = google_hook.retrieve_instance_metadata(
+        o.study_instance_uid, o.series_instance_uid, o.sop_instance_uid, media_type="application/dicom+xml"
     )
     assert o.sop_instance_uid in xml and "NativeDicomModel" in xml
 

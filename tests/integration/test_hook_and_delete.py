@@ -36,9 +36,11 @@ def test_wrong_password_is_a_401_that_does_not_show_the_password(orthanc, monkey
     assert not ok and "401" in message and "wrong-password" not in message
 
 
-def test_test_connection_succeeds(hook):
+def test_test_connection_succeeds_and_get_conn_shares_the_pool(hook):
     ok, message = hook.test_connection()
     assert ok, message
+    client = hook.get_conn()
+    assert client.transport is hook.transport and client.search_for_studies() == []
 
 
 def test_constructing_a_hook_looks_nothing_up(monkeypatch):
