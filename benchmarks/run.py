@@ -77,6 +77,7 @@ def median_of(runs: list[dict]) -> dict:
         "wall": statistics.median(walls),
         "rss_growth": max(r["rss_peak"] - r["rss_start"] for r in runs),
         "runs": len(runs),
+        "walls": walls,  # every run, for the spread
     }
 
 
