@@ -71,6 +71,7 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
                 operation = self.hook.delete_study(self.study_instance_uid)
         except DicomWebDeleteNotSupportedError as exc:
             if self.on_unsupported == "skip":
+                self.log.warning("skipped: %s", exc)
                 raise AirflowSkipException(str(exc)) from None
             raise
         if operation is None:
