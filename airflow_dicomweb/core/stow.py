@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.core.input_files import expand_inputs
+from airflow_dicomweb.core.input_files import InputProblem, expand_inputs
 from airflow_dicomweb.core.instance_header import InstanceHeader, NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
@@ -36,6 +36,18 @@ DEFAULT_BATCH_FILES = 16
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 #: Google's storage classes, sent as the ``Storage-Class`` header.
 STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
+
+
+def stow_url(transport: Transport, study_instance_uid: str | None) -> str:
+    """``/studies``, or ``/studies/{uid}`` to store into one study."""
+    return transport.url("studies", *([study_instance_uid] if study_instance_uid else []))
+
+
+def input_problem_outcomes(problems: list[InputProblem]) -> list[InstanceOutcome]:
+    """Failed outcomes, with their reasons, of the inputs that named no file."""
+    for p in problems:
+        log.warning("store input %s: %s", p.given, p.reason)
+    return [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
 
 
 def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None = None) -> dict[str, str]:
@@ -107,9 +119,7 @@ class StowMixin:
             raise ValueError("concurrency, batch_files and batch_bytes must be at least 1")
         paths, problems = expand_inputs(files)
         outcomes: list[InstanceOutcome | None] = [None] * len(paths)
-        result_head = [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
-        for p in problems:
-            log.warning("store input %s: %s", p.given, p.reason)
+        result_head = input_problem_outcomes(problems)
 
         items: list[_Item] = []
         for index, path in enumerate(paths):
@@ -117,7 +127,7 @@ class StowMixin:
                 items.append(_Item(index, path, path.stat().st_size))
             except OSError as exc:
                 outcomes[index] = _failed(_Item(index, path, 0), None, f"cannot read file: {exc.strerror}")
-        url = self.transport.url("studies", *([study_instance_uid] if study_instance_uid else []))
+        url = stow_url(self.transport, study_instance_uid)
         state = _StoreState(
             ProgressTracker(progress, len(paths), sum(i.size for i in items)), study_instance_uid
         )

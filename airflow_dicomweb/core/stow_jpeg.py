@@ -27,8 +27,16 @@ from airflow_dicomweb.core.jpeg_instances import (
 )
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
-from airflow_dicomweb.core.store_result import InstanceOutcome, Status, StoreResult
-from airflow_dicomweb.core.stow import DEFAULT_CONCURRENCY, _failed, _Item, send_stow, stow_headers
+from airflow_dicomweb.core.store_result import InstanceOutcome, StoreResult
+from airflow_dicomweb.core.stow import (
+    DEFAULT_CONCURRENCY,
+    _failed,
+    _Item,
+    input_problem_outcomes,
+    send_stow,
+    stow_headers,
+    stow_url,
+)
 from airflow_dicomweb.core.transport import Transport
 from airflow_dicomweb.core.uids import validate_uid
 
@@ -93,11 +101,7 @@ class StowJpegMixin:
         headers = stow_headers(storage_class)
         paths, problems = expand_inputs(jpeg_files)
         datasets = per_image_metadata(metadata, len(paths))
-        url = (
-            self.transport.url("studies", study_instance_uid)
-            if study_instance_uid
-            else self.transport.url("studies")
-        )
+        url = stow_url(self.transport, study_instance_uid)
 
         def store_one(index: int, how: str) -> InstanceOutcome:
             """Store image ``index`` as ``json`` or ``part10``; with ``auto``, raise on a 415 to the JSON form."""
@@ -158,7 +162,7 @@ class StowJpegMixin:
             start = 1
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow-jpeg") as pool:
             outcomes += pool.map(lambda i: store_one(i, method), range(start, len(paths)))
-        head = [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
+        head = input_problem_outcomes(problems)
         result = StoreResult(head + outcomes)
         log.info("store JPEG to %s: %s", self.transport.redact(url), result)
         return result

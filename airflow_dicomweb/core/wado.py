@@ -222,12 +222,15 @@ class WadoMixin:
             series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
             sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
             by_series.setdefault(series_uid, []).append(sop_uid)
-        present = [
-            instance_path(dest, study, se, sop)
-            for se, sops in by_series.items()
-            for sop in sops
-            if instance_path(dest, study, se, sop).exists()
-        ]
+        missing_by_series: dict[str, list[str]] = {}
+        present: list[Path] = []
+        for series_uid, sops in by_series.items():  # one stat per instance
+            for sop in sops:
+                path = instance_path(dest, study, series_uid, sop)
+                if path.exists():
+                    present.append(path)
+                else:
+                    missing_by_series.setdefault(series_uid, []).append(sop)
         total = sum(len(sops) for sops in by_series.values())
         tracker = ProgressTracker(progress, files_total=total)
         if present:
@@ -239,9 +242,8 @@ class WadoMixin:
             segments = self._resource(study, series)
             expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
             return self._retrieve_to_dir(segments, dest, expected, transfer_syntax, tracker=tracker)
-        for series_uid, sops in by_series.items():
-            missing = [sop for sop in sops if not instance_path(dest, study, series_uid, sop).exists()]
-            if len(missing) == len(sops):
+        for series_uid, missing in missing_by_series.items():
+            if len(missing) == len(by_series[series_uid]):
                 fetched += self._retrieve_to_dir(
                     self._resource(study, series_uid),
                     dest,
