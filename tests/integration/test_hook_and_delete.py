@@ -85,3 +85,20 @@ def test_airflow_discovers_the_provider_and_its_connection_form():
     assert "extra__dicomweb__auth_type" in manager.connection_form_widgets
     assert manager.connection_form_widgets["extra__dicomweb__keyfile_dict"].is_sensitive
     assert "schema" in manager.field_behaviours["dicomweb"]["hidden_fields"]
+
+
+def test_airflow_providers_list_shows_the_package():
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ,
+    )
+    listed = {p["package_name"]: p for p in json.loads(out.stdout[out.stdout.index("[{") :])}
+    assert "airflow-dicomweb" in listed
+    assert listed["airflow-dicomweb"]["version"] == "0.1.0"
