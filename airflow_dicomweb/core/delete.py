@@ -18,7 +18,7 @@ from airflow_dicomweb.core.operations import (
     raise_for_operation_error,
 )
 from airflow_dicomweb.core.transport import Transport
-from airflow_dicomweb.core.uids import validate_uid
+from airflow_dicomweb.core.uids import resource_segments
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +46,17 @@ class DeleteMixin:
 
     def delete_study(self, study_instance_uid: str) -> dict | None:
         """Delete a study; the long-running operation if the server started one, else None."""
-        return self._delete(["studies", validate_uid(study_instance_uid, "study_instance_uid")])
+        return self._delete(resource_segments(study_instance_uid))
 
     def delete_series(self, study_instance_uid: str, series_instance_uid: str) -> dict | None:
         """Delete a series; the long-running operation if the server started one, else None."""
-        return self._delete(
-            [
-                "studies",
-                validate_uid(study_instance_uid, "study_instance_uid"),
-                "series",
-                validate_uid(series_instance_uid, "series_instance_uid"),
-            ]
-        )
+        return self._delete(resource_segments(study_instance_uid, series_instance_uid))
 
     def delete_instance(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
     ) -> dict | None:
         """Delete one instance; the operation if the server started one, else None."""
-        return self._delete(
-            [
-                "studies",
-                validate_uid(study_instance_uid, "study_instance_uid"),
-                "series",
-                validate_uid(series_instance_uid, "series_instance_uid"),
-                "instances",
-                validate_uid(sop_instance_uid, "sop_instance_uid"),
-            ]
-        )
+        return self._delete(resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid))
 
     def get_operation(self, name: str) -> dict:
         """The current state of a long-running operation."""

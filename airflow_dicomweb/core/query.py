@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.datadict import tag_for_keyword
 
 _TAG_RE = re.compile(r"^\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?$")
 # Characters kept raw in values, in addition to the RFC 3986 unreserved ones quote() never encodes.
@@ -45,16 +45,6 @@ def normalize_attribute(name: str) -> str:
     if tag_for_keyword(name) is None:
         raise ValueError(f"unknown DICOM keyword {name!r} in a QIDO query (use a keyword or an 8-digit tag)")
     return name
-
-
-def keyword_of(attribute: str) -> str:
-    """The keyword of a normalized attribute (itself for keywords), for messages."""
-    if _TAG_RE.match(attribute):
-        try:
-            return keyword_for_tag(int(attribute, 16)) or attribute
-        except (ValueError, KeyError):
-            return attribute
-    return attribute
 
 
 def format_value(value: FilterValue) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -27,11 +27,6 @@ class InstanceOutcome:
     failure_reason: int | None = None
     reason: str = ""
     warning_reason: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["status"] = str(self.status)
-        return out
 
     def __str__(self) -> str:
         uid = f" ({self.sop_instance_uid})" if self.sop_instance_uid else ""

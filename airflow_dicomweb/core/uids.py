@@ -34,3 +34,15 @@ def validate_uid(value: object, what: str = "UID") -> str:
             f"{what} {value[:80]!r} is not a DICOM UID (digits in components separated by single dots)"
         )
     return value
+
+
+def resource_segments(study: str, series: str | None = None, instance: str | None = None) -> list[str]:
+    """The validated path segments of a study, series or instance resource (``studies/{uid}/series/...``)."""
+    segments = ["studies", validate_uid(study, "study_instance_uid")]
+    if series is not None:
+        segments += ["series", validate_uid(series, "series_instance_uid")]
+    if instance is not None:
+        if series is None:
+            raise ValueError("an instance needs its series_instance_uid")
+        segments += ["instances", validate_uid(instance, "sop_instance_uid")]
+    return segments

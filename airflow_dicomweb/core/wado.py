@@ -33,7 +33,7 @@ from airflow_dicomweb.core.media_types import (
 from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart, iter_multipart
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.transport import Transport
-from airflow_dicomweb.core.uids import validate_uid
+from airflow_dicomweb.core.uids import resource_segments, validate_uid
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,6 @@ class WadoMixin:
     """The retrieve transactions. Needs ``self.transport``."""
 
     transport: Transport
-
-    # --- URLs -----------------------------------------------------------------------------------
-
-    def _resource(self, study: str, series: str | None = None, instance: str | None = None) -> list[str]:
-        segments = ["studies", validate_uid(study, "study_instance_uid")]
-        if series is not None:
-            segments += ["series", validate_uid(series, "series_instance_uid")]
-        if instance is not None:
-            if series is None:
-                raise ValueError("an instance needs its series_instance_uid")
-            segments += ["instances", validate_uid(instance, "sop_instance_uid")]
-        return segments
 
     # --- streaming ------------------------------------------------------------------------------
 
@@ -152,7 +140,7 @@ class WadoMixin:
         ``series_concurrency`` > 1 fetches the study's series as that many parallel streams, for when one
         stream is limited by the client rather than the server or the disk.
         """
-        self._resource(study_instance_uid)
+        resource_segments(study_instance_uid)
         if series_concurrency > 1:
             series = [
                 validate_uid(_first(s, "0020000E"), "SeriesInstanceUID in a search result")
@@ -175,7 +163,7 @@ class WadoMixin:
         if skip_existing:
             return self._retrieve_missing(study_instance_uid, None, dest_dir, transfer_syntax, progress)
         return self._retrieve_to_dir(
-            self._resource(study_instance_uid),
+            resource_segments(study_instance_uid),
             dest_dir,
             {"StudyInstanceUID": study_instance_uid},
             transfer_syntax,
@@ -193,13 +181,13 @@ class WadoMixin:
         progress: ProgressCallback | None = None,
     ) -> list[Path]:
         """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
-        self._resource(study_instance_uid, series_instance_uid)
+        resource_segments(study_instance_uid, series_instance_uid)
         if skip_existing:
             return self._retrieve_missing(
                 study_instance_uid, series_instance_uid, dest_dir, transfer_syntax, progress
             )
         return self._retrieve_to_dir(
-            self._resource(study_instance_uid, series_instance_uid),
+            resource_segments(study_instance_uid, series_instance_uid),
             dest_dir,
             {"StudyInstanceUID": study_instance_uid, "SeriesInstanceUID": series_instance_uid},
             transfer_syntax,
@@ -239,13 +227,13 @@ class WadoMixin:
             return present
         fetched: list[Path] = []
         if not present:
-            segments = self._resource(study, series)
+            segments = resource_segments(study, series)
             expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
             return self._retrieve_to_dir(segments, dest, expected, transfer_syntax, tracker=tracker)
         for series_uid, missing in missing_by_series.items():
             if len(missing) == len(by_series[series_uid]):
                 fetched += self._retrieve_to_dir(
-                    self._resource(study, series_uid),
+                    resource_segments(study, series_uid),
                     dest,
                     {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid},
                     transfer_syntax,
@@ -254,7 +242,7 @@ class WadoMixin:
                 continue
             for sop in missing:
                 fetched += self._retrieve_to_dir(
-                    self._resource(study, series_uid, sop),
+                    resource_segments(study, series_uid, sop),
                     dest,
                     {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid, "SOPInstanceUID": sop},
                     transfer_syntax,
@@ -277,7 +265,7 @@ class WadoMixin:
         ``single_part`` asks for ``application/dicom`` instead of a multipart response (Google offers both
         for one instance; Orthanc only the multipart form).
         """
-        segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+        segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
         expected = {
             "StudyInstanceUID": study_instance_uid,
             "SeriesInstanceUID": series_instance_uid,
@@ -313,13 +301,13 @@ class WadoMixin:
     def retrieve_study_metadata(self, study_instance_uid: str, media_type: str = DICOM_JSON) -> list:
         """Metadata of every instance of a study: DICOM JSON datasets (bulk values as BulkDataURI), or
         one DICOM XML document per instance with ``media_type="application/dicom+xml"``."""
-        return self._metadata(self._resource(study_instance_uid), media_type)
+        return self._metadata(resource_segments(study_instance_uid), media_type)
 
     def retrieve_series_metadata(
         self, study_instance_uid: str, series_instance_uid: str, media_type: str = DICOM_JSON
     ) -> list:
         """Metadata of every instance of a series (JSON datasets, or XML documents)."""
-        return self._metadata(self._resource(study_instance_uid, series_instance_uid), media_type)
+        return self._metadata(resource_segments(study_instance_uid, series_instance_uid), media_type)
 
     def retrieve_instance_metadata(
         self,
@@ -330,7 +318,7 @@ class WadoMixin:
     ) -> dict | str:
         """Metadata of one instance: a DICOM JSON dataset, or a DICOM XML document."""
         data = self._metadata(
-            self._resource(study_instance_uid, series_instance_uid, sop_instance_uid), media_type
+            resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid), media_type
         )
         if len(data) != 1:
             raise DicomWebResponseError(
@@ -354,7 +342,7 @@ class WadoMixin:
         """A consumer-ready image of an instance (or one frame of it): PNG or JPEG bytes."""
         if media_type not in RENDERED_TYPES:
             raise ValueError(f"media_type must be one of {', '.join(sorted(RENDERED_TYPES))}")
-        segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+        segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
         if frame_number is not None:
             segments += ["frames", str(_frame_number(frame_number))]
         params = []
@@ -396,7 +384,7 @@ class WadoMixin:
         if not numbers:
             raise ValueError("frame_numbers is empty")
         numbers = [_frame_number(n) for n in numbers]
-        segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+        segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
         url = self.transport.url(*segments, "frames", ",".join(map(str, numbers)))
         frames = self._fetch_parts(url, multipart_accept(OCTET_STREAM, transfer_syntax))
         if len(frames) != len(numbers):
@@ -449,7 +437,7 @@ class WadoMixin:
             if not (study_instance_uid and series_instance_uid and sop_instance_uid and tag_path):
                 raise ValueError("give a bulkdata_uri, or the three UIDs of an instance and a tag_path")
             path = normalize_tag_path(tag_path)
-            segments = self._resource(study_instance_uid, series_instance_uid, sop_instance_uid)
+            segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
             try:
                 return self._fetch_bulk(self.transport.url(*segments, "bulkdata", *path), dest_path)
             except DicomWebNotFoundError:
