@@ -89,19 +89,25 @@ class ProgressTracker:
 
 
 class ThrottledProgressLog:
-    """A progress callback that logs at most every ``interval`` seconds, and always when finished."""
+    """A progress callback that logs the first report, then at most every ``interval`` seconds, and always
+    when finished.
+
+    The first report is logged whatever the clock says: ``time.monotonic()`` counts from an arbitrary
+    point (the host's boot on Linux), so a machine or container younger than ``interval`` must not
+    suppress it.
+    """
 
     def __init__(self, logger: logging.Logger, what: str, interval: float = 15.0) -> None:
         self._logger = logger
         self._what = what
         self._interval = interval
-        self._last = 0.0
+        self._last: float | None = None
         self._lock = threading.Lock()
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         with self._lock:
-            if not progress.finished and now - self._last < self._interval:
+            if not progress.finished and self._last is not None and now - self._last < self._interval:
                 return
             self._last = now
         self._logger.info("%s: %s", self._what, progress)
