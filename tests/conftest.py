@@ -99,6 +99,7 @@ def google(google_emulator, clean_orthanc):
     """The emulator reset to its defaults, over an empty Orthanc."""
     g = google_emulator
     g.operation_delay = 0.3
+    g.release_operations()
     g.fail_next_operation = None
     g.injected.clear()
     g.storage_classes.clear()

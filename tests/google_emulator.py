@@ -102,7 +102,8 @@ class GoogleEmulator:
         self.token_requests = 0
         self.storage_classes: dict[str, str] = {}
         self.operations: dict[str, Operation] = {}
-        self.operation_delay = 0.3
+        self.operation_delay: float | None = 0.3  # None: operations run until release_operations()
+        self._release = threading.Event()
         self.fail_next_operation: dict | None = None
         self.injected: list[tuple[int, str | None]] = []
         self.injected_count = 0
@@ -150,6 +151,14 @@ class GoogleEmulator:
         """Answer the next ``count`` DICOMweb requests with ``status`` (429, 503...)."""
         with self._lock:
             self.injected += [(status, retry_after)] * count
+
+    def hold_operations(self) -> None:
+        """Operations started from now on stay running until :meth:`release_operations`."""
+        self._release.clear()
+        self.operation_delay = None
+
+    def release_operations(self) -> None:
+        self._release.set()
 
     def expire_tokens(self) -> None:
         """Revoke every token, as if they had expired early: clients must refresh on the 401."""
@@ -565,7 +574,10 @@ class GoogleEmulator:
             delay = self.operation_delay
 
         def run():
-            time.sleep(delay)
+            if delay is None:
+                self._release.wait(timeout=120)
+            else:
+                time.sleep(delay)
             if fail is not None:
                 operation.error = fail
                 operation.counter = {"failure": str(count)}

@@ -271,7 +271,7 @@ def test_a_failed_operation_raises_its_code_and_message(google_hook, google, sto
 def test_an_operation_that_outlasts_the_timeout(google_hook, google, stored_study):
     files, result = stored_study
     o = next(x for x in result.stored if x.path == str(files[0]))
-    google.operation_delay = 3
+    google.hold_operations()  # runs until the fixture releases it
     operation = google_hook.delete_study(o.study_instance_uid)
     with pytest.raises(DicomWebOperationTimeoutError, match=r"still running after 0\.3 s"):
         google_hook.wait_for_operation(operation["name"], timeout=0.3, poll_interval=0.05)

@@ -246,7 +246,7 @@ def test_operation_sensor_poke_reschedule_and_deferrable_and_failure(google_conn
     from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
     uid = stored_in_google(google_conn_id, tmp_path)
-    google.operation_delay = 0.5
+    google.hold_operations()
     name = DicomWebDeleteOperator(
         task_id="d", study_instance_uid=uid, wait_for_completion=False, dicomweb_conn_id=google_conn_id
     ).execute({})
@@ -254,6 +254,7 @@ def test_operation_sensor_poke_reschedule_and_deferrable_and_failure(google_conn
         task_id="s", operation_name=name, dicomweb_conn_id=google_conn_id, mode="reschedule"
     )
     assert sensor.poke({}) is False  # still running
+    google.release_operations()
     deferring = DicomWebOperationSensor(
         task_id="s2",
         operation_name=name,
