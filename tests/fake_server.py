@@ -3,6 +3,9 @@
 Each test gives a handler ``fn(request) -> (status, headers, body)`` where ``request`` has ``method``,
 ``path``, ``query``, ``headers`` and ``body``; every request is recorded. ``body`` may be bytes or an
 iterable of bytes (sent as it comes, with ``Connection: close`` when no Content-Length is given).
+
+A handler that sets ``Content-Length`` or ``Transfer-Encoding`` itself gets its body written exactly as
+given, so it can lie: announce more bytes than it sends, or cut a chunked body, then close.
 """
 
 from __future__ import annotations
@@ -47,26 +50,35 @@ class FakeServer:
                 status, headers, payload = outer.handler(request)
                 self.send_response(status)
                 streamed = not isinstance(payload, bytes | bytearray)
+                framed_by_handler = any(k.lower() in ("content-length", "transfer-encoding") for k in headers)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                if not streamed:
+                if framed_by_handler:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                elif not streamed:
                     self.send_header("Content-Length", str(len(payload)))
                 else:
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
-                if streamed:
-                    for chunk in payload:
-                        self.wfile.write(chunk)
-                        self.wfile.flush()
-                else:
-                    self.wfile.write(payload)
+                try:
+                    if streamed:
+                        for chunk in payload:
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up, as it should
 
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: self.server.serve_forever(poll_interval=0.05), daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -95,6 +95,15 @@ class DicomWebResponseError(DicomWebError):
         self.retryable = retryable
 
 
+class DicomWebUnsafeUrlError(DicomWebResponseError):
+    """A URL (a redirect, a BulkDataURI, an operation name) would take the client's credentials elsewhere
+    than the service, or could be read differently by two URL parsers. Never retried."""
+
+
+class DicomWebResponseTooLargeError(DicomWebResponseError):
+    """A response passed its size cap (``max_response_mib``) or expanded like a compression bomb."""
+
+
 class MultipartError(DicomWebResponseError):
     """A multipart/related body could not be decoded."""
 

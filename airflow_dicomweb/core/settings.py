@@ -13,13 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from airflow_dicomweb.core.errors import DicomWebConfigError
+from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebUnsafeUrlError
+from airflow_dicomweb.core.redaction import Redactor
+from airflow_dicomweb.core.response_body import (
+    DEFAULT_MAX_RESPONSE_MIB,
+    DEFAULT_SPEED_LIMIT,
+    DEFAULT_SPEED_TIME,
+    MIB,
+    ResponseLimits,
+)
 from airflow_dicomweb.core.retry import RetryPolicy
+from airflow_dicomweb.core.url_policy import parse as parse_url_strictly
 
 AUTH_TYPES = ("none", "basic", "bearer", "google")
 DEFAULT_TIMEOUT = (10.0, 300.0)
 DEFAULT_GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
-SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class DicomWebSettings:
     pool_size: int = 16
     caret_as_wildcard: bool = False
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    limits: ResponseLimits = field(default_factory=ResponseLimits)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -47,6 +56,17 @@ class DicomWebSettings:
             )
         if parts.username or parts.password:
             raise DicomWebConfigError("put credentials in login/password, not in the service root URL")
+        for what, url in (("the service root", self.base_url), ("operations_root", self.operations_root)):
+            if url:
+                try:
+                    parse_url_strictly(url, what)
+                except DicomWebUnsafeUrlError as exc:
+                    raise DicomWebConfigError(str(exc)) from None
+        for name, value in self.headers.items():
+            _refuse_line_breaks(f"the value of header {name!r} in the connection's headers extra", value)
+            _refuse_line_breaks("a header name in the connection's headers extra", name)
+        if self.auth_type == "bearer":
+            _refuse_line_breaks("the bearer token (the connection's password)", self.password or "")
         if self.auth_type not in AUTH_TYPES:
             raise DicomWebConfigError(
                 f"unknown auth_type {self.auth_type!r}; expected one of {', '.join(AUTH_TYPES)}"
@@ -56,10 +76,27 @@ class DicomWebSettings:
         if self.auth_type == "bearer" and not self.password:
             raise DicomWebConfigError("auth_type 'bearer' needs the token in the connection's password")
 
+    def redactor(self) -> Redactor:
+        """A redactor of every secret of these settings, in every form: the password, the Basic
+        credential, the value of every header extra, and the Google key's private key and key id.
+
+        What a connection store masks already (the password, a key JSON) is not announced to listeners;
+        the Basic credential and header values are.
+        """
+        redactor = Redactor()
+        if self.auth_type == "basic":
+            redactor.add_basic(self.login or "", self.password or "")
+        redactor.add(self.password, announce=False)
+        for value in self.headers.values():
+            redactor.add(value)
+        for value in self.secret_values():
+            redactor.add(value, announce=False)
+        return redactor
+
     def secret_values(self) -> list[str]:
-        """Strings that must never appear in a log line or an error message."""
+        """The secrets of these settings as given (:class:`Redactor` derives their other forms)."""
         values = [self.password or ""]
-        values += [v for k, v in self.headers.items() if k.lower() in SENSITIVE_HEADERS]
+        values += list(self.headers.values())  # any header extra may be a credential (an API key)
         for key in ("keyfile_dict", "private_key"):
             raw = self.google.get(key)
             if isinstance(raw, str):
@@ -70,12 +107,7 @@ class DicomWebSettings:
                     raw = None
             if isinstance(raw, Mapping):
                 values += [str(raw.get("private_key") or ""), str(raw.get("private_key_id") or "")]
-        out = []
-        for value in values:
-            if value and len(value) >= 4:
-                out.append(value)
-                out += [line for line in value.splitlines() if len(line) >= 16]
-        return sorted(set(out), key=len, reverse=True)
+        return [v for v in values if v]
 
     @classmethod
     def from_connection_fields(
@@ -145,6 +177,7 @@ class DicomWebSettings:
             pool_size=int(extras.get("pool_size", 16)),
             caret_as_wildcard=_parse_bool(extras.get("caret_as_wildcard"), "caret_as_wildcard"),
             google=google,
+            limits=_parse_limits(extras),
         )
 
 
@@ -211,6 +244,34 @@ def _parse_timeout(value: Any) -> tuple[float, float]:
     if seconds <= 0:
         raise DicomWebConfigError("timeout must be positive")
     return min(seconds, DEFAULT_TIMEOUT[0]), seconds
+
+
+def _refuse_line_breaks(what: str, value: str) -> None:
+    """A header value with CR, LF or NUL would split the request (or be echoed by the HTTP library's error):
+    refused, naming the field and never showing the value."""
+    if any(c in value for c in "\r\n\0"):
+        raise DicomWebConfigError(f"{what} contains a line break or NUL character; remove it")
+
+
+def _number(extras: Mapping[str, Any], name: str, default: float, minimum: float) -> float:
+    value = extras.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DicomWebConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise DicomWebConfigError(f"{name} must be at least {minimum:g}, got {number:g}")
+    return number
+
+
+def _parse_limits(extras: Mapping[str, Any]) -> ResponseLimits:
+    return ResponseLimits(
+        max_bytes=int(_number(extras, "max_response_mib", DEFAULT_MAX_RESPONSE_MIB, 1 / MIB) * MIB),
+        speed_limit=_number(extras, "speed_limit", DEFAULT_SPEED_LIMIT, 0),
+        speed_time=_number(extras, "speed_time", DEFAULT_SPEED_TIME, 0.001),
+    )
 
 
 def _parse_bool(value: Any, name: str) -> bool:

@@ -8,6 +8,7 @@ response is cut short; files already renamed into place are simply written again
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import uuid
@@ -18,7 +19,11 @@ from typing import Any
 
 import requests
 
-from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
+from airflow_dicomweb.core.errors import (
+    DicomWebNotFoundError,
+    DicomWebResponseError,
+    DicomWebResponseTooLargeError,
+)
 from airflow_dicomweb.core.instance_files import instance_path, remove_stale_partials, write_instances
 from airflow_dicomweb.core.media_types import (
     DICOM,
@@ -32,7 +37,7 @@ from airflow_dicomweb.core.media_types import (
 )
 from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart, iter_multipart
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
-from airflow_dicomweb.core.transport import Transport
+from airflow_dicomweb.core.transport import IDENTITY, Transport
 from airflow_dicomweb.core.uids import resource_segments, validate_uid
 
 log = logging.getLogger(__name__)
@@ -74,11 +79,16 @@ class WadoMixin:
 
     # --- streaming ------------------------------------------------------------------------------
 
-    def _events(self, response: requests.Response, url: str, expect: str) -> Iterator[MultipartEvent]:
-        """Decode a response as multipart (or a single part of type ``expect``) into events."""
+    def _events(
+        self, response: requests.Response, url: str, expect: str, max_bytes: int | None = None
+    ) -> Iterator[MultipartEvent]:
+        """Decode a response as multipart (or a single part of type ``expect``) into events.
+
+        ``max_bytes`` caps the body for callers that hold it in memory; files on disk have no cap.
+        """
         content_type = response.headers.get("Content-Type", "")
         media_type, params = parse_content_type(content_type)
-        chunks = self.transport.iter_content(response)
+        chunks = self.transport.body(response, max_bytes=max_bytes)
         if media_type == MULTIPART_RELATED:
             boundary = params.get("boundary")
             if not boundary:
@@ -102,10 +112,10 @@ class WadoMixin:
     ) -> list[Path]:
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
-        headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax)}
+        headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax), **IDENTITY}
 
         def attempt() -> list[Path]:
-            response = self.transport.send("GET", url, headers=headers, stream=True)
+            response = self.transport.send("GET", url, headers=headers)
             try:
                 events = self._events(response, safe_url, DICOM)
                 return write_instances(
@@ -358,7 +368,11 @@ class WadoMixin:
             params.append(("window", window if isinstance(window, str) else ",".join(map(str, window))))
         url = self.transport.url(*segments, "rendered")
         response = self.transport.request(
-            "GET", url, query="&".join(f"{k}={v}" for k, v in params) or None, headers={"Accept": media_type}
+            "GET",
+            url,
+            query="&".join(f"{k}={v}" for k, v in params) or None,
+            headers={"Accept": media_type},
+            binary=True,
         )
         got = parse_content_type(response.headers.get("Content-Type"))[0]
         if got != media_type:
@@ -394,20 +408,30 @@ class WadoMixin:
         return frames
 
     def _fetch_parts(self, url: str, accept: str, single_type: str = OCTET_STREAM) -> list[bytes]:
+        """Every part of a response, in memory: their data together may not pass ``max_response_mib``."""
         safe_url = self.transport.redact(url)
+        cap = self.transport.limits.max_bytes
 
         def attempt() -> list[bytes]:
-            response = self.transport.send("GET", url, headers={"Accept": accept}, stream=True)
+            response = self.transport.send("GET", url, headers={"Accept": accept, **IDENTITY})
             try:
                 parts: list[bytes] = []
-                current: list[bytes] = []
-                for event in self._events(response, safe_url, single_type):
+                current = io.BytesIO()
+                held = 0
+                # The body is capped at a little over the data (part headers and delimiters count too).
+                for event in self._events(response, safe_url, single_type, max_bytes=2 * cap):
                     if isinstance(event, PartStart):
-                        current = []
+                        current = io.BytesIO()
                     elif isinstance(event, PartEnd):
-                        parts.append(b"".join(current))
+                        parts.append(current.getvalue())
                     else:
-                        current.append(bytes(event))
+                        held += len(event)
+                        if held > cap:
+                            raise DicomWebResponseTooLargeError(
+                                f"GET {safe_url}: the parts are larger than {cap / 2**20:g} MiB in all "
+                                "(raise max_response_mib on the connection if this is expected); refused"
+                            )
+                        current.write(event)
                 return parts
             finally:
                 response.close()
@@ -464,7 +488,7 @@ class WadoMixin:
 
         def attempt() -> Path:
             temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-            response = self.transport.send("GET", url, headers={"Accept": accept}, stream=True)
+            response = self.transport.send("GET", url, headers={"Accept": accept, **IDENTITY})
             try:
                 parts = 0
                 with open(temp, "wb") as handle:

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
 
 from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebError
@@ -51,7 +52,11 @@ class DicomWebHook(BaseHook, DicomWebApi):
 
     @cached_property
     def transport(self) -> Transport:  # type: ignore[override]
-        return Transport(self.settings)
+        transport = Transport(self.settings)
+        # Airflow masks the connection's password itself; derived forms (the Basic credential's base64,
+        # Google access tokens as they are issued, header values) are registered with its masker too.
+        transport.redactor.listen(mask_secret)
+        return transport
 
     def get_conn(self) -> DicomWebClient:
         """A stand-alone core client sharing this hook's transport."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_dicomweb.core.progress import ThrottledProgressLog
+from airflow_dicomweb.core.uids import validate_uid
+from airflow_dicomweb.core.wado import normalize_tag_path
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 
 
@@ -52,11 +55,46 @@ class DicomWebBaseOperator(BaseOperator):
         """A path from a (rendered) template whose ``{study_instance_uid}``-style placeholders are filled.
 
         Placeholders are filled at execute time, so one mapped task per study can write to its own file.
+        Each value is validated (see :func:`fill_path_placeholders`) before it becomes part of a path.
         """
-        try:
-            return Path(str(template).format(**{**self.uid_args(), **extra}))
-        except KeyError as exc:
-            raise ValueError(f"{template!r} names {exc} but this task has no such value") from None
+        return Path(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
+
+
+#: Placeholders a path may hold, and how each value is checked before it becomes part of a path.
+PATH_PLACEHOLDERS = {
+    "study_instance_uid": lambda v: validate_uid(v, "study_instance_uid"),
+    "series_instance_uid": lambda v: validate_uid(v, "series_instance_uid"),
+    "sop_instance_uid": lambda v: validate_uid(v, "sop_instance_uid"),
+    "tag_path": lambda v: "-".join(normalize_tag_path(v)),
+}
+
+
+def fill_path_placeholders(template: str, values: dict[str, str]) -> str:
+    """``template`` with its ``{name}`` placeholders filled by validated values.
+
+    Only plain placeholders of :data:`PATH_PLACEHOLDERS` are allowed (no attribute access, index or format
+    spec), and every value is validated first: a UID is digits and dots, a tag path hex digits and item
+    numbers. A value from a hostile server or an upstream XCom (``../../etc``) is refused with a
+    :class:`ValueError` naming it, before anything touches the filesystem.
+    """
+    out = []
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"path {template!r} has a malformed placeholder: {exc}") from None
+    for literal, field, spec, conversion in parsed:
+        out.append(literal)
+        if field is None:
+            continue
+        if field not in PATH_PLACEHOLDERS or spec or conversion:
+            raise ValueError(
+                f"path {template!r}: {{{field}}} is not a placeholder paths may use "
+                f"(use {', '.join('{' + k + '}' for k in PATH_PLACEHOLDERS)})"
+            )
+        if values.get(field) in (None, ""):
+            raise ValueError(f"path {template!r} names {{{field}}} but this task has no such value")
+        out.append(PATH_PLACEHOLDERS[field](values[field]))
+    return "".join(out)
 
 
 def write_atomically(path: Path, data: bytes) -> Path:

@@ -48,13 +48,15 @@ class DicomWebRetrieveBulkdataOperator(DicomWebBaseOperator):
         self.tag_path = tag_path
 
     def execute(self, context: Context) -> str:
+        extra = {"tag_path": str(self.tag_path)} if self.tag_path else {}
+        dest_path = self.output_file(self.output_path, **extra)  # validated before anything is fetched
         path = self.hook.retrieve_bulkdata(
             self.bulkdata_uri or None,
             study_instance_uid=self.study_instance_uid,
             series_instance_uid=self.series_instance_uid,
             sop_instance_uid=self.sop_instance_uid,
             tag_path=self.tag_path,
-            dest_path=self.output_file(self.output_path, tag_path=str(self.tag_path)),
+            dest_path=dest_path,
         )
         self.log.info("bulk data written to %s (%d bytes)", path, path.stat().st_size)  # type: ignore[union-attr]
         return str(path)

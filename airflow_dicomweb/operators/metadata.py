@@ -42,6 +42,7 @@ class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
         self.output_path = output_path
 
     def execute(self, context: Context) -> Any:
+        target = self.output_file(self.output_path) if self.output_path else None  # validated first
         if self.sop_instance_uid:
             metadata: Any = self.hook.retrieve_instance_metadata(
                 self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
@@ -51,9 +52,9 @@ class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
         else:
             metadata = self.hook.retrieve_study_metadata(self.study_instance_uid)
         count = len(metadata) if isinstance(metadata, list) else 1
-        if not self.output_path:
+        if target is None:
             self.log.info("metadata of %d instances", count)
             return metadata
-        path = write_atomically(self.output_file(self.output_path), json.dumps(metadata, indent=1).encode())
+        path = write_atomically(target, json.dumps(metadata, indent=1).encode())
         self.log.info("metadata of %d instances written to %s", count, path)
         return str(path)
