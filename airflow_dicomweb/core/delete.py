@@ -2,7 +2,8 @@
 
 Google answers a study or series delete with an operation (``{"name": ...}``) and an instance delete with
 ``{}``; a server that does not implement DICOMweb delete (Orthanc: 405) raises
-:class:`~airflow_dicomweb.core.errors.DicomWebDeleteNotSupportedError`.
+:class:`~airflow_dicomweb.core.errors.DicomWebDeleteNotSupportedError`, unless the connection says
+``delete_api: orthanc``: then Orthanc's own REST API deletes (:mod:`.orthanc_delete`), at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from airflow_dicomweb.core.operations import (
     operation_state,
     raise_for_operation_error,
 )
+from airflow_dicomweb.core.orthanc_delete import OrthancRestDelete
 from airflow_dicomweb.core.transport import Transport
 from airflow_dicomweb.core.uids import resource_segments
 
@@ -29,6 +31,9 @@ class DeleteMixin:
     transport: Transport
 
     def _delete(self, segments: list[str]) -> dict | None:
+        if self.transport.settings.delete_api == "orthanc":
+            OrthancRestDelete(self.transport).delete(*segments[1::2])
+            return None
         url = self.transport.url(*segments)
         response = self.transport.request("DELETE", url, ok=(200, 202, 204))
         if not response.content.strip():
