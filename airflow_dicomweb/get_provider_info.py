@@ -5,6 +5,121 @@ from __future__ import annotations
 from airflow_dicomweb import __version__
 
 
+def _field(label: str, description: str, kind: str = "string", **schema: object) -> dict:
+    """One field of the connection form. Optional values may be left empty (null), but no select lists
+    ``null`` as a choice: selects have a default instead."""
+    types = kind if "enum" in schema else [kind, "null"]
+    return {"label": label, "description": description, "schema": {"type": types, **schema}}
+
+
+#: The connection form: every extra the core reads (see DicomWebSettings.from_connection_fields).
+CONNECTION_FIELDS = {
+    "auth_type": _field(
+        "Authentication",
+        "auto (basic when a login is set, else none), none, basic (login/password), bearer (the token in "
+        "the password) or google (a service account, or Application Default Credentials).",
+        enum=["auto", "none", "basic", "bearer", "google"],
+        default="auto",
+    ),
+    "timeout": _field(
+        "Timeout (seconds)",
+        "Read timeout of each request; the connect timeout is at most 10 s.",
+        "number",
+        default=300,
+    ),
+    "verify": _field("Verify TLS", "true, false, or the path of a CA bundle.", default="true"),
+    "headers": _field(
+        "Extra headers",
+        "A JSON object of extra request headers. Every value is treated as a secret.",
+        format="json",
+    ),
+    "max_retries": _field(
+        "Retries",
+        "Retries of a failed request (connection errors, cut bodies, 408, 429, 5xx).",
+        "integer",
+        default=5,
+    ),
+    "retry_initial_wait": _field(
+        "First retry wait (s)", "Backoff starts here and doubles.", "number", default=1
+    ),
+    "retry_max_wait": _field(
+        "Longest retry wait (s)", "The cap of one wait (Retry-After is honoured).", "number", default=32
+    ),
+    "retry_max_elapsed": _field(
+        "Retry budget (s)", "No retry starts after this many seconds.", "number", default=300
+    ),
+    "pool_size": _field("Connections per host", "Pooled keep-alive connections.", "integer", default=16),
+    "max_response_mib": _field(
+        "Largest response in memory (MiB)",
+        "JSON, XML, rendered images, frames and bulk data held in memory are refused beyond this size once "
+        "decoded. Files streamed to disk have no cap.",
+        "integer",
+        default=256,
+    ),
+    "speed_limit": _field(
+        "Speed floor (bytes/s)",
+        "A body slower than this over a whole speed window is cut and retried; 0 turns it off.",
+        "number",
+        default=1024,
+    ),
+    "speed_time": _field("Speed window (s)", "The window of the speed floor.", "number", default=60),
+    "caret_as_wildcard": _field(
+        "Send ^ as ? in searches",
+        "For servers that do not percent-decode queries (Orthanc): person-name separators are sent as the "
+        "one-character wildcard.",
+        "boolean",
+        default=False,
+    ),
+    "delete_api": _field(
+        "Delete through",
+        "dicomweb (DICOMweb DELETE) or orthanc (Orthanc's own REST API, for Orthanc's DICOMweb plugin, which "
+        "has no DELETE).",
+        enum=["dicomweb", "orthanc"],
+        default="dicomweb",
+    ),
+    "orthanc_root": _field(
+        "Orthanc REST root",
+        "With delete_api orthanc: Orthanc's REST API; default: the service root without "
+        "its last path segment.",
+        format="url",
+    ),
+    "operations_root": _field(
+        "Operations root",
+        "Where long-running operations are polled, for servers other than Google.",
+        format="url",
+    ),
+    "key_path": _field("Google key file path", "Path of a service-account JSON key (auth_type google)."),
+    "keyfile_dict": _field(
+        "Google key JSON", "The service-account JSON key itself (auth_type google).", format="password"
+    ),
+    "scope": _field("Google scopes", "Comma-separated OAuth scopes; default cloud-platform."),
+    "impersonation_chain": _field(
+        "Google impersonation chain", "A service account to impersonate, or a comma-separated chain."
+    ),
+    "iam_endpoint_override": _field(
+        "Google IAM endpoint",
+        "The full URL of generateAccessToken for impersonation (Private Service Connect, say).",
+        format="url",
+    ),
+    "regional_access_boundary": _field(
+        "Google regional access boundary lookup",
+        "google-auth's background call to iamcredentials.googleapis.com. Default: off when a private API "
+        "root or IAM endpoint is set (air-gapped and Private Service Connect setups), else on.",
+        "boolean",
+    ),
+    "project": _field("Google project", "With location, dataset and store: names the DICOM store."),
+    "location": _field("Google location", "The store's region, e.g. us-central1."),
+    "dataset": _field("Google dataset", "The store's dataset."),
+    "dicom_store": _field("Google DICOM store", "The store's name."),
+    "api_root": _field(
+        "Google API root",
+        "Default https://healthcare.googleapis.com; a private endpoint's URL otherwise.",
+        format="url",
+    ),
+    "api_version": _field("Google API version", "v1 or v1beta1.", enum=["v1", "v1beta1"], default="v1"),
+}
+
+
 def get_provider_info() -> dict:
     return {
         "package-name": "airflow-dicomweb",
@@ -66,72 +181,7 @@ def get_provider_info() -> dict:
                         "password": "Basic password, or the bearer token",
                     },
                 },
-                "conn-fields": {
-                    "auth_type": {
-                        "label": "Authentication",
-                        "description": "none, basic (login/password), bearer (token in password) or google "
-                        "(service account or Application Default Credentials). Default: basic when a login "
-                        "is set, else none.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "enum": ["none", "basic", "bearer", "google", None],
-                        },
-                    },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "description": "Read timeout of each request; connect timeout is at most 10 s.",
-                        "schema": {"type": ["number", "null"], "default": 300},
-                    },
-                    "verify": {
-                        "label": "Verify TLS",
-                        "description": "true, false, or the path of a CA bundle.",
-                        "schema": {"type": ["string", "null"], "default": "true"},
-                    },
-                    "headers": {
-                        "label": "Extra headers",
-                        "description": "JSON object of extra request headers.",
-                        "schema": {"type": ["string", "null"], "format": "json"},
-                    },
-                    "max_retries": {
-                        "label": "Retries",
-                        "description": "Retries of a failed request (connection errors, 408, 429, 5xx).",
-                        "schema": {"type": ["integer", "null"], "default": 5},
-                    },
-                    "caret_as_wildcard": {
-                        "label": "Send ^ as ? in searches",
-                        "description": "For servers that do not percent-decode queries (Orthanc): person-name "
-                        "separators are sent as the one-character wildcard.",
-                        "schema": {"type": ["boolean", "null"], "default": False},
-                    },
-                    "key_path": {
-                        "label": "Google key file path",
-                        "description": "Path of a service-account JSON key (auth_type google).",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "keyfile_dict": {
-                        "label": "Google key JSON",
-                        "description": "The service-account JSON key itself (auth_type google).",
-                        "schema": {"type": ["string", "null"], "format": "password"},
-                    },
-                    "scope": {
-                        "label": "Google scopes",
-                        "description": "Comma-separated OAuth scopes; default cloud-platform.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "impersonation_chain": {
-                        "label": "Google impersonation chain",
-                        "description": "A service account to impersonate, or a comma-separated chain.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "project": {"label": "Google project", "schema": {"type": ["string", "null"]}},
-                    "location": {"label": "Google location", "schema": {"type": ["string", "null"]}},
-                    "dataset": {"label": "Google dataset", "schema": {"type": ["string", "null"]}},
-                    "dicom_store": {"label": "Google DICOM store", "schema": {"type": ["string", "null"]}},
-                    "api_version": {
-                        "label": "Google API version",
-                        "schema": {"type": ["string", "null"], "enum": ["v1", "v1beta1", None]},
-                    },
-                },
+                "conn-fields": CONNECTION_FIELDS,
             }
         ],
     }

@@ -26,6 +26,8 @@ from airflow_dicomweb.core.retry import RetryPolicy
 from airflow_dicomweb.core.url_policy import parse as parse_url_strictly
 
 AUTH_TYPES = ("none", "basic", "bearer", "google")
+#: How deletes are made: DICOMweb DELETE, or Orthanc's own REST API (Orthanc's plugin has no DELETE).
+DELETE_APIS = ("dicomweb", "orthanc")
 DEFAULT_TIMEOUT = (10.0, 300.0)
 DEFAULT_GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
 
@@ -47,6 +49,8 @@ class DicomWebSettings:
     caret_as_wildcard: bool = False
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
+    delete_api: str = "dicomweb"
+    orthanc_root: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -56,7 +60,15 @@ class DicomWebSettings:
             )
         if parts.username or parts.password:
             raise DicomWebConfigError("put credentials in login/password, not in the service root URL")
-        for what, url in (("the service root", self.base_url), ("operations_root", self.operations_root)):
+        if self.delete_api not in DELETE_APIS:
+            raise DicomWebConfigError(
+                f"unknown delete_api {self.delete_api!r}; expected one of {', '.join(DELETE_APIS)}"
+            )
+        for what, url in (
+            ("the service root", self.base_url),
+            ("operations_root", self.operations_root),
+            ("orthanc_root", self.orthanc_root),
+        ):
             if url:
                 try:
                     parse_url_strictly(url, what)
@@ -143,7 +155,9 @@ class DicomWebSettings:
             login, password = unquote(parts.username), unquote(parts.password or "")
         base_url = _strip_userinfo(base_url)
 
-        auth_type = str(extras.get("auth_type") or ("basic" if login else "none")).strip().lower()
+        auth_type = str(extras.get("auth_type") or "auto").strip().lower()
+        if auth_type == "auto":  # the connection form's default
+            auth_type = "basic" if login else "none"
         google_fields = (
             "key_path",
             "keyfile_dict",
@@ -156,6 +170,7 @@ class DicomWebSettings:
             "api_root",
             "api_version",
             "iam_endpoint_override",
+            "regional_access_boundary",
         )
         google = {k: extras[k] for k in google_fields if extras.get(k) not in (None, "")}
         retry = RetryPolicy(
@@ -178,6 +193,8 @@ class DicomWebSettings:
             caret_as_wildcard=_parse_bool(extras.get("caret_as_wildcard"), "caret_as_wildcard"),
             google=google,
             limits=_parse_limits(extras),
+            delete_api=str(extras.get("delete_api") or "dicomweb").strip().lower(),
+            orthanc_root=extras.get("orthanc_root") or None,
         )
 
 

@@ -65,7 +65,7 @@ class Transport:
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         self.redactor: Redactor = settings.redactor()
-        self.policy = UrlPolicy(self.base_url, [settings.operations_root or ""])
+        self.policy = UrlPolicy(self.base_url, [settings.operations_root or "", settings.orthanc_root or ""])
         self.session = session if session is not None else build_session(settings)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(settings.pool_size, 4), max_retries=0)
         self.session.mount("http://", adapter)
