@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_dicomweb.core.errors import DicomWebConfigError
-from airflow_dicomweb.core.settings import DicomWebSettings
+from airflow_dicomweb.core.settings import DEFAULT_GOOGLE_API_ROOT, DicomWebSettings
 
 DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -75,8 +75,46 @@ def google_credentials(settings: DicomWebSettings):
     return credentials
 
 
+def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
+    """Whether google-auth may look up the "regional access boundary" of the credentials.
+
+    google-auth (2.62 and newer) asks ``iamcredentials.googleapis.com/.../allowedLocations`` for it in the
+    background. Behind a private endpoint or in an air-gapped network that host is unreachable, and its
+    failures fill task and triggerer logs. So the lookup is off when the connection names a private
+    ``api_root`` or an ``iam_endpoint_override``, unless the extra ``regional_access_boundary`` says
+    otherwise (true or false).
+    """
+    explicit = settings.google.get("regional_access_boundary")
+    if explicit is not None:
+        return str(explicit).strip().lower() in ("true", "1", "yes", "on")
+    api_root = str(settings.google.get("api_root") or DEFAULT_GOOGLE_API_ROOT).rstrip("/")
+    return api_root == DEFAULT_GOOGLE_API_ROOT and not settings.google.get("iam_endpoint_override")
+
+
+def _auth_request(allow_boundary_lookup: bool):
+    """google-auth's transport for its own calls (token refresh, boundary lookup), as AuthorizedSession makes
+    it by default (a session that retries network errors), refusing the boundary lookup when it is off."""
+    import requests
+    from google.auth import exceptions
+    from google.auth.transport.requests import Request
+
+    class AuthRequest(Request):
+        def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+            if not allow_boundary_lookup and url.split("?", 1)[0].rstrip("/").endswith("/allowedLocations"):
+                raise exceptions.TransportError(
+                    "the regional access boundary lookup is off for this connection"
+                )
+            return super().__call__(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
+
+    session = requests.Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(max_retries=3))
+    return AuthRequest(session)
+
+
 def authorized_session(settings: DicomWebSettings):
     """A ``requests.Session`` that signs every request with a fresh Google access token."""
     from google.auth.transport.requests import AuthorizedSession
 
-    return AuthorizedSession(google_credentials(settings))
+    return AuthorizedSession(
+        google_credentials(settings), auth_request=_auth_request(regional_access_boundary_lookup(settings))
+    )
