@@ -1,7 +1,11 @@
 """Reading the identity of a DICOM Part 10 file: its UIDs, SOP Class and Transfer Syntax.
 
 Used before a store (to know which response item belongs to which file, and to refuse what is not a
-storable instance) and after a retrieve (to name the written file). Bulk values are not read into memory.
+storable instance) and after a retrieve (to name the written file). The file's top-level elements are
+walked once with pydicom's element reader (``pydicom.filereader.data_element_generator``): small values are
+read, large ones are skipped without being loaded, and the last element's extent tells whether the file was
+cut short. Files that walk cannot read (deflated, or encoded other than their Transfer Syntax says) are read
+with ``dcmread`` instead, without the truncation check.
 """
 
 from __future__ import annotations
@@ -12,11 +16,24 @@ from pathlib import Path
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import data_element_generator, read_preamble
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from airflow_dicomweb.core.errors import InvalidUIDError
 from airflow_dicomweb.core.uids import validate_uid
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
+#: Values larger than this are skipped, not read: only the UIDs are wanted.
+DEFER_SIZE = 4096
+UID_TAGS = {
+    0x0020000D: "StudyInstanceUID",
+    0x0020000E: "SeriesInstanceUID",
+    0x00080018: "SOPInstanceUID",
+    0x00080016: "SOPClassUID",
+}
+TRANSFER_SYNTAX_TAG = 0x00020010
+#: The Sequence Delimitation Item (FFFE,E0DD) with length 0, in both byte orders.
+SEQUENCE_DELIMITERS = (b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", b"\xff\xfe\xe0\xdd\x00\x00\x00\x00")
 
 
 class NotAnInstanceError(ValueError):
@@ -33,18 +50,31 @@ class InstanceHeader:
     size: int
 
 
+class _NeedsFullReader(Exception):
+    """The walk cannot read this file; dcmread can."""
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    return str(value or "").strip("\0 ")
+
+
 def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
     """The identity of the Part 10 file at ``path``; :class:`NotAnInstanceError` if it has none.
 
     Refused: an empty file, a file without the ``DICM`` prefix and File Meta Information, a file whose
-    UIDs are missing or invalid, and a file cut short (a top-level value running past its end).
+    UIDs are missing or invalid, and a file cut short (a top-level value running past its end, or an
+    undefined-length value without its closing delimiter).
     """
     path = Path(path)
     size = path.stat().st_size
     if size == 0:
         raise NotAnInstanceError("empty file")
     try:
-        ds = pydicom.dcmread(path, defer_size=4096)
+        transfer_syntax, values = _walk(path, size)
+    except _NeedsFullReader:
+        transfer_syntax, values = _read_with_dcmread(path)
     except InvalidDicomError:
         raise NotAnInstanceError(
             "not a DICOM Part 10 file (no 'DICM' prefix after the 128-byte preamble)"
@@ -53,16 +83,11 @@ def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
         if isinstance(exc, PermissionError | FileNotFoundError | IsADirectoryError):
             raise
         raise NotAnInstanceError(f"truncated or unreadable DICOM file ({exc})") from None
-    except Exception as exc:  # pydicom raises many kinds on malformed data
-        raise NotAnInstanceError(f"malformed DICOM file ({type(exc).__name__}: {exc})") from None
-    _check_not_truncated(ds, path, size)
-    meta = getattr(ds, "file_meta", None)
-    transfer_syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
     if not transfer_syntax:
         raise NotAnInstanceError("no Transfer Syntax UID in the File Meta Information")
     uids = {}
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"):
-        value = str(ds.get(keyword, "") or "").strip("\0 ")
+        value = values.get(keyword, "")
         if not value:
             raise NotAnInstanceError(f"no {keyword}")
         try:
@@ -79,49 +104,75 @@ def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
     )
 
 
-DEFLATED = "1.2.840.10008.1.2.1.99"
-#: The Sequence Delimitation Item (FFFE,E0DD) with length 0, in both byte orders.
-SEQUENCE_DELIMITERS = (b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", b"\xff\xfe\xe0\xdd\x00\x00\x00\x00")
+def _walk(path: Path, size: int) -> tuple[str, dict[str, str]]:
+    """Transfer Syntax and UIDs in one pass over the top-level elements; raises if the file was cut short."""
+    with open(path, "rb") as fp:
+        read_preamble(fp, force=False)
+        transfer_syntax = ""
+        for element in data_element_generator(
+            fp, False, True, stop_when=lambda tag, vr, length: tag.group != 2, defer_size=DEFER_SIZE
+        ):
+            if element.tag == TRANSFER_SYNTAX_TAG:
+                transfer_syntax = _text(element.value)
+        if not transfer_syntax:
+            return "", {}
+        if transfer_syntax == DeflatedExplicitVRLittleEndian:
+            raise _NeedsFullReader
+        values: dict[str, str] = {}
+        last = None
+        try:
+            for element in data_element_generator(
+                fp,
+                transfer_syntax == ImplicitVRLittleEndian,
+                transfer_syntax != ExplicitVRBigEndian,
+                defer_size=DEFER_SIZE,
+            ):
+                if element.tag in UID_TAGS:
+                    values[UID_TAGS[element.tag]] = _text(element.value)
+                last = element
+        except (EOFError, OSError):
+            raise
+        except Exception:
+            raise _NeedsFullReader from None
+    if last is not None:
+        _check_not_truncated(last, path, size)
+    return transfer_syntax, values
 
 
-def _check_not_truncated(ds: pydicom.Dataset, path: Path, size: int) -> None:
-    """Raise if the file was cut short.
+def _check_not_truncated(last, path: Path, size: int) -> None:
+    """Raise if the file was cut short, from the extent of its last top-level element.
 
-    pydicom stops quietly where a file ends, and defers large values without reading them, so the check is
-    made here on the last top-level element: with a defined length it must end exactly where the file
-    ends (past the end, its value was cut; short of it, the header of a following element was cut); with
-    an undefined length (encapsulated pixel data, a sequence) the file must end with the Sequence
-    Delimitation Item. Deflated files are not checked: their offsets are those of the inflated stream.
+    With a defined length the element must end exactly where the file ends (past the end, its value was cut;
+    short of it, the header of a following element was cut); with an undefined length (encapsulated pixel
+    data, a sequence) the file must end with the Sequence Delimitation Item.
     """
-    meta = getattr(ds, "file_meta", None)
-    if str(getattr(meta, "TransferSyntaxUID", "")) == DEFLATED:
-        return
-    positioned = []
-    for element in ds._dict.values():  # raw elements keep their offset without loading their value
-        position = getattr(element, "value_tell", None)
-        if position is None:
-            position = getattr(element, "file_tell", None)
-        if position is not None:
-            positioned.append((position, element))
-    if not positioned:
-        return
-    position, last = max(positioned, key=lambda pair: pair[0])
     length = getattr(last, "length", None)
-    if length is not None and length != UNDEFINED_LENGTH:
+    position = getattr(last, "value_tell", None)
+    if position is None or length is None:
+        return
+    if length != UNDEFINED_LENGTH:
         end = position + length
         if end != size:
             raise NotAnInstanceError(
                 f"truncated DICOM file: its last element ends at byte {end} but the file has {size} bytes"
             )
         return
-    undefined = length == UNDEFINED_LENGTH or getattr(
-        getattr(last, "value", None), "is_undefined_length", False
-    )
-    if undefined:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, size - 8))
-            if handle.read(8) not in SEQUENCE_DELIMITERS:
-                raise NotAnInstanceError(
-                    "truncated DICOM file: its last element has an undefined length but the file does not "
-                    "end with a sequence delimiter"
-                )
+    with open(path, "rb") as handle:
+        handle.seek(max(0, size - 8))
+        if handle.read(8) not in SEQUENCE_DELIMITERS:
+            raise NotAnInstanceError(
+                "truncated DICOM file: its last element has an undefined length but the file does not "
+                "end with a sequence delimiter"
+            )
+
+
+def _read_with_dcmread(path: Path) -> tuple[str, dict[str, str]]:
+    try:
+        ds = pydicom.dcmread(path, defer_size=DEFER_SIZE)
+    except (InvalidDicomError, EOFError, OSError):
+        raise
+    except Exception as exc:  # pydicom raises many kinds on malformed data
+        raise NotAnInstanceError(f"malformed DICOM file ({type(exc).__name__}: {exc})") from None
+    meta = getattr(ds, "file_meta", None)
+    values = {keyword: _text(ds.get(keyword, "")) for keyword in UID_TAGS.values()}
+    return _text(getattr(meta, "TransferSyntaxUID", "")), values
