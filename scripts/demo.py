@@ -2,7 +2,8 @@
 
 It starts an Orthanc with its DICOMweb plugin, an Airflow on SQLite in a temporary home, puts sample data
 in place (pydicom's sample files, a synthetic study, a file that is not DICOM, JPEG images with metadata),
-then runs ingest, export, JPEG to DICOM and delete, and prints what each task did.
+then runs ingest, export, JPEG to DICOM and delete (through Orthanc's REST API), prints what each task did,
+and checks that the deleted study is gone.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def main() -> int:
                 "host": orthanc.dicomweb_url,
                 "login": orthanc.username,
                 "password": orthanc.password,
-                "extra": {"caret_as_wildcard": True},
+                # Orthanc's DICOMweb plugin has no DELETE: delete through Orthanc's own REST API.
+                "extra": {"caret_as_wildcard": True, "delete_api": "orthanc"},
             }
         )
         from airflow.dag_processing.dagbag import DagBag
@@ -122,7 +124,10 @@ def main() -> int:
         ok = run(bag, "dicomweb_ingest", {})
         ok &= run(bag, "dicomweb_export", {"study_date": "20240115"})
         ok &= run(bag, "dicomweb_jpeg_to_dicom", {})
-        ok &= run(bag, "dicomweb_delete", {"study_instance_uid": study})  # Orthanc: skipped, cannot delete
+        ok &= run(bag, "dicomweb_delete", {"study_instance_uid": study})
+        gone = not orthanc.rest("POST", "/tools/lookup", data=study).json()
+        print(f"  study {study} {'is gone from Orthanc' if gone else 'is STILL on Orthanc'}")
+        ok &= gone
 
         print("\nOn disk:")
         for folder in ("done", "quarantine", "export/dicom", "export/metadata", "export/previews"):

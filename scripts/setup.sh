@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Prepare this machine: Orthanc with its DICOMweb plugin (Debian packages) and a virtualenv in .venv with
-# the provider (editable), Airflow at the tested version, and the test tools. Safe to run again.
+# Prepare this machine: the servers the tests start (Debian packages: Orthanc with its DICOMweb plugin,
+# Postgres and Redis for the deployed stack), and a virtualenv in .venv with the provider (editable), Airflow
+# at the tested version with the stack's extras (deploy/constraints.txt), and the test tools. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AIRFLOW_VERSION="3.3.2"
-PLUGIN=/usr/share/orthanc/plugins/libOrthancDicomWeb.so
 
-if ! { command -v Orthanc >/dev/null || [ -x /usr/sbin/Orthanc ]; } || [ ! -f "$PLUGIN" ]; then
-    echo "setup: installing Orthanc and its DICOMweb plugin (apt-get)"
+# command or file that shows the package is there -> Debian package
+declare -A NEEDED=(
+    [/usr/sbin/Orthanc]=orthanc
+    [/usr/share/orthanc/plugins/libOrthancDicomWeb.so]=orthanc-dicomweb
+    [/usr/bin/redis-server]=redis-server
+    [/usr/bin/pg_ctlcluster]=postgresql
+)
+missing=()
+for path in "${!NEEDED[@]}"; do
+    [ -e "$path" ] || missing+=("${NEEDED[$path]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (apt-get)"
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends orthanc orthanc-dicomweb >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"
@@ -25,5 +36,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' "apache-airflow==$AIRFLOW_VERSION" 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+    "apache-airflow[celery,postgres]==$AIRFLOW_VERSION" apache-airflow-providers-fab \
+    -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }

@@ -23,7 +23,9 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
     :param deferrable: hand the waiting to ``DicomWebOperationTrigger``, so no worker slot is held.
     :param on_unsupported: what to do when the server has no DICOMweb delete (Orthanc): ``fail`` the task
         with that message, or ``skip`` it with that message.
-    :return: the operation's name, or None when the server finished at once.
+    :return: the operation's name, or ``""`` when the server finished at once (an instance delete on
+        Google, any delete through Orthanc's REST API). An empty string, not None, so that a downstream
+        sensor's ``operation_name=delete.output`` finds an XCom and knows there is nothing to wait for.
     """
 
     template_fields: Sequence[str] = (
@@ -59,7 +61,7 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
         self.timeout = timeout
         self.on_unsupported = on_unsupported
 
-    def execute(self, context: Context) -> str | None:
+    def execute(self, context: Context) -> str:
         try:
             if self.sop_instance_uid:
                 operation = self.hook.delete_instance(
@@ -76,7 +78,7 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
             raise
         if operation is None:
             self.log.info("deleted; the server finished at once")
-            return None
+            return ""
         name = operation["name"]
         self.log.info("delete started operation %s", name)
         if not self.wait_for_completion:

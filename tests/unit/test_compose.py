@@ -1,12 +1,17 @@
 """docker-compose.yaml cannot be run here (no Docker engine): it is checked against the Compose
-specification's JSON schema, and for the services, connection and mounts the README describes."""
+specification's JSON schema and for what the deployment promises. Its environment is deploy/airflow.env,
+which the system test (tests/system/) runs for real."""
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+
+from tests.system.stack import AIRFLOW_SERVICES as LOCAL_SERVICES
+from tests.system.stack import read_env_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "compose-spec.json"
@@ -17,6 +22,7 @@ AIRFLOW_SERVICES = {
     "airflow-worker": "celery worker",
     "airflow-triggerer": "triggerer",
 }
+ENV_FILE = "deploy/airflow.env"
 
 
 @pytest.fixture(scope="module")
@@ -31,32 +37,52 @@ def test_valid_against_the_compose_specification(compose):
     jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(compose)
 
 
-def test_the_stack_has_every_service_of_airflows_own_compose_plus_orthanc(compose):
+def test_every_airflow_service_runs_on_the_one_shared_environment_file(compose):
     services = compose["services"]
     assert set(services) == {"postgres", "redis", "orthanc", "airflow-init", *AIRFLOW_SERVICES}
     for name, command in AIRFLOW_SERVICES.items():
         assert services[name]["command"] == command
-        assert services[name]["build"] == "."  # the provider, installed from this repository
-        assert services[name]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert services["airflow-init"]["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
-    assert services["orthanc"]["environment"]["DICOM_WEB_PLUGIN_ENABLED"] == "true"
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "FROM apache/airflow:3.3.2" in dockerfile and "pip install" in dockerfile
+        assert services[name]["build"] == "."
+        assert services[name]["env_file"] == [ENV_FILE]
+    assert services["airflow-init"]["env_file"] == [ENV_FILE]
+    assert {c.split()[0] for c in AIRFLOW_SERVICES.values()} == {c[0] for c in LOCAL_SERVICES.values()}
+    env = read_env_file(ROOT / ENV_FILE)
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")  # as Airflow's own compose file
 
 
-def test_the_connection_points_at_the_stacks_orthanc_and_the_dags_are_mounted(compose):
-    env = compose["services"]["airflow-worker"]["environment"]
-    conn = json.loads(
-        env["AIRFLOW_CONN_DICOMWEB_DEFAULT"].replace("${ORTHANC_PASSWORD:-orthanc-change-me}", "x")
-    )
-    assert conn["conn_type"] == "dicomweb"
-    assert conn["host"] == "http://orthanc:8042/dicom-web"
-    assert conn["login"] == "airflow" and conn["extra"]["caret_as_wildcard"] is True
-    users = compose["services"]["orthanc"]["environment"]["ORTHANC__REGISTERED_USERS"]
-    assert json.loads(users.replace("${ORTHANC_PASSWORD:-orthanc-change-me}", "x")) == {"airflow": "x"}
+def test_secrets_are_generated_once_and_shared_never_written_down(compose):
+    """The bug that failed every task: each service made up its own JWT secret. Now all read one file."""
+    env = read_env_file(ROOT / ENV_FILE)
+    for option in ("CORE__FERNET_KEY", "API_AUTH__JWT_SECRET", "API__SECRET_KEY"):
+        assert f"AIRFLOW__{option}" not in env
+        assert re.fullmatch(r"cat /opt/airflow/secrets/\w+", env[f"AIRFLOW__{option}_CMD"])
+    text = (ROOT / "docker-compose.yaml").read_text() + (ROOT / ENV_FILE).read_text()
+    assert "FERNET_KEY:" not in text and "change-me" not in text
+    for name in AIRFLOW_SERVICES:
+        assert "airflow-secrets:/opt/airflow/secrets:ro" in compose["services"][name]["volumes"]
+    init = compose["services"]["airflow-init"]
+    assert init["command"] == ["/opt/airflow/deploy/airflow-init.sh"]
+    assert "airflow-secrets:/opt/airflow/secrets" in init["volumes"]
+    assert "COPY --chown=airflow:root deploy /opt/airflow/deploy" in (ROOT / "Dockerfile").read_text()
+
+
+def test_every_long_running_service_has_a_healthcheck_and_nothing_listens_beyond_localhost(compose):
+    for name, service in compose["services"].items():
+        if name != "airflow-init":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    orthanc = compose["services"]["orthanc"]
+    assert "orthanc-config:/etc/orthanc:ro" in orthanc["volumes"]
+    assert orthanc["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_example_dags_and_data_are_mounted_and_the_readme_starts_it(compose):
     for name in AIRFLOW_SERVICES:
         assert "./dags:/opt/airflow/dags" in compose["services"][name]["volumes"]
         assert "./data:/opt/airflow/data" in compose["services"][name]["volumes"]
-    assert env["DICOMWEB_DATA_DIR"] == "/opt/airflow/data"
+    assert read_env_file(ROOT / ENV_FILE)["DICOMWEB_DATA_DIR"] == "/opt/airflow/data"
     readme = (ROOT / "README.md").read_text()
-    assert "docker compose up --build" in readme and "http://orthanc:8042/dicom-web" in readme
+    assert "docker compose up --build -d" in readme
+    assert "cat /opt/airflow/secrets/admin_password" in readme

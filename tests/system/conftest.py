@@ -1,0 +1,25 @@
+"""The deployed stack, started once for the system tests, and stopped whatever happens."""
+
+import pytest
+
+from tests.conftest import google_connection
+from tests.orthanc_server import OrthancMissing
+from tests.system.stack import LocalStack, StackMissing
+
+GOOGLE_CONN_ID = "dicomweb_google_system"
+
+
+@pytest.fixture(scope="session")
+def stack(google_emulator):
+    """docker-compose.yaml's services as local processes. The Google emulator is reachable from the worker
+    and the triggerer through a connection in their environment."""
+    try:
+        local = LocalStack()
+    except (StackMissing, OrthancMissing) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        local.start({f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}": google_connection(google_emulator)})
+        yield local
+    finally:
+        local.stop()
+        print(f"\nsystem stack timings: {', '.join(f'{k} {v:.0f} s' for k, v in local.timings.items())}")

@@ -1,0 +1,146 @@
+"""The example DAGs, triggered through the REST API of a deployed stack (docker-compose.yaml's services as
+local processes: api-server, scheduler, dag-processor, triggerer and a Celery worker, on Postgres and Redis),
+exactly as a user would: every task's final state, and what landed on the server and on disk."""
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from airflow_dicomweb.core.client import DicomWebClient
+from tests.dicom_factory import make_series
+from tests.system.conftest import GOOGLE_CONN_ID
+
+pytestmark = pytest.mark.system
+
+
+def orthanc_client(stack) -> DicomWebClient:
+    password = (stack.root / "secrets" / "orthanc_password").read_text()
+    return DicomWebClient.from_url(
+        f"http://127.0.0.1:{stack.ports['orthanc']}/dicom-web", login="airflow", password=password
+    )
+
+
+def operation_polls(google) -> int:
+    return sum(1 for method, path in google.requests if method == "GET" and "/operations/" in path)
+
+
+def held(stack, uid: str) -> bool:
+    return bool(stack.orthanc("POST", "/tools/lookup", data=uid).json())
+
+
+def test_the_stack_shares_its_secrets_and_logs_in_as_documented(stack):
+    """Every service reads the secrets airflow-init generated once; the admin login works; the connection
+    was stored encrypted (a Fernet key is set)."""
+    secrets = stack.root / "secrets"
+    assert {p.name for p in secrets.iterdir()} >= {"fernet_key", "jwt_secret", "api_secret_key"}
+    for name in ("api-server", "scheduler", "worker", "triggerer", "dag-processor"):
+        assert "JWT_SECRET_CMD" in " ".join(stack.process_env(name, {}))
+    assert stack.rest("GET", "/connections/dicomweb_default")["conn_type"] == "dicomweb"
+
+
+def test_ingest_stores_checks_and_moves_every_file(stack):
+    data = stack.root / "data" / "system-ingest"
+    landing = data / "landing"
+    (landing / "a").mkdir(parents=True)
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(get_testdata_file(name), landing / "a" / name)
+    series = make_series(landing / "b", 3, study_date="20230101")
+    (landing / "notes.txt").write_text("not DICOM")
+    for path in landing.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    conf = {
+        "landing_dir": str(landing),
+        "done_dir": str(data / "done"),
+        "quarantine_dir": str(data / "quarantine"),
+    }
+
+    state, tasks = stack.wait_for_run("dicomweb_ingest", stack.trigger("dicomweb_ingest", conf))
+    assert state == "success", tasks
+    assert tasks == {
+        "list_landing": "success",
+        "store": "success",
+        "verify_searchable": "success",
+        "move_files": "success",
+    }
+    assert len(list((data / "done").rglob("*.dcm"))) == 5
+    assert "not a DICOM Part 10 file" in (data / "quarantine" / "notes.txt.reason.txt").read_text()
+    assert [p for p in landing.rglob("*") if p.is_file()] == []
+    client = orthanc_client(stack)
+    study = client.search_for_studies({"StudyDate": "20230101"})[0]["0020000D"]["Value"][0]
+    assert len(client.search_for_instances(study)) == len(series)
+
+
+def test_export_maps_a_task_per_study_with_metadata_and_preview(stack, tmp_path):
+    client = orthanc_client(stack)
+    studies = [generate_uid(), generate_uid()]
+    for n, uid in enumerate(studies):
+        assert client.store_instances(
+            make_series(tmp_path / str(n), 2, study_uid=uid, study_date="20230202")
+        ).ok
+    export = stack.root / "data" / "system-export"
+
+    run_id = stack.trigger("dicomweb_export", {"study_date": "20230202", "export_dir": str(export)})
+    state, tasks = stack.wait_for_run("dicomweb_export", run_id)
+    assert state == "success", tasks
+    assert {k for k in tasks if k.startswith("retrieve_study[")} == {"retrieve_study[0]", "retrieve_study[1]"}
+    assert sorted(p.name for p in (export / "dicom").iterdir()) == sorted(studies)
+    assert len(list((export / "dicom").rglob("*.dcm"))) == 4
+    for uid in studies:
+        assert len(json.loads((export / "metadata" / f"{uid}.json").read_text())) == 2
+        assert Image.open(export / "previews" / f"{uid}.png").size == (256, 256)
+
+
+def test_jpeg_to_dicom_runs_on_the_sample_data_that_init_created(stack):
+    metadata = json.loads((stack.root / "data" / "jpeg" / "metadata.json").read_text())
+    study = metadata["0020000D"]["Value"][0]
+    state, tasks = stack.wait_for_run("dicomweb_jpeg_to_dicom", stack.trigger("dicomweb_jpeg_to_dicom", {}))
+    assert state == "success", tasks
+    assert tasks == {"store_jpeg": "success", "series_complete": "success"}
+    assert len(orthanc_client(stack).search_for_instances(study)) == 3
+
+
+def test_delete_on_the_embedded_orthanc_really_deletes(stack, tmp_path):
+    uid = generate_uid()
+    assert orthanc_client(stack).store_instances(make_series(tmp_path, 2, study_uid=uid)).ok
+    assert held(stack, uid)
+    state, tasks = stack.wait_for_run(
+        "dicomweb_delete", stack.trigger("dicomweb_delete", {"study_instance_uid": uid})
+    )
+    assert state == "success", tasks
+    assert tasks == {"delete_study": "success", "wait_for_delete": "success", "confirm_gone": "success"}
+    assert not held(stack, uid)
+
+
+def test_a_google_delete_defers_to_the_triggerer_process_and_resumes(stack, google, tmp_path, monkeypatch):
+    """The sensor goes to ``deferred`` while the operation runs (held by the emulator), and the separate
+    triggerer process resumes it once the operation is done."""
+    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+    from tests.conftest import google_connection
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}", google_connection(google))
+    uid = generate_uid()
+    assert DicomWebHook(GOOGLE_CONN_ID).store_instances(make_series(tmp_path, 2, study_uid=uid)).ok
+    google.hold_operations()
+    run_id = stack.trigger("dicomweb_delete", {"study_instance_uid": uid, "dicomweb_conn_id": GOOGLE_CONN_ID})
+    stack.wait_for_task_state("dicomweb_delete", run_id, "wait_for_delete", "deferred")
+    polls_before = operation_polls(google)
+    deadline = time.monotonic() + 120
+    while operation_polls(google) == polls_before and time.monotonic() < deadline:
+        time.sleep(0.5)  # the triggerer's first poll of the running operation
+    assert operation_polls(google) > polls_before, "the triggerer never polled the operation"
+    assert google.orthanc.count_instances() == 2  # still there while the operation runs
+    google.release_operations()
+    state, tasks = stack.wait_for_run("dicomweb_delete", run_id)
+    assert state == "success", tasks
+    assert tasks == {"delete_study": "success", "wait_for_delete": "success", "confirm_gone": "success"}
+    assert google.orthanc.count_instances() == 0
+    # The triggerer process's own record: the trigger saw the operation running, then fired success.
+    [trigger_log] = (stack.root / "logs" / "dag_id=dicomweb_delete").glob(f"run_id={run_id}/*/*trigger*")
+    text = trigger_log.read_text(errors="replace")
+    assert ": running (" in text and "next poll in" in text and "'status': 'success'" in text
