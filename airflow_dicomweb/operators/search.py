@@ -10,6 +10,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.template_values import as_bool, as_int
 
 
 class DicomWebSearchOperator(DicomWebBaseOperator):
@@ -71,9 +72,9 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
             series_instance_uid=self.series_instance_uid or None,
             filters=self.filters or None,
             includefield=self.includefield or None,
-            fuzzymatching=self.fuzzymatching,
-            limit=int(self.limit) if self.limit not in (None, "") else None,
-            offset=int(self.offset or 0),
+            fuzzymatching=as_bool(self.fuzzymatching, "fuzzymatching"),
+            limit=as_int(self.limit, "limit"),
+            offset=as_int(self.offset, "offset", default=0),
         )
         if self.output_path:
             path = self.output_file(self.output_path)

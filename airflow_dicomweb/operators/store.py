@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core.store_result import Status, StoreResult
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.template_values import as_bool, as_int
 
 MAX_FAILURES_IN_MESSAGE = 20
 
@@ -56,8 +57,9 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
     :param storage_class: Google's storage class (templated).
     :param concurrency: parallel requests.
     :param batch_files: instances per request.
-    :param skip_existing: ask the server first which instances it already holds and report those as
-        already present without sending them (templated).
+    :param skip_existing: ask the server first (one search per series) which instances it already holds,
+        and report those as already present without sending them (the default, as in the core's
+        ``store_instances``); False sends every file.
     :param fail_on_error: fail the task after trying every file if any failed (the failures are named in
         the error); with False the task succeeds and the failures are in the returned summary.
     :param return_outcomes: add one entry per file to the returned summary (for a downstream task that
@@ -70,7 +72,6 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         "files",
         "study_instance_uid",
         "storage_class",
-        "skip_existing",
         "dicomweb_conn_id",
     )
     ui_color = "#d6eaf8"
@@ -83,7 +84,7 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         storage_class: str | None = None,
         concurrency: int = 4,
         batch_files: int = 16,
-        skip_existing: bool = False,
+        skip_existing: bool = True,
         fail_on_error: bool = True,
         return_outcomes: bool = False,
         max_xcom_uids: int = 1000,
@@ -102,17 +103,14 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         files = [self.files] if isinstance(self.files, str) else list(self.files or [])
-        kwargs: dict[str, Any] = {}
-        if self.skip_existing:
-            kwargs["skip_existing"] = True
         result = self.hook.store_instances(
             files,
             self.study_instance_uid or None,
             storage_class=self.storage_class or None,
-            concurrency=self.concurrency,
-            batch_files=self.batch_files,
+            concurrency=as_int(self.concurrency, "concurrency", minimum=1),
+            batch_files=as_int(self.batch_files, "batch_files", minimum=1),
+            skip_existing=as_bool(self.skip_existing, "skip_existing"),
             progress=self.progress_log("stored"),
-            **kwargs,
         )
         for outcome in result.failed:
             self.log.error("%s", outcome)

@@ -11,6 +11,7 @@ from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+from airflow_dicomweb.operators.template_values import as_int
 from airflow_dicomweb.triggers.search import DicomWebSearchTrigger, count_matches
 
 
@@ -59,6 +60,9 @@ class DicomWebSearchSensor(BaseSensorOperator):
     def hook(self) -> DicomWebHook:
         return DicomWebHook(self.dicomweb_conn_id)
 
+    def _min_count(self) -> int:
+        return as_int(self.min_count, "min_count", default=1, minimum=1)  # type: ignore[return-value]
+
     def _search(self) -> dict[str, Any]:
         return {
             k: v
@@ -75,16 +79,16 @@ class DicomWebSearchSensor(BaseSensorOperator):
             return super().execute(context)
         self.defer(
             trigger=DicomWebSearchTrigger(
-                self.level, self._search(), int(self.min_count), self.dicomweb_conn_id, self.poke_interval
+                self.level, self._search(), self._min_count(), self.dicomweb_conn_id, self.poke_interval
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
 
     def poke(self, context: Context) -> bool:
-        count = count_matches(self.hook, self.level, self._search(), int(self.min_count))
-        self.log.info("search %s: %d of %d matches", self.level, count, int(self.min_count))
-        return count >= int(self.min_count)
+        count = count_matches(self.hook, self.level, self._search(), self._min_count())
+        self.log.info("search %s: %d of %d matches", self.level, count, self._min_count())
+        return count >= self._min_count()
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
         if event.get("status") != "success":

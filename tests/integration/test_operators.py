@@ -324,3 +324,26 @@ def test_operators_template_the_values_a_dag_author_computes_per_run():
     }
     for cls, fields in expected.items():
         assert fields <= set(cls.template_fields), cls
+
+
+def test_store_skip_existing_is_passed_through_both_ways(orthanc_conn_id, clean_orthanc, tmp_path):
+    """The default asks the server first and reports what it holds as already present; False sends every
+    file (Orthanc then answers 200 for instances it already had)."""
+    files = [str(p) for p in make_series(tmp_path, 3)]
+    assert (
+        DicomWebStoreOperator(task_id="a", files=files, dicomweb_conn_id=orthanc_conn_id).execute({})[
+            "stored"
+        ]
+        == 3
+    )
+    again = DicomWebStoreOperator(task_id="b", files=files, dicomweb_conn_id=orthanc_conn_id).execute({})
+    assert (again["stored"], again["already_present"]) == (0, 3)
+    forced = DicomWebStoreOperator(
+        task_id="c", files=files, skip_existing=False, dicomweb_conn_id=orthanc_conn_id
+    ).execute({})
+    assert (forced["stored"], forced["already_present"]) == (3, 0)
+    as_text = DicomWebStoreOperator(
+        task_id="d", files=files, skip_existing="False", dicomweb_conn_id=orthanc_conn_id
+    ).execute({})
+    assert (as_text["stored"], as_text["already_present"]) == (3, 0)  # "False" is not truthy here
+    assert "skip_existing" not in DicomWebStoreOperator.template_fields
