@@ -354,6 +354,15 @@ def _map_response(
             http_status=http_status,
             failure_reason=failed.failure_reason,
         )
+    if http_status >= 400:
+        why = f": {problem}" if problem else ""
+        return _failed(
+            item,
+            header,
+            f"the server rejected the request (HTTP {http_status}) without a FailureReason for this "
+            f"instance{why}",
+            http_status=http_status,
+        )
     why = problem or "the response's ReferencedSOPSequence does not list this instance"
     return _failed(
         item, header, f"not acknowledged by the server (HTTP {http_status}): {why}", http_status=http_status

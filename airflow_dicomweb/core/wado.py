@@ -464,13 +464,28 @@ class WadoMixin:
             segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
             try:
                 return self._fetch_bulk(self.transport.url(*segments, "bulkdata", *path), dest_path)
-            except DicomWebNotFoundError:
+            except DicomWebNotFoundError as not_found:
                 metadata = self.retrieve_instance_metadata(
                     study_instance_uid, series_instance_uid, sop_instance_uid
                 )
                 bulkdata_uri = find_bulkdata_uri(metadata, path)
                 if bulkdata_uri is None:
-                    raise
+                    tag = "/".join(path)
+                    hint = (
+                        "; for pixel data, retrieve the frames instead (retrieve_instance_frames)"
+                        if path[-1] == "7FE00010"
+                        else ""
+                    )
+                    raise DicomWebNotFoundError(
+                        404,
+                        method=not_found.method,
+                        url=not_found.url,
+                        server_message=(
+                            f"and the instance's metadata lists no BulkDataURI for {tag} (the value is inline, "
+                            f"absent, or encapsulated pixel data, for which servers such as Orthanc give "
+                            f"none){hint}"
+                        ),
+                    ) from None
         return self._fetch_bulk(self.transport.resolve(bulkdata_uri), dest_path)
 
     def _fetch_bulk(self, url: str, dest_path: str | os.PathLike | None) -> bytes | Path:

@@ -158,3 +158,25 @@ def test_a_malformed_connection_says_what_is_wrong_when_used(monkeypatch, connec
     with pytest.raises(DicomWebConfigError, match=message) as info:
         hook.search_for_studies()
     assert "BEGIN" not in str(info.value)
+
+
+def test_a_400_without_a_failure_reason_says_the_server_rejected_the_request(tmp_path):
+    """Orthanc answers garbage with 400 and an empty FailedSOPSequence; this fake server does so for a real
+    instance. That is not 'not acknowledged': the server rejected the request and gave no reason."""
+    from airflow_dicomweb.core.client import DicomWebClient
+    from tests.dicom_factory import make_instance
+    from tests.fake_server import FakeServer
+
+    body = b'{"00081198": {"vr": "SQ", "Value": []}}'
+    with FakeServer(lambda r: (400, {"Content-Type": "application/dicom+json"}, body)) as server:
+        path = make_instance(tmp_path / "a.dcm", study_uid="1.2.3", series_uid="1.2.3.4")
+        [failed] = (
+            DicomWebClient.from_url(server.url, max_retries=0)
+            .store_instances([path], skip_existing=False)
+            .failed
+        )
+    assert (
+        failed.reason
+        == "the server rejected the request (HTTP 400) without a FailureReason for this instance"
+    )
+    assert failed.http_status == 400

@@ -192,3 +192,21 @@ def test_series_fetched_in_parallel_give_the_same_files(hook, tmp_path):
     assert sorted(p.read_bytes() for p in paths) == sorted(s.read_bytes() for s in sources)
     assert max(s.files_done for s in seen) == 7  # the two series' progress adds up
     assert max(s.bytes_done for s in seen) == sum(p.stat().st_size for p in paths)
+
+
+def test_bulkdata_of_encapsulated_pixel_data_says_there_is_no_bulkdata_uri_and_suggests_frames(
+    hook, stored, samples
+):
+    """Orthanc gives compressed pixel data no BulkDataURI: the 404 says so, instead of a bare 404."""
+    by_name, _ = stored
+    o = by_name[Path(samples["jpeg"]).name]
+    with pytest.raises(DicomWebNotFoundError) as caught:
+        hook.retrieve_bulkdata(
+            study_instance_uid=o.study_instance_uid,
+            series_instance_uid=o.series_instance_uid,
+            sop_instance_uid=o.sop_instance_uid,
+            tag_path="7FE00010",
+        )
+    message = str(caught.value)
+    assert "HTTP 404" in message and "metadata lists no BulkDataURI for 7FE00010" in message
+    assert "retrieve the frames instead (retrieve_instance_frames)" in message
