@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepare this machine: the servers the tests start (Debian packages: Orthanc with its DICOMweb plugin,
-# Postgres and Redis for the deployed stack), and a virtualenv in .venv with the provider (editable), Airflow
+# Prepare this machine: the servers and tools the tests use (Debian packages: Orthanc with its DICOMweb plugin,
+# Postgres and Redis for the deployed stack, dicom3tools to validate generated instances), and a virtualenv in .venv with the provider (editable), Airflow
 # at the tested version with the stack's extras (deploy/constraints.txt), and the test tools. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ declare -A NEEDED=(
     [/usr/share/orthanc/plugins/libOrthancDicomWeb.so]=orthanc-dicomweb
     [/usr/bin/redis-server]=redis-server
     [/usr/bin/pg_ctlcluster]=postgresql
+    [/usr/bin/dciodvfy]=dicom3tools
 )
 missing=()
 for path in "${!NEEDED[@]}"; do
