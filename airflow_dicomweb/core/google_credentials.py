@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_dicomweb.core.errors import DicomWebConfigError
 from airflow_dicomweb.core.settings import DEFAULT_GOOGLE_API_ROOT, DicomWebSettings
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+    from google.auth.transport.requests import AuthorizedSession, Request
 
 DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -36,7 +40,7 @@ def _keyfile_info(google: Mapping[str, Any]) -> dict | None:
     return dict(raw)
 
 
-def google_credentials(settings: DicomWebSettings):
+def google_credentials(settings: DicomWebSettings) -> Credentials:
     """The google-auth credentials described by the settings' Google fields."""
     import google.auth
     from google.auth import impersonated_credentials
@@ -91,15 +95,23 @@ def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
     return api_root == DEFAULT_GOOGLE_API_ROOT and not settings.google.get("iam_endpoint_override")
 
 
-def _auth_request(allow_boundary_lookup: bool):
+def _auth_request(allow_boundary_lookup: bool) -> Request:
     """google-auth's transport for its own calls (token refresh, boundary lookup), as AuthorizedSession makes
     it by default (a session that retries network errors), refusing the boundary lookup when it is off."""
     import requests
     from google.auth import exceptions
-    from google.auth.transport.requests import Request
+    from google.auth.transport import requests as google_requests
 
-    class AuthRequest(Request):
-        def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+    class AuthRequest(google_requests.Request):
+        def __call__(
+            self,
+            url: str,
+            method: str = "GET",
+            body: Any = None,
+            headers: Any = None,
+            timeout: Any = None,
+            **kwargs: Any,
+        ) -> Any:
             if not allow_boundary_lookup and url.split("?", 1)[0].rstrip("/").endswith("/allowedLocations"):
                 raise exceptions.TransportError(
                     "the regional access boundary lookup is off for this connection"
@@ -111,7 +123,7 @@ def _auth_request(allow_boundary_lookup: bool):
     return AuthRequest(session)
 
 
-def authorized_session(settings: DicomWebSettings):
+def authorized_session(settings: DicomWebSettings) -> AuthorizedSession:
     """A ``requests.Session`` that signs every request with a fresh Google access token."""
     from google.auth.transport.requests import AuthorizedSession
 

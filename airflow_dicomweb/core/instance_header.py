@@ -139,7 +139,7 @@ def _walk(path: Path, size: int) -> tuple[str, dict[str, str]]:
     return transfer_syntax, values
 
 
-def _check_not_truncated(last, path: Path, size: int) -> None:
+def _check_not_truncated(last: object, path: Path, size: int) -> None:
     """Raise if the file was cut short, from the extent of its last top-level element.
 
     With a defined length the element must end exactly where the file ends (past the end, its value was cut;

@@ -19,9 +19,11 @@ import io
 import json
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.uid import UID
 
 from airflow_dicomweb.core.errors import InvalidUIDError
 from airflow_dicomweb.core.uids import validate_uid
@@ -128,7 +130,7 @@ def read_jpeg_info(data: bytes) -> JpegInfo:
     raise JpegInstanceError("corrupt or truncated JPEG: no frame header (SOF0) found")
 
 
-def _value(dataset: dict, tag: str):
+def _value(dataset: dict, tag: str) -> Any:
     element = dataset.get(tag)
     if isinstance(element, dict) and element.get("Value"):
         return element["Value"][0]
@@ -224,10 +226,10 @@ def build_part10(metadata: dict, jpeg: bytes) -> bytes:
     plain = {k: v for k, v in metadata.items() if k != "7FE00010" and not k.startswith("0002")}
     ds = Dataset.from_json(plain)
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = JPEG_BASELINE
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.MediaStorageSOPClassUID = UID(ds.SOPClassUID)
+    meta.MediaStorageSOPInstanceUID = UID(ds.SOPInstanceUID)
+    meta.TransferSyntaxUID = UID(JPEG_BASELINE)
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     ds.file_meta = meta
     ds.PixelData = encapsulate([jpeg])
     ds["PixelData"].VR = "OB"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import Message
+from typing import Any
 
 DICOM = "application/dicom"
 DICOM_JSON = "application/dicom+json"
@@ -24,7 +25,7 @@ def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
         return "", {}
     message = Message()
     message["content-type"] = value
-    params = message.get_params(failobj=[]) or []
+    params: list[tuple[str, Any]] = list(message.get_params(failobj=[]) or [])
     media_type = params[0][0].strip().lower() if params else ""
     out: dict[str, str] = {}
     for name, val in params[1:]:

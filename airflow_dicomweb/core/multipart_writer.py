@@ -97,7 +97,8 @@ class MultipartBody:
     def _file_blocks(part: BodyPart, buffer: bytearray, view: memoryview) -> Iterator[memoryview]:
         """The file's bytes in blocks. The buffer is reused: each block is sent before the next is read."""
         sent = 0
-        with open(part.path, "rb", buffering=0) as handle:  # type: ignore[arg-type]
+        assert part.path is not None
+        with open(part.path, "rb", buffering=0) as handle:
             while True:
                 n = handle.readinto(buffer)
                 if not n:

@@ -235,7 +235,7 @@ def _parse_extra(extra: Mapping[str, Any] | str | None) -> dict[str, Any]:
     if isinstance(extra, str):
         try:
             extra = json.loads(extra)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise DicomWebConfigError(f"the connection's extra is not valid JSON: {exc.msg}") from None
     if not isinstance(extra, Mapping):
         raise DicomWebConfigError("the connection's extra must be a JSON object")

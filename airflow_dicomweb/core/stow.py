@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.input_files import InputProblem, expand_inputs
@@ -87,6 +88,8 @@ class StowMixin:
     """The store transaction. Needs ``self.transport`` (and ``iter_search`` for ``skip_existing``)."""
 
     transport: Transport
+    if TYPE_CHECKING:
+        iter_search: Callable[..., Iterator[dict]]
 
     def store_instances(
         self,
@@ -162,23 +165,23 @@ class StowMixin:
         pool: ThreadPoolExecutor,
     ) -> list[_Item]:
         """Inspect every file, then drop (as already present) those whose instance the server holds."""
-        remaining: list[_Item] = []
+        remaining: list[tuple[_Item, InstanceHeader]] = []
         for item, (header, outcome) in zip(items, pool.map(state.inspect, items), strict=True):
             if outcome is not None:
                 outcomes[item.index] = outcome
                 state.tracker.add(1, item.size)
-            else:
-                remaining.append(replace(item, header=header))
-        by_series: dict[tuple[str, str], set[str]] = {}
-        for item in remaining:
-            by_series.setdefault((item.header.study_instance_uid, item.header.series_instance_uid), set())
-        for (study, series), held in by_series.items():
+            elif header is not None:
+                remaining.append((item, header))
+        held: dict[tuple[str, str], set[str]] = {}
+        for _, header in remaining:
+            held.setdefault((header.study_instance_uid, header.series_instance_uid), set())
+        for (study, series), sops in held.items():
             try:
                 for found in self.iter_search(
                     "instances", study_instance_uid=study, series_instance_uid=series
                 ):
                     element = found.get("00080018") or {}
-                    held.update(str(v) for v in element.get("Value") or [])
+                    sops.update(str(v) for v in element.get("Value") or [])
             except DicomWebError as exc:
                 log.warning(
                     "could not ask which instances of series %s are stored (%s); sending them all",
@@ -186,20 +189,17 @@ class StowMixin:
                     exc,
                 )
         to_send = []
-        for item in remaining:
-            if (
-                item.header.sop_instance_uid
-                in by_series[(item.header.study_instance_uid, item.header.series_instance_uid)]
-            ):
+        for item, header in remaining:
+            if header.sop_instance_uid in held[(header.study_instance_uid, header.series_instance_uid)]:
                 outcomes[item.index] = _outcome(
                     item,
-                    item.header,
+                    header,
                     Status.ALREADY_PRESENT,
                     reason="already on the server (found by search before sending)",
                 )
                 state.tracker.add(1, item.size)
             else:
-                to_send.append(item)
+                to_send.append(replace(item, header=header))
         return to_send
 
     def _store_batch(
@@ -211,7 +211,7 @@ class StowMixin:
             header, outcome = (item.header, None) if item.header else state.inspect(item)
             if outcome is not None:
                 results.append((item.index, outcome))
-            else:
+            elif header is not None:
                 to_send.append((item, header))
         if not to_send:
             return results
@@ -302,7 +302,7 @@ class _StoreState:
         return header, None
 
 
-def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw) -> InstanceOutcome:
+def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw: Any) -> InstanceOutcome:
     return InstanceOutcome(
         path=str(item.path),
         status=status,
@@ -313,7 +313,7 @@ def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw) -
     )
 
 
-def _failed(item: _Item, header: InstanceHeader | None, reason: str, **kw) -> InstanceOutcome:
+def _failed(item: _Item, header: InstanceHeader | None, reason: str, **kw: Any) -> InstanceOutcome:
     log.warning("store %s: %s", item.path, reason)
     return _outcome(item, header, Status.FAILED, reason=reason, **kw)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_dicomweb.core.errors import DicomWebResponseError
 from airflow_dicomweb.core.media_types import parse_content_type
@@ -128,7 +129,7 @@ def _json_values(dataset: dict, tag: str) -> list:
     return values if isinstance(values, list) else []
 
 
-def _json_first(dataset: dict, tag: str, default=None):
+def _json_first(dataset: dict, tag: str, default: Any = None) -> Any:
     values = _json_values(dataset, tag)
     return values[0] if values else default
 
@@ -178,7 +179,7 @@ def _local(name: str) -> str:
     return name.rsplit("}", 1)[-1]
 
 
-def _xml_first(parent: ET.Element, tag: str, default=None):
+def _xml_first(parent: ET.Element, tag: str, default: Any = None) -> Any:
     attr = _xml_attr(parent, tag)
     if attr is None:
         return default

@@ -35,7 +35,7 @@ from airflow_dicomweb.core.errors import (
     DicomWebUnsafeUrlError,
 )
 from airflow_dicomweb.core.redaction import Redactor
-from airflow_dicomweb.core.response_body import Reply, iter_body, read_body
+from airflow_dicomweb.core.response_body import Reply, ResponseLimits, iter_body, read_body
 from airflow_dicomweb.core.retry import parse_retry_after
 from airflow_dicomweb.core.settings import DicomWebSettings
 from airflow_dicomweb.core.url_policy import UrlPolicy, operation_path, refuse_ambiguous, shown
@@ -76,7 +76,7 @@ class Transport:
         self._last_token: str | None = None
 
     @property
-    def limits(self):
+    def limits(self) -> ResponseLimits:
         return self.settings.limits
 
     # --- URLs -----------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -73,9 +73,11 @@ def _single_part(chunks: Iterator[bytes], content_type: str) -> Iterator[Multipa
 
 
 class WadoMixin:
-    """The retrieve transactions. Needs ``self.transport``."""
+    """The retrieve transactions. Needs ``self.transport`` (and ``iter_search``, from the search mixin)."""
 
     transport: Transport
+    if TYPE_CHECKING:
+        iter_search: Callable[..., Iterator[dict]]
 
     # --- streaming ------------------------------------------------------------------------------
 
@@ -123,7 +125,7 @@ class WadoMixin:
                     dest_dir,
                     source=f"GET {safe_url}",
                     expected=expected,
-                    on_file=(lambda _path, size: tracker.add(1, size)) if tracker else None,
+                    on_file=counted(tracker),
                 )
             finally:
                 response.close()
@@ -468,7 +470,7 @@ class WadoMixin:
                 metadata = self.retrieve_instance_metadata(
                     study_instance_uid, series_instance_uid, sop_instance_uid
                 )
-                bulkdata_uri = find_bulkdata_uri(metadata, path)
+                bulkdata_uri = find_bulkdata_uri(metadata, path) if isinstance(metadata, dict) else None
                 if bulkdata_uri is None:
                     tag = "/".join(path)
                     hint = (
@@ -523,6 +525,17 @@ class WadoMixin:
                 temp.unlink(missing_ok=True)
 
         return self.transport.retry(attempt)
+
+
+def counted(tracker: ProgressTracker | None) -> Callable[[Path, int], None] | None:
+    """An ``on_file`` callback that counts each file written in ``tracker``."""
+    if tracker is None:
+        return None
+
+    def on_file(_path: Path, size: int) -> None:
+        tracker.add(1, size)
+
+    return on_file
 
 
 def _first(item: dict, tag: str) -> Any:

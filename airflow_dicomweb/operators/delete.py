@@ -64,6 +64,8 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
     def execute(self, context: Context) -> str:
         try:
             if self.sop_instance_uid:
+                if not self.series_instance_uid:
+                    raise ValueError("sop_instance_uid needs series_instance_uid")
                 operation = self.hook.delete_instance(
                     self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
                 )

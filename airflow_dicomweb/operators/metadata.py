@@ -44,6 +44,8 @@ class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
     def execute(self, context: Context) -> Any:
         target = self.output_file(self.output_path) if self.output_path else None  # validated first
         if self.sop_instance_uid:
+            if not self.series_instance_uid:
+                raise ValueError("sop_instance_uid needs series_instance_uid")
             metadata: Any = self.hook.retrieve_instance_metadata(
                 self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
             )

@@ -10,7 +10,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
-from airflow_dicomweb.operators.template_values import as_bool, as_int
+from airflow_dicomweb.operators.template_values import as_bool, as_int, as_optional_int
 
 
 class DicomWebSearchOperator(DicomWebBaseOperator):
@@ -73,7 +73,7 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
             filters=self.filters or None,
             includefield=self.includefield or None,
             fuzzymatching=as_bool(self.fuzzymatching, "fuzzymatching"),
-            limit=as_int(self.limit, "limit"),
+            limit=as_optional_int(self.limit, "limit"),
             offset=as_int(self.offset, "offset", default=0),
         )
         if self.output_path:

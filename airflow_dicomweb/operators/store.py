@@ -107,8 +107,8 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
             files,
             self.study_instance_uid or None,
             storage_class=self.storage_class or None,
-            concurrency=as_int(self.concurrency, "concurrency", minimum=1),
-            batch_files=as_int(self.batch_files, "batch_files", minimum=1),
+            concurrency=as_int(self.concurrency, "concurrency", default=4, minimum=1),
+            batch_files=as_int(self.batch_files, "batch_files", default=16, minimum=1),
             skip_existing=as_bool(self.skip_existing, "skip_existing"),
             progress=self.progress_log("stored"),
         )

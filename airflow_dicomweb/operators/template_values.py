@@ -24,16 +24,22 @@ def as_bool(value: Any, name: str) -> bool:
     raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
-def as_int(value: Any, name: str, *, default: int | None = None, minimum: int = 0) -> int | None:
-    """``value`` as an integer of at least ``minimum``; None, "" and "None" give ``default``."""
+def as_optional_int(value: Any, name: str, *, minimum: int = 0) -> int | None:
+    """``value`` as an integer of at least ``minimum``, or None for None, "" and "None"."""
     if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-        return default
+        return None
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     try:
-        number = int(str(value).strip()) if not isinstance(value, int) else value
+        number = value if isinstance(value, int) else int(str(value).strip())
     except ValueError:
         raise ValueError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {number}")
     return number
+
+
+def as_int(value: Any, name: str, *, default: int, minimum: int = 0) -> int:
+    """``value`` as an integer of at least ``minimum``; ``default`` for None, "" and "None"."""
+    number = as_optional_int(value, name, minimum=minimum)
+    return default if number is None else number

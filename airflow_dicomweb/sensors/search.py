@@ -61,7 +61,7 @@ class DicomWebSearchSensor(BaseSensorOperator):
         return DicomWebHook(self.dicomweb_conn_id)
 
     def _min_count(self) -> int:
-        return as_int(self.min_count, "min_count", default=1, minimum=1)  # type: ignore[return-value]
+        return as_int(self.min_count, "min_count", default=1, minimum=1)
 
     def _search(self) -> dict[str, Any]:
         return {

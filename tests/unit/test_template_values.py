@@ -1,6 +1,6 @@
 import pytest
 
-from airflow_dicomweb.operators.template_values import as_bool, as_int
+from airflow_dicomweb.operators.template_values import as_bool, as_int, as_optional_int
 
 
 @pytest.mark.parametrize(
@@ -18,12 +18,9 @@ def test_anything_else_is_not_a_boolean(value):
 
 
 def test_numbers_from_templates():
-    assert as_int("12", "limit") == 12
-    assert (
-        as_int(None, "limit") is None
-        and as_int("None", "limit") is None
-        and as_int("", "offset", default=0) == 0
-    )
+    assert as_optional_int("12", "limit") == 12
+    assert as_optional_int(None, "limit") is None and as_optional_int("None", "limit") is None
+    assert as_int("", "offset", default=0) == 0 and as_int("7", "offset", default=0) == 7
     for bad in ("ten", "1.5", True, "-1"):
         with pytest.raises(ValueError, match="limit"):
-            as_int(bad, "limit")
+            as_optional_int(bad, "limit")
