@@ -35,6 +35,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape
 
 import pydicom
 from cryptography.hazmat.primitives import hashes, serialization
@@ -691,7 +692,7 @@ def stow_json(study_url: str, referenced, failed) -> bytes:
 
 def stow_xml(study_url: str, referenced, failed) -> bytes:
     def attr(tag, vr, value):
-        return f'<DicomAttribute tag="{tag}" vr="{vr}"><Value number="1">{value}</Value></DicomAttribute>'
+        return f'<DicomAttribute tag="{tag}" vr="{vr}"><Value number="1">{escape(str(value))}</Value></DicomAttribute>'
 
     xml = [
         '<?xml version="1.0" encoding="UTF-8"?>',
