@@ -28,12 +28,24 @@ html_theme = "alabaster"
 
 def _connection_fields_table() -> str:
     """The connection form's fields, from the provider info itself (so the page cannot drift from it)."""
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 25 55", "", "   * - extra", "     - label", "     - meaning"]
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 20 25 55",
+        "",
+        "   * - extra",
+        "     - label",
+        "     - meaning",
+    ]
     for name, field in CONNECTION_FIELDS.items():
         schema = field["schema"]
         extra = f" Choices: {', '.join(schema['enum'])}." if "enum" in schema else ""
         default = f" Default: ``{schema['default']}``." if "default" in schema else ""
-        lines += [f"   * - ``{name}``", f"     - {field['label']}", f"     - {field['description']}{extra}{default}"]
+        lines += [
+            f"   * - ``{name}``",
+            f"     - {field['label']}",
+            f"     - {field['description']}{extra}{default}",
+        ]
     return "\n".join(lines) + "\n"
 
 
