@@ -1,0 +1,149 @@
+"""WADO-RS of bulk data: a value by its BulkDataURI, or by instance and tag path, as bytes or into a file."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
+from airflow_dicomweb.core.media_types import OCTET_STREAM, multipart_accept
+from airflow_dicomweb.core.multipart_reader import PartEnd, PartStart
+from airflow_dicomweb.core.transport import IDENTITY
+from airflow_dicomweb.core.uids import resource_segments
+from airflow_dicomweb.core.wado_response import WadoResponseMixin
+
+
+def normalize_tag_path(tag_path: str | Sequence[str | int]) -> list[str]:
+    """``7FE00010`` or ``00081115/0/7FE00010``: tags (8 hex digits) alternating with item indexes."""
+    parts = tag_path.strip("/").split("/") if isinstance(tag_path, str) else [str(p) for p in tag_path]
+    if not parts or len(parts) % 2 == 0:
+        raise ValueError(f"tag path {tag_path!r} must be TAG or SEQTAG/index/TAG...")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            tag = part.replace(",", "").strip("()").upper()
+            if len(tag) != 8 or any(c not in "0123456789ABCDEF" for c in tag):
+                raise ValueError(f"tag path {tag_path!r}: {part!r} is not an 8-digit hex tag")
+            out.append(tag)
+        else:
+            if not part.isdigit():
+                raise ValueError(f"tag path {tag_path!r}: {part!r} is not an item index")
+            out.append(str(int(part)))
+    return out
+
+
+class RetrieveBulkdataMixin(WadoResponseMixin):
+    """The bulk data transaction. Needs ``retrieve_instance_metadata`` (the metadata mixin)."""
+
+    if TYPE_CHECKING:
+
+        def retrieve_instance_metadata(
+            self, study: str, series: str, instance: str, media_type: str = ...
+        ) -> dict | str: ...
+
+    def retrieve_bulkdata(
+        self,
+        bulkdata_uri: str | None = None,
+        *,
+        study_instance_uid: str | None = None,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        tag_path: str | Sequence[str | int] | None = None,
+        dest_path: str | os.PathLike | None = None,
+    ) -> bytes | Path:
+        """A bulk value, by its BulkDataURI (from metadata) or by instance and tag path.
+
+        A tag path is ``7FE00010`` or ``SEQTAG/index/TAG`` (Google's ``.../bulkdata/{path}``). Servers that
+        place bulkdata elsewhere (Orthanc's ``/bulk/``) are reached through the BulkDataURI found in the
+        instance's metadata. With ``dest_path`` the value is streamed into that file (written under a
+        temporary name and renamed when complete) and its path returned; else the bytes are returned.
+        """
+        if bulkdata_uri is None:
+            if not (study_instance_uid and series_instance_uid and sop_instance_uid and tag_path):
+                raise ValueError("give a bulkdata_uri, or the three UIDs of an instance and a tag_path")
+            path = normalize_tag_path(tag_path)
+            segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
+            try:
+                return self._fetch_bulk(self.transport.url(*segments, "bulkdata", *path), dest_path)
+            except DicomWebNotFoundError as not_found:
+                metadata = self.retrieve_instance_metadata(
+                    study_instance_uid, series_instance_uid, sop_instance_uid
+                )
+                bulkdata_uri = find_bulkdata_uri(metadata, path) if isinstance(metadata, dict) else None
+                if bulkdata_uri is None:
+                    tag = "/".join(path)
+                    hint = (
+                        "; for pixel data, retrieve the frames instead (retrieve_instance_frames)"
+                        if path[-1] == "7FE00010"
+                        else ""
+                    )
+                    raise DicomWebNotFoundError(
+                        404,
+                        method=not_found.method,
+                        url=not_found.url,
+                        server_message=(
+                            f"and the instance's metadata lists no BulkDataURI for {tag} (the value is inline, "
+                            f"absent, or encapsulated pixel data, for which servers such as Orthanc give "
+                            f"none){hint}"
+                        ),
+                    ) from None
+        return self._fetch_bulk(self.transport.resolve(bulkdata_uri), dest_path)
+
+    def _fetch_bulk(self, url: str, dest_path: str | os.PathLike | None) -> bytes | Path:
+        accept = f"{multipart_accept(OCTET_STREAM, '*')}, {OCTET_STREAM}; transfer-syntax=*"
+        if dest_path is None:
+            parts = self._fetch_parts(url, accept)
+            if len(parts) != 1:
+                raise DicomWebResponseError(
+                    f"GET {self.transport.redact(url)}: {len(parts)} parts for one bulk value"
+                )
+            return parts[0]
+        target = Path(dest_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_url = self.transport.redact(url)
+
+        def attempt() -> Path:
+            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+            response = self.transport.send("GET", url, headers={"Accept": accept, **IDENTITY})
+            try:
+                parts = 0
+                with open(temp, "wb") as handle:
+                    for event in self._events(response, safe_url, OCTET_STREAM):
+                        if isinstance(event, PartStart):
+                            parts += 1
+                            if parts > 1:
+                                raise DicomWebResponseError(
+                                    f"GET {safe_url}: more than one part for one value"
+                                )
+                        elif not isinstance(event, PartEnd):
+                            handle.write(event)
+                os.replace(temp, target)
+                return target
+            finally:
+                response.close()
+                temp.unlink(missing_ok=True)
+
+        return self.transport.retry(attempt)
+
+
+def find_bulkdata_uri(metadata: dict, tag_path: list[str]) -> str | None:
+    """The BulkDataURI at ``tag_path`` in a DICOM JSON dataset, or None."""
+    node: Any = metadata
+    for i, part in enumerate(tag_path):
+        if i % 2 == 0:
+            element = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(element, dict):
+                return None
+            if i == len(tag_path) - 1:
+                uri = element.get("BulkDataURI")
+                return str(uri) if uri else None
+            node = element.get("Value")
+        else:
+            index = int(part)
+            if not isinstance(node, list) or index >= len(node):
+                return None
+            node = node[index]
+    return None

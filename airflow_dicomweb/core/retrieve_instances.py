@@ -1,0 +1,231 @@
+"""WADO-RS of instances: a study, series or instance written to files, resumably (PS3.18 section 10.4).
+
+Instances are asked for with ``transfer-syntax=*`` by default, so servers return the bytes they stored
+instead of transcoding. Multipart responses are decoded as they arrive and written part by part, so memory
+stays bounded whatever the size of a study or of one instance. A whole retrieve is retried when its
+response is cut short; files already renamed into place are simply written again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_dicomweb.core.instance_files import instance_path, remove_stale_partials, write_instances
+from airflow_dicomweb.core.media_types import DICOM, multipart_accept
+from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
+from airflow_dicomweb.core.transport import IDENTITY
+from airflow_dicomweb.core.uids import resource_segments, validate_uid
+from airflow_dicomweb.core.wado_response import WadoResponseMixin
+
+log = logging.getLogger(__name__)
+
+
+class RetrieveInstancesMixin(WadoResponseMixin):
+    """Retrieve studies, series and instances into a folder. Needs ``iter_search`` (the search mixin)."""
+
+    if TYPE_CHECKING:
+        iter_search: Callable[..., Iterator[dict]]
+
+    def _retrieve_to_dir(
+        self,
+        segments: list[str],
+        dest_dir: str | os.PathLike,
+        expected: dict[str, str],
+        transfer_syntax: str | None,
+        accept: str | None = None,
+        tracker: ProgressTracker | None = None,
+    ) -> list[Path]:
+        url = self.transport.url(*segments)
+        safe_url = self.transport.redact(url)
+        headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax), **IDENTITY}
+
+        def attempt() -> list[Path]:
+            response = self.transport.send("GET", url, headers=headers)
+            try:
+                events = self._events(response, safe_url, DICOM)
+                return write_instances(
+                    events,
+                    dest_dir,
+                    source=f"GET {safe_url}",
+                    expected=expected,
+                    on_file=counted(tracker),
+                )
+            finally:
+                response.close()
+
+        return self.transport.retry(attempt)
+
+    def retrieve_study(
+        self,
+        study_instance_uid: str,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None = "*",
+        *,
+        skip_existing: bool = False,
+        series_concurrency: int = 1,
+        progress: ProgressCallback | None = None,
+    ) -> list[Path]:
+        """Every instance of a study, written under ``dest_dir``; the paths of its files there.
+
+        With ``skip_existing``, instances whose file is already in place (files are only ever renamed into
+        place once complete) are not fetched again: the study's instances are listed with QIDO-RS and only
+        the missing ones are retrieved, by whole series where a series is missing entirely.
+        ``series_concurrency`` > 1 fetches the study's series as that many parallel streams, for when one
+        stream is limited by the client rather than the server or the disk.
+        """
+        resource_segments(study_instance_uid)
+        if series_concurrency > 1:
+            series = [
+                validate_uid(_first(s, "0020000E"), "SeriesInstanceUID in a search result")
+                for s in self.iter_search("series", study_instance_uid=study_instance_uid)
+            ]
+            shared = ProgressTracker(progress) if progress else None
+            with ThreadPoolExecutor(max_workers=series_concurrency, thread_name_prefix="wado") as pool:
+                parts = pool.map(
+                    lambda se: self.retrieve_series(
+                        study_instance_uid,
+                        se,
+                        dest_dir,
+                        transfer_syntax,
+                        skip_existing=skip_existing,
+                        progress=shared.part() if shared else None,
+                    ),
+                    series,
+                )
+                return [path for paths in parts for path in paths]
+        if skip_existing:
+            return self._retrieve_missing(study_instance_uid, None, dest_dir, transfer_syntax, progress)
+        return self._retrieve_to_dir(
+            resource_segments(study_instance_uid),
+            dest_dir,
+            {"StudyInstanceUID": study_instance_uid},
+            transfer_syntax,
+            tracker=ProgressTracker(progress) if progress else None,
+        )
+
+    def retrieve_series(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None = "*",
+        *,
+        skip_existing: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> list[Path]:
+        """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
+        resource_segments(study_instance_uid, series_instance_uid)
+        if skip_existing:
+            return self._retrieve_missing(
+                study_instance_uid, series_instance_uid, dest_dir, transfer_syntax, progress
+            )
+        return self._retrieve_to_dir(
+            resource_segments(study_instance_uid, series_instance_uid),
+            dest_dir,
+            {"StudyInstanceUID": study_instance_uid, "SeriesInstanceUID": series_instance_uid},
+            transfer_syntax,
+            tracker=ProgressTracker(progress) if progress else None,
+        )
+
+    def _retrieve_missing(
+        self,
+        study: str,
+        series: str | None,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None,
+        progress: ProgressCallback | None,
+    ) -> list[Path]:
+        dest = Path(dest_dir)
+        if dest.is_dir() and (removed := remove_stale_partials(dest)):
+            log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
+        by_series: dict[str, list[str]] = {}
+        for item in self.iter_search("instances", study_instance_uid=study, series_instance_uid=series):
+            series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
+            sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
+            by_series.setdefault(series_uid, []).append(sop_uid)
+        missing_by_series: dict[str, list[str]] = {}
+        present: list[Path] = []
+        for series_uid, sops in by_series.items():  # one stat per instance
+            for sop in sops:
+                path = instance_path(dest, study, series_uid, sop)
+                if path.exists():
+                    present.append(path)
+                else:
+                    missing_by_series.setdefault(series_uid, []).append(sop)
+        total = sum(len(sops) for sops in by_series.values())
+        tracker = ProgressTracker(progress, files_total=total)
+        if present:
+            tracker.add(len(present), sum(p.stat().st_size for p in present))
+        if len(present) == total:
+            return present
+        fetched: list[Path] = []
+        if not present:
+            segments = resource_segments(study, series)
+            expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
+            return self._retrieve_to_dir(segments, dest, expected, transfer_syntax, tracker=tracker)
+        for series_uid, missing in missing_by_series.items():
+            if len(missing) == len(by_series[series_uid]):
+                fetched += self._retrieve_to_dir(
+                    resource_segments(study, series_uid),
+                    dest,
+                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid},
+                    transfer_syntax,
+                    tracker=tracker,
+                )
+                continue
+            for sop in missing:
+                fetched += self._retrieve_to_dir(
+                    resource_segments(study, series_uid, sop),
+                    dest,
+                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid, "SOPInstanceUID": sop},
+                    transfer_syntax,
+                    tracker=tracker,
+                )
+        log.info("retrieve %s: %d files already complete, %d fetched", study, len(present), len(fetched))
+        return present + fetched
+
+    def retrieve_instance(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        dest_dir: str | os.PathLike,
+        transfer_syntax: str | None = "*",
+        single_part: bool = False,
+    ) -> list[Path]:
+        """One instance, written under ``dest_dir``; a list holding its path.
+
+        ``single_part`` asks for ``application/dicom`` instead of a multipart response (Google offers both
+        for one instance; Orthanc only the multipart form).
+        """
+        segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
+        expected = {
+            "StudyInstanceUID": study_instance_uid,
+            "SeriesInstanceUID": series_instance_uid,
+            "SOPInstanceUID": sop_instance_uid,
+        }
+        accept = None
+        if single_part:
+            accept = DICOM + (f"; transfer-syntax={transfer_syntax}" if transfer_syntax else "")
+        return self._retrieve_to_dir(segments, dest_dir, expected, transfer_syntax, accept)
+
+
+def counted(tracker: ProgressTracker | None) -> Callable[[Path, int], None] | None:
+    """An ``on_file`` callback that counts each file written in ``tracker``."""
+    if tracker is None:
+        return None
+
+    def on_file(_path: Path, size: int) -> None:
+        tracker.add(1, size)
+
+    return on_file
+
+
+def _first(item: dict, tag: str) -> Any:
+    element = item.get(tag)
+    return element["Value"][0] if isinstance(element, dict) and element.get("Value") else None
