@@ -1,5 +1,8 @@
 """Scheduled ingest: DICOM files dropped into a landing folder are stored, checked, and moved.
 
+The folders are local paths or object-store URLs (``s3://aws_default@bucket/landing``): every file is
+handled through ``ObjectStoragePath``, and the store streams objects without staging them on local disk.
+
 Every 15 minutes: the files in the landing folder (left alone until they are ``min_age_seconds`` old, so a
 file still being copied is not taken) are stored in parallel; what the server already holds is found by
 search and not sent again. The stored instances are checked to be searchable, then each file is moved to
@@ -10,12 +13,10 @@ folder only after its outcome is known, so a re-run never stores a file twice an
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import ObjectStoragePath, Param, dag, task
 
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.store import DicomWebStoreOperator
@@ -43,8 +44,9 @@ def dicomweb_ingest():
     @task
     def list_landing(params: dict) -> list[str]:
         """The landing files old enough to be complete, oldest name first, at most max_files."""
-        landing = Path(params["landing_dir"])
-        landing.mkdir(parents=True, exist_ok=True)
+        landing = ObjectStoragePath(params["landing_dir"])
+        if not landing.exists():
+            landing.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - params["min_age_seconds"]
         files = sorted(str(p) for p in landing.rglob("*") if p.is_file() and p.stat().st_mtime <= cutoff)
         print(f"{len(files)} files waiting in {landing}")
@@ -80,23 +82,23 @@ def dicomweb_ingest():
     @task
     def move_files(summary: dict, params: dict) -> dict:
         """Stored and already-present files to done/, failed ones to quarantine/ with their reason."""
-        landing = Path(params["landing_dir"])
+        landing = str(ObjectStoragePath(params["landing_dir"])).rstrip("/") + "/"
         moved = {"done": 0, "quarantined": 0}
         for o in summary["outcomes"]:
-            source = Path(o["path"])
+            source = ObjectStoragePath(o["path"])
             if not source.exists():
                 continue
-            relative = source.relative_to(landing) if source.is_relative_to(landing) else Path(source.name)
+            relative = o["path"][len(landing) :] if o["path"].startswith(landing) else source.name
             if o["status"] == "failed":
-                target = Path(params["quarantine_dir"]) / relative
+                target = ObjectStoragePath(params["quarantine_dir"]) / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.with_name(target.name + ".reason.txt").write_text(o["reason"] + "\n")
+                (target.parent / (target.name + ".reason.txt")).write_text(o["reason"] + "\n")
                 moved["quarantined"] += 1
             else:
-                target = Path(params["done_dir"]) / relative
+                target = ObjectStoragePath(params["done_dir"]) / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 moved["done"] += 1
-            shutil.move(source, target)
+            source.move(target)
         print(f"moved {moved['done']} files to done, {moved['quarantined']} to quarantine")
         return moved
 

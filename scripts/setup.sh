@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine: the servers and tools the tests use (Debian packages: Orthanc with its DICOMweb plugin,
 # Postgres and Redis for the deployed stack, dicom3tools to validate generated instances), and a virtualenv in .venv with the provider (editable), Airflow
-# at the tested version with the stack's extras (deploy/constraints.txt), and the test tools. Safe to run again.
+# at the tested version with the stack's extras (deploy/constraints.txt), the S3 pieces (the amazon provider's
+# s3fs, moto's S3 server), OpenLineage, and the test tools. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,4 +40,5 @@ fi
 echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
     "apache-airflow[celery,postgres]==$AIRFLOW_VERSION" apache-airflow-providers-fab \
+    "apache-airflow-providers-amazon[s3fs]" apache-airflow-providers-openlineage "moto[server]" \
     -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }

@@ -148,3 +148,51 @@ def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=DAGS_FOLDER)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real S3 API (moto in server mode) on loopback. Missing moto fails the suite: it never skips."""
+    from tests.moto_server import MotoMissing, MotoServer
+
+    try:
+        server = MotoServer()
+    except MotoMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def refusing_s3():
+    """An S3 API that checks credentials and refuses every key: what a revoked or wrong key meets."""
+    from tests.moto_server import MotoMissing, MotoServer
+
+    try:
+        server = MotoServer(authenticate=True)
+    except MotoMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(moto_server, monkeypatch) -> str:
+    """A new, empty bucket, and the ``aws_moto`` connection to it; its ``s3://aws_moto@<bucket>`` URL."""
+    import uuid
+
+    import boto3
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_MOTO", json.dumps(moto_server.connection()))
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    options = moto_server.storage_options()
+    boto3.client(
+        "s3",
+        endpoint_url=moto_server.url,
+        aws_access_key_id=options["key"],
+        aws_secret_access_key=options["secret"],
+        region_name="us-east-1",
+    ).create_bucket(Bucket=name)
+    return f"s3://aws_moto@{name}"

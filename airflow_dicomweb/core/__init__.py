@@ -15,9 +15,11 @@ from airflow_dicomweb.core.errors import (
     DicomWebOperationTimeoutError,
     DicomWebPaginationError,
     DicomWebResponseError,
+    DicomWebStorageError,
     InvalidUIDError,
 )
 from airflow_dicomweb.core.settings import DicomWebSettings
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.store_result import InstanceOutcome, StoreResult
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "DicomWebPaginationError",
     "DicomWebResponseError",
     "DicomWebSettings",
+    "DicomWebStorageError",
     "InstanceOutcome",
     "InvalidUIDError",
+    "Location",
     "StoreResult",
 ]

@@ -95,6 +95,15 @@ class DicomWebResponseError(DicomWebError):
         self.retryable = retryable
 
 
+class DicomWebStorageError(DicomWebError):
+    """A file or object could not be read, listed or written (a missing bucket, refused credentials...);
+    the message names its URL."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class DicomWebUnsafeUrlError(DicomWebResponseError):
     """A URL (a redirect, a BulkDataURI, an operation name) would take the client's credentials elsewhere
     than the service, or could be read differently by two URL parsers. Never retried."""

@@ -1,4 +1,5 @@
-"""Expansion of store inputs: file paths, directories (recursed) and glob patterns (``**`` recursive).
+"""Expansion of store inputs: file paths, directories (recursed) and glob patterns (``**`` recursive), on this
+machine or on an object store (objects, prefixes and patterns).
 
 A bad entry (a missing path, a glob that matches nothing) does not stop the others: it is returned as an
 :class:`InputProblem` so that the store reports it as a failed input by name.
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from airflow_dicomweb.core.errors import DicomWebStorageError
+from airflow_dicomweb.core.storage import Location
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -34,24 +38,44 @@ def _walk(directory: Path) -> Iterator[Path]:
             yield Path(root, name)
 
 
-def expand_inputs(
-    inputs: Iterable[str | os.PathLike] | str | os.PathLike,
-) -> tuple[list[Path], list[InputProblem]]:
-    """Regular files named by ``inputs`` in a stable order, each once, and the inputs that named none."""
-    if isinstance(inputs, str | os.PathLike):
-        inputs = [inputs]
-    files: list[Path] = []
-    problems: list[InputProblem] = []
-    seen: set[Path] = set()
+@dataclass(frozen=True)
+class InputFile:
+    """A file to store: where it is, and its size when a listing already told it."""
 
-    def add(path: Path) -> None:
-        key = path.absolute()
+    location: Location
+    size: int | None = None
+
+
+Input = str | os.PathLike[str] | Location
+
+
+def expand_inputs(inputs: Iterable[Input] | Input) -> tuple[list[InputFile], list[InputProblem]]:
+    """Regular files named by ``inputs`` in a stable order, each once, and the inputs that named none.
+
+    Local paths are files, folders (walked) or glob patterns. A :class:`Location` on an object store is an
+    object, a prefix (every object below it) or a pattern (``**`` recursive).
+    """
+    if isinstance(inputs, str | os.PathLike | Location):
+        inputs = [inputs]
+    files: list[InputFile] = []
+    problems: list[InputProblem] = []
+    seen: set[str] = set()
+
+    def add(location: Location, size: int | None = None) -> None:
+        key = location.url if location.fs else str(Path(location.path).absolute())
         if key not in seen:
             seen.add(key)
-            files.append(path)
+            files.append(InputFile(location, size))
 
     for item in inputs:
-        text = os.fspath(item)
+        if isinstance(item, Location) and not item.is_local:
+            try:
+                _expand_remote(item, add, problems)
+            except DicomWebStorageError as exc:  # a missing bucket, refused credentials: this input fails
+                problems.append(InputProblem(item.url, str(exc).removeprefix(f"{item.url}: ")))
+            continue
+        text = item.path if isinstance(item, Location) else os.fspath(item)
+        prefix = item.url_prefix if isinstance(item, Location) else ""
         if not text:
             problems.append(InputProblem(repr(text), "empty path"))
             continue
@@ -60,11 +84,11 @@ def expand_inputs(
             before = len(files)
             for found in _walk(path):
                 if found.is_file():
-                    add(found)
+                    add(Location(str(found), url_prefix=prefix))
             if len(files) == before:
                 problems.append(InputProblem(text, "directory holds no files"))
         elif path.is_file():
-            add(path)
+            add(Location(text, url_prefix=prefix))
         elif _is_glob(text):
             matches = sorted(glob.glob(text, recursive=True))
             regular = [Path(m) for m in matches if os.path.isfile(m)]
@@ -74,9 +98,31 @@ def expand_inputs(
             if not regular:
                 problems.append(InputProblem(text, "glob pattern matches no file"))
             for found in regular:
-                add(found)
+                add(Location(str(found), url_prefix=prefix))
         elif path.exists():
             problems.append(InputProblem(text, "not a regular file"))
         else:
             problems.append(InputProblem(text, "no such file or directory"))
     return files, problems
+
+
+def _expand_remote(
+    item: Location, add: Callable[[Location, int | None], None], problems: list[InputProblem]
+) -> None:
+    """An object, a prefix or a pattern on an object store; a missing bucket is raised, naming the URL."""
+    if item.is_pattern:
+        found = item.glob()
+        if not found:
+            problems.append(InputProblem(item.url, "glob pattern matches no object"))
+        for location, size in found:
+            add(location, size)
+    elif item.is_dir():
+        found = item.files()
+        if not found:
+            problems.append(InputProblem(item.url, "prefix holds no objects"))
+        for location, size in found:
+            add(location, size)
+    elif item.is_file():
+        add(item, None)
+    else:
+        problems.append(InputProblem(item.url, "no such object or prefix"))

@@ -12,17 +12,20 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from airflow_dicomweb.core.errors import DicomWebResponseError, InvalidUIDError
 from airflow_dicomweb.core.instance_header import NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart
 from airflow_dicomweb.core.part10_uids import HEAD_BYTES, read_uids
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
 TEMP_PREFIX = ".dicomweb-"
 TEMP_SUFFIX = ".partial"
 ACCEPTED_PART_TYPES = ("application/dicom", "")
+UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
 
 def instance_path(dest_dir: Path, study: str, series: str, sop: str) -> Path:
@@ -32,19 +35,27 @@ def instance_path(dest_dir: Path, study: str, series: str, sop: str) -> Path:
 
 def write_instances(
     events: Iterable[MultipartEvent],
-    dest_dir: str | os.PathLike,
+    dest_dir: str | os.PathLike[str] | Location,
     *,
     source: str,
     expected: Mapping[str, str] | None = None,
-    on_file: Callable[[Path, int], None] | None = None,
-) -> list[Path]:
+    on_file: Callable[[Any, int], None] | None = None,
+) -> list[Any]:
     """Write every part of a WADO-RS response to its own file; the paths written, in order.
 
     ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
     that does not match is refused. ``source`` (the request, without credentials) names the response in
-    errors. ``on_file(path, size)`` is called as each file is renamed into place.
+    errors. ``on_file(path, size)`` is called as each file is renamed into place. On this machine the paths
+    are :class:`~pathlib.Path`; on an object store, :class:`~airflow_dicomweb.core.storage.Location`
+    (written by :func:`~airflow_dicomweb.core.instance_objects.write_instance_objects`).
     """
-    root = Path(dest_dir)
+    if isinstance(dest_dir, Location) and not dest_dir.is_local:
+        from airflow_dicomweb.core.instance_objects import write_instance_objects
+
+        return write_instance_objects(
+            events, dest_dir, source=source, expected=expected or {}, on_file=on_file
+        )
+    root = Path(dest_dir.path if isinstance(dest_dir, Location) else dest_dir)
     root.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     made_dirs: set[Path] = set()
@@ -96,25 +107,10 @@ def _finalize(
 ) -> Path:
     """Validate the part's UIDs (from its first bytes, or from the file) and rename it into place."""
     try:
-        found = read_uids(head)
-        if found is None:
-            header = read_instance_header(temp)
-            found = {
-                "StudyInstanceUID": header.study_instance_uid,
-                "SeriesInstanceUID": header.series_instance_uid,
-                "SOPInstanceUID": header.sop_instance_uid,
-            }
-        for keyword, value in found.items():
-            validate_uid(value, keyword)
-    except (NotAnInstanceError, InvalidUIDError) as exc:
+        found = checked_uids(read_uids(head) or header_uids(Location(str(temp))), index, source, expected)
+    except DicomWebResponseError:
         temp.unlink(missing_ok=True)
-        raise DicomWebResponseError(f"{source}: part {index} is not a usable DICOM instance: {exc}") from None
-    for keyword, want in expected.items():
-        if found[keyword] != want:
-            temp.unlink(missing_ok=True)
-            raise DicomWebResponseError(
-                f"{source}: part {index} has {keyword} {found[keyword]}, but {want} was asked for"
-            )
+        raise
     # Validated UIDs are digits and dots only: the path cannot leave ``root``.
     target = instance_path(
         root, found["StudyInstanceUID"], found["SeriesInstanceUID"], found["SOPInstanceUID"]
@@ -125,6 +121,40 @@ def _finalize(
     os.replace(temp, target)
     log.debug("wrote %s", target)
     return target
+
+
+def header_uids(location: Location) -> dict[str, str]:
+    """The three UIDs of a written instance, read with the full header reader (the slow path)."""
+    try:
+        header = read_instance_header(location)
+    except NotAnInstanceError as exc:
+        return {"error": str(exc)}
+    return {
+        "StudyInstanceUID": header.study_instance_uid,
+        "SeriesInstanceUID": header.series_instance_uid,
+        "SOPInstanceUID": header.sop_instance_uid,
+    }
+
+
+def checked_uids(
+    found: dict[str, str], index: int, source: str, expected: Mapping[str, str]
+) -> dict[str, str]:
+    """A part's UIDs once each is a valid UID and the ones asked for match; else the error naming the part."""
+    if "error" in found:
+        raise DicomWebResponseError(
+            f"{source}: part {index} is not a usable DICOM instance: {found['error']}"
+        )
+    try:
+        for keyword in UID_KEYWORDS:
+            validate_uid(found.get(keyword), keyword)
+    except InvalidUIDError as exc:
+        raise DicomWebResponseError(f"{source}: part {index} is not a usable DICOM instance: {exc}") from None
+    for keyword, want in expected.items():
+        if found[keyword] != want:
+            raise DicomWebResponseError(
+                f"{source}: part {index} has {keyword} {found[keyword]}, but {want} was asked for"
+            )
+    return found
 
 
 def remove_stale_partials(dest_dir: str | os.PathLike) -> int:

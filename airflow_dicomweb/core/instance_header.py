@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import pydicom
 from pydicom.errors import InvalidDicomError
@@ -20,6 +20,7 @@ from pydicom.filereader import data_element_generator, read_preamble
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from airflow_dicomweb.core.errors import InvalidUIDError
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.uids import validate_uid
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -60,21 +61,21 @@ def _text(value: object) -> str:
     return str(value or "").strip("\0 ")
 
 
-def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
+def read_instance_header(path: str | os.PathLike[str] | Location) -> InstanceHeader:
     """The identity of the Part 10 file at ``path``; :class:`NotAnInstanceError` if it has none.
 
     Refused: an empty file, a file without the ``DICM`` prefix and File Meta Information, a file whose
     UIDs are missing or invalid, and a file cut short (a top-level value running past its end, or an
     undefined-length value without its closing delimiter).
     """
-    path = Path(path)
-    size = path.stat().st_size
+    location = Location.of(path)
+    size = location.size()
     if size == 0:
         raise NotAnInstanceError("empty file")
     try:
-        transfer_syntax, values = _walk(path, size)
+        transfer_syntax, values = _walk(location, size)
     except _NeedsFullReader:
-        transfer_syntax, values = _read_with_dcmread(path)
+        transfer_syntax, values = _read_with_dcmread(location)
     except InvalidDicomError:
         raise NotAnInstanceError(
             "not a DICOM Part 10 file (no 'DICM' prefix after the 128-byte preamble)"
@@ -104,9 +105,9 @@ def read_instance_header(path: str | os.PathLike) -> InstanceHeader:
     )
 
 
-def _walk(path: Path, size: int) -> tuple[str, dict[str, str]]:
+def _walk(location: Location, size: int) -> tuple[str, dict[str, str]]:
     """Transfer Syntax and UIDs in one pass over the top-level elements; raises if the file was cut short."""
-    with open(path, "rb") as fp:
+    with location.open_read() as fp:
         read_preamble(fp, force=False)
         transfer_syntax = ""
         for element in data_element_generator(
@@ -134,12 +135,12 @@ def _walk(path: Path, size: int) -> tuple[str, dict[str, str]]:
             raise
         except Exception:
             raise _NeedsFullReader from None
-    if last is not None:
-        _check_not_truncated(last, path, size)
+        if last is not None:
+            _check_not_truncated(last, fp, size)
     return transfer_syntax, values
 
 
-def _check_not_truncated(last: object, path: Path, size: int) -> None:
+def _check_not_truncated(last: object, fp: BinaryIO, size: int) -> None:
     """Raise if the file was cut short, from the extent of its last top-level element.
 
     With a defined length the element must end exactly where the file ends (past the end, its value was cut;
@@ -157,18 +158,18 @@ def _check_not_truncated(last: object, path: Path, size: int) -> None:
                 f"truncated DICOM file: its last element ends at byte {end} but the file has {size} bytes"
             )
         return
-    with open(path, "rb") as handle:
-        handle.seek(max(0, size - 8))
-        if handle.read(8) not in SEQUENCE_DELIMITERS:
-            raise NotAnInstanceError(
-                "truncated DICOM file: its last element has an undefined length but the file does not "
-                "end with a sequence delimiter"
-            )
+    fp.seek(max(0, size - 8))
+    if fp.read(8) not in SEQUENCE_DELIMITERS:
+        raise NotAnInstanceError(
+            "truncated DICOM file: its last element has an undefined length but the file does not "
+            "end with a sequence delimiter"
+        )
 
 
-def _read_with_dcmread(path: Path) -> tuple[str, dict[str, str]]:
+def _read_with_dcmread(location: Location) -> tuple[str, dict[str, str]]:
     try:
-        ds = pydicom.dcmread(path, defer_size=DEFER_SIZE)
+        with location.open_read() as fp:
+            ds = pydicom.dcmread(fp, defer_size=DEFER_SIZE)
     except (InvalidDicomError, EOFError, OSError):
         raise
     except Exception as exc:  # pydicom raises many kinds on malformed data

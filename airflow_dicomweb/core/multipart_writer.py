@@ -12,9 +12,9 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.storage import Location
 
 CRLF = b"\r\n"
 DEFAULT_BLOCK_SIZE = 1024 * 1024
@@ -26,18 +26,21 @@ class InputChangedError(DicomWebError):
 
 @dataclass(frozen=True)
 class BodyPart:
-    """One part: its Content-Type, extra headers, and data from a file (``path``) or memory (``data``)."""
+    """One part: its Content-Type, extra headers, and data from a file or object (``source``) or memory
+    (``data``)."""
 
     content_type: str
-    path: Path | None = None
+    source: Location | None = None
     data: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     size: int = -1
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, content_type: str, **headers: str) -> BodyPart:
-        p = Path(path)
-        return cls(content_type=content_type, path=p, size=p.stat().st_size, headers=headers)
+    def from_file(
+        cls, path: str | os.PathLike[str] | Location, content_type: str, **headers: str
+    ) -> BodyPart:
+        source = Location.of(path)
+        return cls(content_type=content_type, source=source, size=source.size(), headers=headers)
 
     @classmethod
     def from_bytes(cls, data: bytes, content_type: str, **headers: str) -> BodyPart:
@@ -88,7 +91,7 @@ class MultipartBody:
             if part.data is not None:
                 yield part.data
             else:
-                assert part.path is not None
+                assert part.source is not None
                 yield from self._file_blocks(part, buffer, view)
             yield CRLF
         yield self._closing
@@ -97,10 +100,10 @@ class MultipartBody:
     def _file_blocks(part: BodyPart, buffer: bytearray, view: memoryview) -> Iterator[memoryview]:
         """The file's bytes in blocks. The buffer is reused: each block is sent before the next is read."""
         sent = 0
-        assert part.path is not None
-        with open(part.path, "rb", buffering=0) as handle:
+        assert part.source is not None
+        with part.source.open_read(unbuffered=True) as handle:
             while True:
-                n = handle.readinto(buffer)
+                n = handle.readinto(buffer)  # type: ignore[attr-defined]
                 if not n:
                     break
                 sent += n
@@ -109,5 +112,5 @@ class MultipartBody:
                 yield view[:n]
         if sent != part.size:
             raise InputChangedError(
-                f"{part.path}: file changed while being sent ({part.size} bytes expected, {sent} read)"
+                f"{part.source}: file changed while being sent ({part.size} bytes expected, {sent} read)"
             )

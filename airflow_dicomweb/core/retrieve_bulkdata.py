@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
 from airflow_dicomweb.core.media_types import OCTET_STREAM, multipart_accept
 from airflow_dicomweb.core.multipart_reader import PartEnd, PartStart
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.transport import IDENTITY
 from airflow_dicomweb.core.uids import resource_segments
 from airflow_dicomweb.core.wado_response import WadoResponseMixin
@@ -52,8 +52,8 @@ class RetrieveBulkdataMixin(WadoResponseMixin):
         series_instance_uid: str | None = None,
         sop_instance_uid: str | None = None,
         tag_path: str | Sequence[str | int] | None = None,
-        dest_path: str | os.PathLike | None = None,
-    ) -> bytes | Path:
+        dest_path: str | os.PathLike[str] | Location | None = None,
+    ) -> bytes | Path | Location:
         """A bulk value, by its BulkDataURI (from metadata) or by instance and tag path.
 
         A tag path is ``7FE00010`` or ``SEQTAG/index/TAG`` (Google's ``.../bulkdata/{path}``). Servers that
@@ -92,7 +92,9 @@ class RetrieveBulkdataMixin(WadoResponseMixin):
                     ) from None
         return self._fetch_bulk(self.transport.resolve(bulkdata_uri), dest_path)
 
-    def _fetch_bulk(self, url: str, dest_path: str | os.PathLike | None) -> bytes | Path:
+    def _fetch_bulk(
+        self, url: str, dest_path: str | os.PathLike[str] | Location | None
+    ) -> bytes | Path | Location:
         accept = f"{multipart_accept(OCTET_STREAM, '*')}, {OCTET_STREAM}; transfer-syntax=*"
         if dest_path is None:
             parts = self._fetch_parts(url, accept)
@@ -101,16 +103,14 @@ class RetrieveBulkdataMixin(WadoResponseMixin):
                     f"GET {self.transport.redact(url)}: {len(parts)} parts for one bulk value"
                 )
             return parts[0]
-        target = Path(dest_path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = Location.of(dest_path)
         safe_url = self.transport.redact(url)
 
-        def attempt() -> Path:
-            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        def attempt() -> Path | Location:
             response = self.transport.send("GET", url, headers={"Accept": accept, **IDENTITY})
             try:
-                parts = 0
-                with open(temp, "wb") as handle:
+                with target.writer() as out:
+                    parts = 0
                     for event in self._events(response, safe_url, OCTET_STREAM):
                         if isinstance(event, PartStart):
                             parts += 1
@@ -119,12 +119,10 @@ class RetrieveBulkdataMixin(WadoResponseMixin):
                                     f"GET {safe_url}: more than one part for one value"
                                 )
                         elif not isinstance(event, PartEnd):
-                            handle.write(event)
-                os.replace(temp, target)
-                return target
+                            out.write(event)
             finally:
                 response.close()
-                temp.unlink(missing_ok=True)
+            return target.local_path() if target.is_local else target
 
         return self.transport.retry(attempt)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_dicomweb.core.instance_files import instance_path, remove_stale_partials, write_instances
 from airflow_dicomweb.core.media_types import DICOM, multipart_accept
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.transport import IDENTITY
 from airflow_dicomweb.core.uids import resource_segments, validate_uid
 from airflow_dicomweb.core.wado_response import WadoResponseMixin
@@ -34,17 +35,17 @@ class RetrieveInstancesMixin(WadoResponseMixin):
     def _retrieve_to_dir(
         self,
         segments: list[str],
-        dest_dir: str | os.PathLike,
+        dest_dir: str | os.PathLike[str] | Location,
         expected: dict[str, str],
         transfer_syntax: str | None,
         accept: str | None = None,
         tracker: ProgressTracker | None = None,
-    ) -> list[Path]:
+    ) -> list[Path | Location]:
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
         headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax), **IDENTITY}
 
-        def attempt() -> list[Path]:
+        def attempt() -> list[Path | Location]:
             response = self.transport.send("GET", url, headers=headers)
             try:
                 events = self._events(response, safe_url, DICOM)
@@ -63,13 +64,13 @@ class RetrieveInstancesMixin(WadoResponseMixin):
     def retrieve_study(
         self,
         study_instance_uid: str,
-        dest_dir: str | os.PathLike,
+        dest_dir: str | os.PathLike[str] | Location,
         transfer_syntax: str | None = "*",
         *,
         skip_existing: bool = False,
         series_concurrency: int = 1,
         progress: ProgressCallback | None = None,
-    ) -> list[Path]:
+    ) -> list[Path | Location]:
         """Every instance of a study, written under ``dest_dir``; the paths of its files there.
 
         With ``skip_existing``, instances whose file is already in place (files are only ever renamed into
@@ -112,12 +113,12 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         self,
         study_instance_uid: str,
         series_instance_uid: str,
-        dest_dir: str | os.PathLike,
+        dest_dir: str | os.PathLike[str] | Location,
         transfer_syntax: str | None = "*",
         *,
         skip_existing: bool = False,
         progress: ProgressCallback | None = None,
-    ) -> list[Path]:
+    ) -> list[Path | Location]:
         """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
         resource_segments(study_instance_uid, series_instance_uid)
         if skip_existing:
@@ -136,34 +137,37 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         self,
         study: str,
         series: str | None,
-        dest_dir: str | os.PathLike,
+        dest_dir: str | os.PathLike[str] | Location,
         transfer_syntax: str | None,
         progress: ProgressCallback | None,
-    ) -> list[Path]:
-        dest = Path(dest_dir)
-        if dest.is_dir() and (removed := remove_stale_partials(dest)):
+    ) -> list[Path | Location]:
+        dest = _destination(dest_dir)
+        if isinstance(dest, Path) and dest.is_dir() and (removed := remove_stale_partials(dest)):
             log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
         by_series: dict[str, list[str]] = {}
         for item in self.iter_search("instances", study_instance_uid=study, series_instance_uid=series):
             series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
             sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
             by_series.setdefault(series_uid, []).append(sop_uid)
+        complete = _complete_files(dest, study)
         missing_by_series: dict[str, list[str]] = {}
-        present: list[Path] = []
-        for series_uid, sops in by_series.items():  # one stat per instance
+        present: list[Path | Location] = []
+        sizes = 0
+        for series_uid, sops in by_series.items():
             for sop in sops:
-                path = instance_path(dest, study, series_uid, sop)
-                if path.exists():
-                    present.append(path)
+                found = complete(series_uid, sop)
+                if found is not None:
+                    present.append(found[0])
+                    sizes += found[1]
                 else:
                     missing_by_series.setdefault(series_uid, []).append(sop)
         total = sum(len(sops) for sops in by_series.values())
         tracker = ProgressTracker(progress, files_total=total)
         if present:
-            tracker.add(len(present), sum(p.stat().st_size for p in present))
+            tracker.add(len(present), sizes)
         if len(present) == total:
             return present
-        fetched: list[Path] = []
+        fetched: list[Path | Location] = []
         if not present:
             segments = resource_segments(study, series)
             expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
@@ -194,10 +198,10 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         study_instance_uid: str,
         series_instance_uid: str,
         sop_instance_uid: str,
-        dest_dir: str | os.PathLike,
+        dest_dir: str | os.PathLike[str] | Location,
         transfer_syntax: str | None = "*",
         single_part: bool = False,
-    ) -> list[Path]:
+    ) -> list[Path | Location]:
         """One instance, written under ``dest_dir``; a list holding its path.
 
         ``single_part`` asks for ``application/dicom`` instead of a multipart response (Google offers both
@@ -215,12 +219,43 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         return self._retrieve_to_dir(segments, dest_dir, expected, transfer_syntax, accept)
 
 
-def counted(tracker: ProgressTracker | None) -> Callable[[Path, int], None] | None:
+def _destination(dest_dir: str | os.PathLike[str] | Location) -> Path | Location:
+    """A folder on this machine as a Path; a folder on an object store as a Location."""
+    if isinstance(dest_dir, Location):
+        return dest_dir if not dest_dir.is_local else Path(dest_dir.path)
+    return Path(dest_dir)
+
+
+def _complete_files(
+    dest: Path | Location, study: str
+) -> Callable[[str, str], tuple[Path | Location, int] | None]:
+    """A lookup of the instances of ``study`` already complete under ``dest`` (files are only ever renamed or
+    committed into place once whole): one stat per instance on this machine, one listing on an object store."""
+    if isinstance(dest, Path):
+
+        def on_disk(series: str, sop: str) -> tuple[Path | Location, int] | None:
+            path = instance_path(dest, study, series, sop)
+            try:
+                return path, path.stat().st_size
+            except FileNotFoundError:
+                return None
+
+        return on_disk
+    listed = {location.path: (location, size) for location, size in dest.join(study).files()}
+
+    def in_store(series: str, sop: str) -> tuple[Path | Location, int] | None:
+        found = listed.get(dest.join(study, series, f"{sop}.dcm").path)
+        return (found[0], found[1]) if found else None
+
+    return in_store
+
+
+def counted(tracker: ProgressTracker | None) -> Callable[[Any, int], None] | None:
     """An ``on_file`` callback that counts each file written in ``tracker``."""
     if tracker is None:
         return None
 
-    def on_file(_path: Path, size: int) -> None:
+    def on_file(_path: Any, size: int) -> None:
         tracker.add(1, size)
 
     return on_file

@@ -9,20 +9,19 @@ one outcome: stored, already present, or failed with the HTTP status, FailureRea
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.core.input_files import InputProblem, expand_inputs
+from airflow_dicomweb.core.errors import DicomWebError, DicomWebStorageError
+from airflow_dicomweb.core.input_files import Input, InputProblem, expand_inputs
 from airflow_dicomweb.core.instance_header import InstanceHeader, NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.store_result import InstanceOutcome, Status, StoreResult
 from airflow_dicomweb.core.stow_response import StowResponse, parse_stow_response, reason_meaning
 from airflow_dicomweb.core.transport import Transport
@@ -66,7 +65,7 @@ def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None
 @dataclass(frozen=True)
 class _Item:
     index: int
-    path: Path
+    path: Location
     size: int
     header: InstanceHeader | None = None
 
@@ -93,7 +92,7 @@ class StowMixin:
 
     def store_instances(
         self,
-        files: Iterable[str | os.PathLike] | str | os.PathLike,
+        files: Iterable[Input] | Input,
         study_instance_uid: str | None = None,
         *,
         skip_existing: bool = True,
@@ -125,11 +124,14 @@ class StowMixin:
         result_head = input_problem_outcomes(problems)
 
         items: list[_Item] = []
-        for index, path in enumerate(paths):
+        for index, found in enumerate(paths):
             try:
-                items.append(_Item(index, path, path.stat().st_size))
+                size = found.size if found.size is not None else found.location.size()
+                items.append(_Item(index, found.location, size))
             except OSError as exc:
-                outcomes[index] = _failed(_Item(index, path, 0), None, f"cannot read file: {exc.strerror}")
+                outcomes[index] = _failed(
+                    _Item(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
+                )
         url = stow_url(self.transport, study_instance_uid)
         state = _StoreState(
             ProgressTracker(progress, len(paths), sum(i.size for i in items)), study_instance_uid
@@ -216,7 +218,7 @@ class StowMixin:
         if not to_send:
             return results
         body = MultipartBody(
-            [BodyPart(content_type=DICOM, path=item.path, size=item.size) for item, _ in to_send],
+            [BodyPart(content_type=DICOM, source=item.path, size=item.size) for item, _ in to_send],
             part_type=DICOM,
         )
         return results + send_stow(self.transport, url, headers, body, to_send)
@@ -267,11 +269,11 @@ class _StoreState:
 
     def __init__(self, tracker: ProgressTracker, study_instance_uid: str | None) -> None:
         self._lock = threading.Lock()
-        self._claimed: dict[str, Path] = {}
+        self._claimed: dict[str, Location] = {}
         self.tracker = tracker
         self.study_instance_uid = study_instance_uid
 
-    def claim(self, sop_instance_uid: str, path: Path) -> Path | None:
+    def claim(self, sop_instance_uid: str, path: Location) -> Location | None:
         """None if this is the first file with this SOP Instance UID, else the path that came first."""
         with self._lock:
             first = self._claimed.get(sop_instance_uid)
@@ -285,6 +287,8 @@ class _StoreState:
             header = read_instance_header(item.path)
         except NotAnInstanceError as exc:
             return None, _failed(item, None, f"not stored: {exc}")
+        except DicomWebStorageError as exc:
+            return None, _failed(item, None, f"cannot read: {exc}")
         except OSError as exc:
             return None, _failed(item, None, f"cannot read file: {exc.strerror or exc}")
         target = self.study_instance_uid

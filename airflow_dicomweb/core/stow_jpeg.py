@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from pydicom.uid import generate_uid
 
-from airflow_dicomweb.core.errors import DicomWebHTTPError
-from airflow_dicomweb.core.input_files import expand_inputs
+from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebStorageError
+from airflow_dicomweb.core.input_files import Input, expand_inputs
 from airflow_dicomweb.core.instance_header import InstanceHeader
 from airflow_dicomweb.core.jpeg_instances import (
     JPEG_BASELINE,
@@ -80,7 +79,7 @@ class StowJpegMixin:
 
     def store_jpeg_instances(
         self,
-        jpeg_files: Iterable[str | os.PathLike] | str | os.PathLike,
+        jpeg_files: Iterable[Input] | Input,
         metadata: dict | list[dict],
         *,
         study_instance_uid: str | None = None,
@@ -105,14 +104,15 @@ class StowJpegMixin:
 
         def store_one(index: int, how: str) -> InstanceOutcome:
             """Store image ``index`` as ``json`` or ``part10``; with ``auto``, raise on a 415 to the JSON form."""
-            path = paths[index]
+            path = paths[index].location
             item = _Item(index, path, 0)
             try:
-                jpeg = path.read_bytes()
+                with path.open_read() as handle:
+                    jpeg = handle.read()
                 md = instance_metadata(
                     datasets[index], read_jpeg_info(jpeg), bulkdata_uri=f"jpeg-image-{index}"
                 )
-            except (JpegInstanceError, OSError) as exc:
+            except (JpegInstanceError, OSError, DicomWebStorageError) as exc:
                 return _failed(item, None, f"not stored: {getattr(exc, 'strerror', None) or exc}")
             header = InstanceHeader(
                 study_instance_uid=_uid(md, "0020000D"),

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from pathlib import Path
 from string import Formatter
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_dicomweb.core.progress import ThrottledProgressLog
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado import normalize_tag_path
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+from airflow_dicomweb.operators.storage_paths import to_location
 
 
 class DicomWebBaseOperator(BaseOperator):
@@ -51,13 +52,16 @@ class DicomWebBaseOperator(BaseOperator):
             if (value := getattr(self, name, None))
         }
 
-    def output_file(self, template: str, **extra: str) -> Path:
-        """A path from a (rendered) template whose ``{study_instance_uid}``-style placeholders are filled.
+    def output_file(self, template: Any, **extra: str) -> Location:
+        """A file or folder from a (rendered) template whose ``{study_instance_uid}``-style placeholders are
+        filled: a local path, or a URL / ``ObjectStoragePath`` on an object store.
 
         Placeholders are filled at execute time, so one mapped task per study can write to its own file.
         Each value is validated (see :func:`fill_path_placeholders`) before it becomes part of a path.
         """
-        return Path(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
+        if not isinstance(template, str) and type(template).__name__ == "ObjectStoragePath":
+            template = str(template)
+        return to_location(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
 
 
 #: Placeholders a path may hold, and how each value is checked before it becomes part of a path.
@@ -95,12 +99,3 @@ def fill_path_placeholders(template: str, values: dict[str, str]) -> str:
             raise ValueError(f"path {template!r} names {{{field}}} but this task has no such value")
         out.append(PATH_PLACEHOLDERS[field](values[field]))
     return "".join(out)
-
-
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_bytes(data)
-    temp.replace(path)
-    return path

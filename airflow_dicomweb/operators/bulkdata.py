@@ -58,5 +58,5 @@ class DicomWebRetrieveBulkdataOperator(DicomWebBaseOperator):
             tag_path=self.tag_path,
             dest_path=dest_path,
         )
-        self.log.info("bulk data written to %s (%d bytes)", path, path.stat().st_size)  # type: ignore[union-attr]
+        self.log.info("bulk data written to %s", path)
         return str(path)

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_dicomweb.operators.base import DicomWebBaseOperator, write_atomically
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
 
 
 class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
@@ -57,6 +57,6 @@ class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
         if target is None:
             self.log.info("metadata of %d instances", count)
             return metadata
-        path = write_atomically(target, json.dumps(metadata, indent=1).encode())
+        path = target.write_atomically(json.dumps(metadata, indent=1).encode())
         self.log.info("metadata of %d instances written to %s", count, path)
         return str(path)

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_dicomweb.operators.base import DicomWebBaseOperator, write_atomically
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
 
 
 class DicomWebRetrieveRenderedOperator(DicomWebBaseOperator):
@@ -70,8 +70,7 @@ class DicomWebRetrieveRenderedOperator(DicomWebBaseOperator):
             quality=self.quality,
             frame_number=self.frame_number,
         )
-        path = write_atomically(
-            self.output_file(self.output_path, series_instance_uid=series, sop_instance_uid=instance), image
-        )
+        target = self.output_file(self.output_path, series_instance_uid=series, sop_instance_uid=instance)
+        path = target.write_atomically(image)
         self.log.info("rendered %s (%s, %d bytes) to %s", instance, self.media_type, len(image), path)
         return str(path)

@@ -7,7 +7,6 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_dicomweb.core.instance_files import instance_path
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 
 
@@ -65,9 +64,10 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
         if self.sop_instance_uid:
             if not self.series_instance_uid:
                 raise ValueError("sop_instance_uid needs series_instance_uid")
-            target = instance_path(
-                dest, self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
+            target = dest.join(
+                self.study_instance_uid, self.series_instance_uid, f"{self.sop_instance_uid}.dcm"
             )
+            paths: list[Any]
             if self.skip_existing and target.exists():
                 paths = [target]
             else:

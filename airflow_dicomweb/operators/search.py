@@ -78,15 +78,12 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
         )
         if self.output_path:
             path = self.output_file(self.output_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.partial")
             count = 0
-            with open(temp, "w") as out:
-                out.write("[")
+            with path.writer() as out:  # streamed: any number of matches, appearing only when complete
+                out.write(b"[")
                 for count, item in enumerate(results, 1):
-                    out.write(("," if count > 1 else "") + "\n" + json.dumps(item))
-                out.write("\n]\n")
-            temp.replace(path)
+                    out.write((("," if count > 1 else "") + "\n" + json.dumps(item)).encode())
+                out.write(b"\n]\n")
             self.log.info("search %s: %d matches written to %s", self.level, count, path)
             return str(path)
         found: list[dict] = []

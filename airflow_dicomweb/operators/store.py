@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core.store_result import Status, StoreResult
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.storage_paths import as_input
 from airflow_dicomweb.operators.template_values import as_bool, as_int
 
 MAX_FAILURES_IN_MESSAGE = 20
@@ -102,7 +103,12 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         self.max_xcom_uids = max_xcom_uids
 
     def execute(self, context: Context) -> dict[str, Any]:
-        files = [self.files] if isinstance(self.files, str) else list(self.files or [])
+        given = (
+            [self.files]
+            if isinstance(self.files, str) or not isinstance(self.files, list | tuple)
+            else self.files
+        )
+        files = [as_input(f) for f in given if f is not None]
         result = self.hook.store_instances(
             files,
             self.study_instance_uid or None,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_dicomweb.core.errors import DicomWebStorageError
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.storage_paths import as_input, is_url, to_location
 from airflow_dicomweb.operators.store import raise_for_failures, result_summary
 
 
@@ -18,12 +19,15 @@ def load_metadata(metadata: Any) -> dict | list:
     if isinstance(metadata, dict | list):
         return metadata
     text = str(metadata)
-    path = Path(text)
-    if path.suffix == ".json" or path.is_file():
+    path = to_location(text) if is_url(text) or not text.lstrip().startswith(("{", "[")) else None
+    if path is not None and (path.name.endswith(".json") or path.is_file()):
         try:
-            return json.loads(path.read_text())
-        except OSError as exc:
-            raise ValueError(f"cannot read metadata file {path}: {exc.strerror}") from None
+            with path.open_read() as handle:
+                return json.loads(handle.read())
+        except (OSError, DicomWebStorageError) as exc:
+            raise ValueError(
+                f"cannot read metadata file {path}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         except ValueError as exc:
             raise ValueError(f"metadata file {path} is not valid JSON: {exc}") from None
     try:
@@ -73,7 +77,8 @@ class DicomWebStoreJpegOperator(DicomWebBaseOperator):
         self.fail_on_error = fail_on_error
 
     def execute(self, context: Context) -> dict[str, Any]:
-        files = [self.jpeg_files] if isinstance(self.jpeg_files, str) else list(self.jpeg_files)
+        given = [self.jpeg_files] if isinstance(self.jpeg_files, str) else list(self.jpeg_files)
+        files = [as_input(f) for f in given]
         result = self.hook.store_jpeg_instances(
             files,
             load_metadata(self.metadata),

@@ -101,4 +101,6 @@ def test_airflow_providers_list_shows_the_package():
     )
     listed = {p["package_name"]: p for p in json.loads(out.stdout[out.stdout.index("[{") :])}
     assert "airflow-dicomweb" in listed
-    assert listed["airflow-dicomweb"]["version"] == "0.1.0"
+    from airflow_dicomweb import __version__
+
+    assert listed["airflow-dicomweb"]["version"] == __version__
