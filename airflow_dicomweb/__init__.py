@@ -4,4 +4,4 @@ The DICOMweb client lives in :mod:`airflow_dicomweb.core` and imports nothing fr
 the Airflow hook, operators, sensors and triggers are thin layers over it.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

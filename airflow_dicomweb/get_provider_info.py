@@ -159,7 +159,19 @@ def get_provider_info() -> dict:
         "triggers": [
             {
                 "integration-name": "DICOMweb",
-                "python-modules": ["airflow_dicomweb.triggers.operation", "airflow_dicomweb.triggers.search"],
+                "python-modules": [
+                    "airflow_dicomweb.triggers.operation",
+                    "airflow_dicomweb.triggers.search",
+                    "airflow_dicomweb.triggers.study_arrival",
+                ],
+            }
+        ],
+        "asset-uris": [
+            {
+                "schemes": ["dicomweb"],
+                "handler": "airflow_dicomweb.assets.dicomweb.sanitize_uri",
+                "factory": "airflow_dicomweb.assets.dicomweb.create_asset",
+                "to_openlineage_converter": "airflow_dicomweb.assets.dicomweb.convert_asset_to_openlineage",
             }
         ],
         "connection-types": [

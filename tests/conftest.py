@@ -60,15 +60,28 @@ def connection_json(host: str, **kwargs) -> str:
 def orthanc_conn_id(clean_orthanc, monkeypatch) -> str:
     """A ``dicomweb`` connection to the Orthanc, from ``AIRFLOW_CONN_*`` as a user would set it."""
     monkeypatch.setenv(
-        "AIRFLOW_CONN_DICOMWEB_ORTHANC",
-        connection_json(
-            clean_orthanc.dicomweb_url,
-            login=clean_orthanc.username,
-            password=clean_orthanc.password,
-            extra={**FAST_RETRY_EXTRAS, "caret_as_wildcard": True},
-        ),
+        "AIRFLOW_CONN_DICOMWEB_ORTHANC", orthanc_connection(clean_orthanc, caret_as_wildcard=True)
     )
     return "dicomweb_orthanc"
+
+
+def orthanc_connection(orthanc, **extra) -> str:
+    """A ``dicomweb`` connection (as ``AIRFLOW_CONN_*`` JSON) to the test Orthanc, with fast retries."""
+    return connection_json(
+        orthanc.dicomweb_url,
+        login=orthanc.username,
+        password=orthanc.password,
+        extra={**FAST_RETRY_EXTRAS, **extra},
+    )
+
+
+@pytest.fixture
+def orthanc_delete_conn_id(clean_orthanc, monkeypatch) -> str:
+    """The same Orthanc, deleting through its REST API (``delete_api: orthanc``)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DICOMWEB_ORTHANC_DELETE", orthanc_connection(clean_orthanc, delete_api="orthanc")
+    )
+    return "dicomweb_orthanc_delete"
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ def make_instance(
     study_date: str = "20240115",
     modality: str = "CT",
     seed: int | None = None,
+    attributes: dict | None = None,
 ) -> Path:
     """Write a CT-like instance of random 16-bit pixels; returns its path."""
     meta = FileMetaDataset()
@@ -66,6 +67,8 @@ def make_instance(
     if frames > 1:
         ds.NumberOfFrames = frames
     ds.PixelData = random.Random(seed).randbytes(2 * rows * columns * frames)
+    for keyword, value in (attributes or {}).items():
+        setattr(ds, keyword, value)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)

@@ -27,6 +27,7 @@ class InstanceOutcome:
     failure_reason: int | None = None
     reason: str = ""
     warning_reason: int | None = None
+    size: int | None = None
 
     def __str__(self) -> str:
         uid = f" ({self.sop_instance_uid})" if self.sop_instance_uid else ""
@@ -78,6 +79,21 @@ class StoreResult:
                 if o.status is not Status.FAILED and o.study_instance_uid
             }
         )
+
+    def by_study(self) -> dict[str, dict[str, Any]]:
+        """Per study now holding inputs (stored or already present): its series, instances and bytes."""
+        out: dict[str, dict[str, Any]] = {}
+        for o in self.outcomes:
+            if o.status is Status.FAILED or not o.study_instance_uid:
+                continue
+            entry = out.setdefault(
+                o.study_instance_uid, {"series_instance_uids": [], "instances": 0, "bytes": 0}
+            )
+            if o.series_instance_uid and o.series_instance_uid not in entry["series_instance_uids"]:
+                entry["series_instance_uids"].append(o.series_instance_uid)
+            entry["instances"] += 1
+            entry["bytes"] += o.size or 0
+        return out
 
     def summary(self, max_failures: int = 100) -> dict[str, Any]:
         """A small dict for logs and XCom: counts, study UIDs and the first failures with their reasons."""

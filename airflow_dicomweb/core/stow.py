@@ -309,6 +309,7 @@ class _StoreState:
 def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw: Any) -> InstanceOutcome:
     return InstanceOutcome(
         path=str(item.path),
+        size=item.size or None,
         status=status,
         sop_instance_uid=header.sop_instance_uid if header else None,
         study_instance_uid=header.study_instance_uid if header else None,

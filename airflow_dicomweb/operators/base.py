@@ -14,6 +14,8 @@ from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado import normalize_tag_path
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+from airflow_dicomweb.operators.asset_events import emit_study_events
+from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.operators.storage_paths import to_location
 
 
@@ -25,6 +27,9 @@ class DicomWebBaseOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dicomweb_conn_id",)
+    #: How the task uses the DICOMweb resource it names, for lineage: ``read`` (an input), ``write`` (the
+    #: studies it stored are outputs) or ``drop`` (deleted).
+    lineage_role: str = "read"
 
     def __init__(
         self,
@@ -44,6 +49,44 @@ class DicomWebBaseOperator(BaseOperator):
     def progress_log(self, what: str) -> ThrottledProgressLog:
         return ThrottledProgressLog(self.log, what, self.progress_interval)  # type: ignore[arg-type]
 
+    def emit_study_events(self, context: Any, operation: str, studies: dict[str, dict[str, Any]]) -> None:
+        """Asset events for the studies this task touched, on the outlets the DAG declared (opt-in)."""
+        if self.outlets:
+            added = emit_study_events(
+                list(self.outlets),
+                context,
+                self.hook.settings.base_url,
+                operation,
+                self.dicomweb_conn_id,
+                studies,
+            )
+            self.log.info("recorded %d asset events for %d studies", added, len(studies))
+
+    @cached_property
+    def lineage_notes(self) -> LineageNotes:
+        return LineageNotes()
+
+    def note_studies(self, studies: Any) -> None:
+        """Lineage: these studies of the service were written (stored) by this task."""
+        base = self.hook.settings.base_url
+        self.lineage_notes.outputs.extend(dicomweb_dataset_name(base, uid) for uid in studies)
+
+    def note_inputs(self, locations: Any) -> None:
+        """Lineage: these files, folders, prefixes or patterns were read by this task."""
+        self.lineage_notes.inputs.extend(storage_dataset_name(str(loc)) for loc in locations)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage's hook: what this task read and wrote (see :mod:`airflow_dicomweb.operators.lineage`)."""
+        notes = self.lineage_notes
+        resource = dicomweb_dataset_name(
+            self.hook.settings.base_url, getattr(self, "study_instance_uid", None)
+        )
+        if self.lineage_role == "read":
+            notes.inputs.insert(0, resource)
+        elif self.lineage_role == "drop":
+            notes.dropped.append(resource)
+        return notes.operator_lineage()
+
     def uid_args(self) -> dict[str, str]:
         """The operator's UIDs by name, for ``{study_instance_uid}``-style placeholders in paths."""
         return {
@@ -61,7 +104,9 @@ class DicomWebBaseOperator(BaseOperator):
         """
         if not isinstance(template, str) and type(template).__name__ == "ObjectStoragePath":
             template = str(template)
-        return to_location(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
+        location = to_location(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
+        self.lineage_notes.outputs.append(storage_dataset_name(str(location)))
+        return location
 
 
 #: Placeholders a path may hold, and how each value is checked before it becomes part of a path.

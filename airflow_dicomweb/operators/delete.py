@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from airflow.configuration import conf
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -28,6 +29,7 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
         sensor's ``operation_name=delete.output`` finds an XCom and knows there is nothing to wait for.
     """
 
+    lineage_role = "drop"
     template_fields: Sequence[str] = (
         "study_instance_uid",
         "series_instance_uid",
@@ -43,7 +45,7 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
         series_instance_uid: str | None = None,
         sop_instance_uid: str | None = None,
         wait_for_completion: bool = True,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
         timeout: float = 3600.0,
         on_unsupported: str = "fail",
@@ -78,6 +80,14 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
                 self.log.warning("skipped: %s", exc)
                 raise AirflowSkipException(str(exc)) from None
             raise
+        deleted = {
+            self.study_instance_uid: {
+                "series_instance_uids": [self.series_instance_uid] if self.series_instance_uid else [],
+                "sop_instance_uid": self.sop_instance_uid or "",
+                "operation_name": (operation or {}).get("name", ""),
+            }
+        }
+        self.emit_study_events(context, "delete", deleted)
         if operation is None:
             self.log.info("deleted; the server finished at once")
             return ""

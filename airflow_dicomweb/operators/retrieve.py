@@ -7,6 +7,8 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_dicomweb.core.progress import Progress
+from airflow_dicomweb.core.storage import Location
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 
 
@@ -60,7 +62,13 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         dest = self.output_file(self.dest_dir)
         ts = self.transfer_syntax or None
-        progress = self.progress_log("retrieved")
+        log = self.progress_log("retrieved")
+        reports: list[Progress] = []
+
+        def progress(report: Progress) -> None:
+            reports[:] = [report]
+            log(report)
+
         if self.sop_instance_uid:
             if not self.series_instance_uid:
                 raise ValueError("sop_instance_uid needs series_instance_uid")
@@ -93,6 +101,19 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
                 progress=progress,
             )
         self.log.info("retrieved %d files into %s", len(paths), dest)
+        series = sorted({Location.of(p).parent.name for p in paths})
+        nbytes = reports[0].bytes_done if reports else sum(Location.of(p).size() for p in paths)
+        self.emit_study_events(
+            context,
+            "retrieve",
+            {
+                self.study_instance_uid: {
+                    "series_instance_uids": series,
+                    "instances": len(paths),
+                    "bytes": nbytes,
+                }
+            },
+        )
         out: dict[str, Any] = {"folder": str(dest), "count": len(paths)}
         if len(paths) <= self.max_xcom_paths:
             out["paths"] = [str(p) for p in paths]

@@ -45,6 +45,7 @@ class DicomWebStoreJpegOperator(DicomWebBaseOperator):
     :param method: ``auto`` (Google's JSON+JPEG form, else Part 10 built here), ``json`` or ``part10``.
     """
 
+    lineage_role = "write"
     template_fields: Sequence[str] = (
         "jpeg_files",
         "metadata",
@@ -90,6 +91,9 @@ class DicomWebStoreJpegOperator(DicomWebBaseOperator):
         for outcome in result.failed:
             self.log.error("%s", outcome)
         self.log.info("store JPEG: %s", result)
+        self.note_inputs(files)
+        self.note_studies(result.by_study())
+        self.emit_study_events(context, "store", result.by_study())
         if self.fail_on_error:
             raise_for_failures(result)
         return result_summary(result, max_uids=1000, with_outcomes=False)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
@@ -44,7 +45,7 @@ class DicomWebSearchSensor(BaseSensorOperator):
         series_instance_uid: str | None = None,
         min_count: int = 1,
         dicomweb_conn_id: str = DicomWebHook.default_conn_name,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -34,7 +34,12 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
         "dicomweb_export",
         "dicomweb_ingest",
         "dicomweb_jpeg_to_dicom",
+        "dicomweb_on_stored_study",
+        "dicomweb_study_arrival",
     ]
+    watched = bag.dags["dicomweb_study_arrival"].timetable.asset_condition
+    (asset,) = watched.objects
+    assert asset.watchers[0].trigger.serialize()[0].endswith("DicomWebStudyArrivalTrigger")
 
 
 def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
@@ -67,6 +72,18 @@ def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
     assert "not a DICOM Part 10 file" in (quarantine / "notes.txt.reason.txt").read_text()
     assert "truncated" in (quarantine / "truncated.dcm.reason.txt").read_text()
     assert [p for p in landing.rglob("*") if p.is_file()] == []
+    # one asset event per stored study, through the alias dicomweb_on_stored_study is scheduled on
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = [e for e in session.query(AssetEvent).all() if e.source_run_id == run.run_id]
+        extras = {e.extra["study_instance_uid"]: e.extra for e in events}
+        uris = [e.asset.uri for e in events]
+    studies = {p.parent.name for p in done.rglob("*.dcm")}  # not the UIDs, only how many folders
+    assert len(extras) >= len(studies) and all(e["operation"] == "store" for e in extras.values())
+    assert sum(e["instances"] for e in extras.values()) == 8
+    assert all(uri.startswith("dicomweb://127.0.0.1:") and "/studies/" in uri for uri in uris)
 
     # The same files arrive again: found on the server, not sent, moved to done all the same.
     shutil.copytree(done / "modality-b", landing / "again")

@@ -347,3 +347,26 @@ def test_store_skip_existing_is_passed_through_both_ways(orthanc_conn_id, clean_
     ).execute({})
     assert (as_text["stored"], as_text["already_present"]) == (3, 0)  # "False" is not truthy here
     assert "skip_existing" not in DicomWebStoreOperator.template_fields
+
+
+def test_deferrable_defaults_follow_airflow_operators_default_deferrable():
+    """As in Airflow's own providers: ``[operators] default_deferrable`` sets the default of the delete
+    operator and both sensors; an explicit argument wins."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from airflow_dicomweb.operators.delete import DicomWebDeleteOperator as D\n"
+        "from airflow_dicomweb.sensors.operation import DicomWebOperationSensor as O\n"
+        "from airflow_dicomweb.sensors.search import DicomWebSearchSensor as S\n"
+        "print(D(task_id='d', study_instance_uid='1.2').deferrable,"
+        " O(task_id='o', operation_name='x').deferrable, S(task_id='s', level='studies').deferrable,"
+        " D(task_id='e', study_instance_uid='1.2', deferrable=False).deferrable)\n"
+    )
+    for setting, expected in (("True", "True True True False"), ("False", "False False False False")):
+        env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": setting}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split()[-4:] == expected.split(), out.stderr[-2000:]

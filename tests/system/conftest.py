@@ -18,7 +18,12 @@ def stack(google_emulator):
     except (StackMissing, OrthancMissing) as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
-        local.start({f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}": google_connection(google_emulator)})
+        local.start(
+            {
+                f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}": google_connection(google_emulator),
+                "DICOMWEB_ARRIVALS_POLL_SECONDS": "3",  # the watcher's interval, short for the test
+            }
+        )
         yield local
     finally:
         local.stop()

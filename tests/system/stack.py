@@ -84,6 +84,7 @@ class LocalStack:
         }
         self.processes: dict[str, subprocess.Popen] = {}
         self.timings: dict[str, float] = {}
+        self.extra_env: dict[str, str] = {}
         self.api = requests.Session()
         self.api_url = f"http://127.0.0.1:{self.ports['api']}"
 
@@ -290,6 +291,7 @@ class LocalStack:
     def start(self, extra_env: dict[str, str] | None = None) -> LocalStack:
         started = time.monotonic()
         extra = dict(extra_env or {})
+        self.extra_env = extra
         self._start_postgres()
         self._start_redis()
         self.timings["postgres and redis"] = time.monotonic() - started
@@ -340,7 +342,41 @@ class LocalStack:
 
     def _dags_parsed(self) -> bool:
         found = {d["dag_id"] for d in self.rest("GET", "/dags?limit=100")["dags"]}
-        return {"dicomweb_ingest", "dicomweb_export", "dicomweb_jpeg_to_dicom", "dicomweb_delete"} <= found
+        return {
+            "dicomweb_ingest",
+            "dicomweb_export",
+            "dicomweb_jpeg_to_dicom",
+            "dicomweb_delete",
+            "dicomweb_on_stored_study",
+            "dicomweb_study_arrival",
+        } <= found
+
+    def unpause(self, dag_id: str) -> None:
+        self.rest("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.rest("GET", f"/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+
+    def restart(self, name: str) -> None:
+        """Stop one Airflow service (SIGTERM, as a container stop does) and start it again; its earlier log
+        is kept as ``<name>.<n>.log``."""
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        n = len(list(self.root.glob(f"{name}.*.log"))) + 1
+        (self.root / f"{name}.log").rename(self.root / f"{name}.{n}.log")
+        argv = [a.format(api_port=self.ports["api"]) for a in AIRFLOW_SERVICES[name]]
+        self._spawn(name, [str(VENV_BIN / "airflow"), *argv], env=self.process_env(name, self.extra_env))
+
+    def logs_of(self, name: str) -> str:
+        """Every log the service wrote, restarts included."""
+        paths = [*sorted(self.root.glob(f"{name}.*.log")), self.root / f"{name}.log"]
+        return "".join(p.read_text(errors="replace") for p in paths if p.exists())
 
     def trigger(self, dag_id: str, conf: dict) -> str:
         self.rest("PATCH", f"/dags/{dag_id}", json={"is_paused": False})

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 
+import pydicom
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -44,7 +45,7 @@ def test_the_stack_shares_its_secrets_and_logs_in_as_documented(stack):
     assert stack.rest("GET", "/connections/dicomweb_default")["conn_type"] == "dicomweb"
 
 
-def test_ingest_stores_checks_and_moves_every_file(stack):
+def test_ingest_stores_checks_and_moves_every_file_and_its_asset_events_run_the_catalog(stack):
     data = stack.root / "data" / "system-ingest"
     landing = data / "landing"
     (landing / "a").mkdir(parents=True)
@@ -60,6 +61,7 @@ def test_ingest_stores_checks_and_moves_every_file(stack):
         "quarantine_dir": str(data / "quarantine"),
     }
 
+    stack.unpause("dicomweb_on_stored_study")
     state, tasks = stack.wait_for_run("dicomweb_ingest", stack.trigger("dicomweb_ingest", conf))
     assert state == "success", tasks
     assert tasks == {
@@ -74,6 +76,21 @@ def test_ingest_stores_checks_and_moves_every_file(stack):
     client = orthanc_client(stack)
     study = client.search_for_studies({"StudyDate": "20230101"})[0]["0020000D"]["Value"][0]
     assert len(client.search_for_instances(study)) == len(series)
+
+    # The store task's asset events (one per study, through the alias) ran the data-aware DAG, which
+    # catalogued each stored study's metadata.
+    stored = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID)
+        for p in (data / "done").rglob("*.dcm")
+    }
+    catalog = stack.root / "data" / "catalog"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not stored <= {p.stem for p in catalog.glob("*.json")}:
+        time.sleep(2)
+    runs = stack.runs("dicomweb_on_stored_study")
+    assert runs and all(r["run_type"] == "asset_triggered" for r in runs), runs
+    assert stored <= {p.stem for p in catalog.glob("*.json")}, [r["state"] for r in runs]
+    assert json.loads((catalog / f"{study}.json").read_text())[0]["0020000D"]["Value"] == [study]
 
 
 def test_export_maps_a_task_per_study_with_metadata_and_preview(stack, tmp_path):
@@ -144,3 +161,46 @@ def test_a_google_delete_defers_to_the_triggerer_process_and_resumes(stack, goog
     [trigger_log] = (stack.root / "logs" / "dag_id=dicomweb_delete").glob(f"run_id={run_id}/*/*trigger*")
     text = trigger_log.read_text(errors="replace")
     assert ": running (" in text and "next poll in" in text and "'status': 'success'" in text
+
+
+def wait_for(what: str, check, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1)
+    raise TimeoutError(f"{what} after {timeout:.0f} s")
+
+
+def test_the_watcher_announces_new_studies_and_a_restarted_triggerer_resumes_from_its_cursor(stack, tmp_path):
+    """The study-arrival watcher runs in the triggerer process. A study stored today triggers
+    dicomweb_study_arrival; one stored while the triggerer is down is announced after its restart (the
+    cursor is in the asset state store), and the first is not announced again."""
+    today = time.strftime("%Y%m%d", time.gmtime())
+    stack.unpause("dicomweb_study_arrival")
+    wait_for(
+        "the watcher's baseline", lambda: "study-arrival watcher: baseline" in stack.logs_of("triggerer")
+    )
+    arrivals = stack.root / "data" / "arrivals"
+    client = orthanc_client(stack)
+    first = generate_uid()
+    assert client.store_instances(make_series(tmp_path / "a", 1, study_uid=first, study_date=today)).ok
+    wait_for("the first study's arrival run", lambda: (arrivals / f"{first}.json").exists())
+    time.sleep(8)  # two more polls: the cursor holding `first` is kept
+
+    stack.restart("triggerer")  # SIGTERM, as `docker compose restart` does; then a study arrives
+    while_down = generate_uid()
+    assert client.store_instances(make_series(tmp_path / "b", 1, study_uid=while_down, study_date=today)).ok
+    wait_for(
+        "the study stored while the triggerer was down", lambda: (arrivals / f"{while_down}.json").exists()
+    )
+    time.sleep(8)
+    logs = stack.logs_of("triggerer")
+    assert logs.count(f"new study {first}") == 1, "announced again after the restart"
+    assert logs.count(f"new study {while_down}") == 1
+    runs = stack.runs("dicomweb_study_arrival")
+    assert (
+        runs
+        and {r["state"] for r in runs} == {"success"}
+        and all(r["run_type"] == "asset_triggered" for r in runs)
+    )

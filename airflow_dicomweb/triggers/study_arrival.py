@@ -1,0 +1,168 @@
+"""``DicomWebStudyArrivalTrigger``: an event trigger for ``AssetWatcher`` that announces each new study."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.study_arrivals import DEFAULT_EVENT_ATTRIBUTES, ArrivalCursor, poll_new_studies
+from airflow_dicomweb.triggers.base import client_for
+
+_CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
+
+
+class DicomWebStudyArrivalTrigger(BaseEventTrigger):
+    """Poll QIDO-RS every ``poll_interval`` seconds and fire one event per study not seen before.
+
+    Use it in an ``AssetWatcher``; each event becomes an asset event whose extra ``payload`` holds the
+    study's ``StudyInstanceUID`` and the ``event_attributes`` (by default no patient identifiers).
+
+    - ``filters``: QIDO-RS matching keys (``{"ModalitiesInStudy": "CT"}``...), as in the search operator.
+    - ``lookback_days``: the StudyDate window (today minus this, onwards). ``None``: no window, every poll
+      lists all matching studies.
+    - ``announce_existing``: on the very first poll, announce the studies already there (default: they are
+      the baseline).
+
+    The cursor (the UIDs announced in the window) is kept in Airflow's asset state store when the
+    triggerer provides one (Airflow 3.3+, one watched asset), so a restart neither loses the studies that
+    arrived meanwhile (within the window) nor announces old ones again. The cursor of a poll is saved at
+    the start of the next, once its events have reached the database: a triggerer killed in between
+    announces that poll's studies again (at least once, never lost). Without a state store, the cursor
+    lives in memory and a restart takes a new baseline. A failing poll is logged and retried at the next
+    interval: a watcher does not stop on a server outage.
+    """
+
+    def __init__(
+        self,
+        dicomweb_conn_id: str = "dicomweb_default",
+        filters: dict[str, Any] | None = None,
+        poll_interval: float = 60.0,
+        lookback_days: int | None = 1,
+        announce_existing: bool = False,
+        event_attributes: list[str] | None = None,
+        page_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, not {poll_interval}")
+        if lookback_days is not None and lookback_days < 0:
+            raise ValueError(f"lookback_days must be 0 or more, not {lookback_days}")
+        self.dicomweb_conn_id = dicomweb_conn_id
+        self.filters = dict(filters or {})
+        self.poll_interval = poll_interval
+        self.lookback_days = lookback_days
+        self.announce_existing = announce_existing
+        self.event_attributes = list(event_attributes or DEFAULT_EVENT_ATTRIBUTES)
+        self.page_size = page_size
+        self._memory: ArrivalCursor | None = None
+        self._warned = False
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "dicomweb_conn_id": self.dicomweb_conn_id,
+                "filters": self.filters,
+                "poll_interval": self.poll_interval,
+                "lookback_days": self.lookback_days,
+                "announce_existing": self.announce_existing,
+                "event_attributes": self.event_attributes,
+                "page_size": self.page_size,
+            },
+        )
+
+    @property
+    def cursor_key(self) -> str:
+        """The state-store key: one per connection, filters and window, so that changing them starts anew."""
+        identity = json.dumps(
+            [self.dicomweb_conn_id, self.filters, self.lookback_days], sort_keys=True, default=str
+        )
+        return f"{_CURSOR_KEY_PREFIX}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
+
+    def _warn_once(self, message: str) -> None:
+        if not self._warned:
+            self.log.warning(message)
+            self._warned = True
+
+    async def load_cursor(self) -> ArrivalCursor:
+        store = getattr(self, "asset_state_store", None)
+        if store is None:
+            self._warn_once("no asset state store: the study-arrival cursor is kept in memory only")
+            return self._memory or ArrivalCursor()
+        try:
+            data = await store.aget(self.cursor_key, default=None)
+        except ValueError:
+            self._warn_once(
+                "the asset state store needs one watched asset: the cursor is kept in memory only"
+            )
+            return self._memory or ArrivalCursor()
+        if data is None:
+            return ArrivalCursor()
+        try:
+            return ArrivalCursor.from_json(data)
+        except ValueError as exc:
+            self.log.warning("stored study-arrival cursor unreadable (%s): taking a new baseline", exc)
+            return ArrivalCursor()
+
+    async def save_cursor(self, cursor: ArrivalCursor) -> None:
+        self._memory = cursor
+        store = getattr(self, "asset_state_store", None)
+        if store is None:
+            return
+        try:
+            await store.aset(self.cursor_key, cursor.to_json())
+        except ValueError:
+            self._warn_once(
+                "the asset state store needs one watched asset: the cursor is kept in memory only"
+            )
+
+    def _poll(self, client: Any, cursor: ArrivalCursor) -> tuple[list[dict[str, Any]], ArrivalCursor]:
+        return poll_new_studies(
+            client,
+            cursor,
+            today=dt.datetime.now(dt.UTC).date(),
+            filters=self.filters,
+            lookback_days=self.lookback_days,
+            announce_existing=self.announce_existing,
+            event_attributes=self.event_attributes,
+            page_size=self.page_size,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        cursor = await self.load_cursor()
+        pending: ArrivalCursor | None = None
+        while True:
+            if pending is not None:  # the previous poll's events have been handed over by now
+                await self.save_cursor(pending)
+                cursor, pending = pending, None
+            try:
+                client = await client_for(self.dicomweb_conn_id)
+                try:
+                    new, after = await asyncio.to_thread(self._poll, client, cursor)
+                finally:
+                    await asyncio.to_thread(client.close)
+            except DicomWebError as exc:
+                self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
+            else:
+                if not cursor.started:
+                    self.log.info(
+                        "study-arrival watcher: baseline of %d studies%s",
+                        len(after.seen),
+                        ", announcing them" if self.announce_existing else "",
+                    )
+                for study in new:
+                    self.log.info("new study %s", study["StudyInstanceUID"])
+                    yield TriggerEvent({"study_instance_uid": study["StudyInstanceUID"], **study})
+                if new:
+                    pending = after
+                else:  # nothing announced (a baseline, or no news): keep it at once
+                    await self.save_cursor(after)
+                    cursor = after
+            await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,69 @@
+"""Event-driven: a watcher announces every new study on the DICOMweb server, and this DAG runs for it.
+
+``DicomWebStudyArrivalTrigger`` runs in the triggerer inside an ``AssetWatcher``: it polls QIDO-RS (by
+default every 60 s, over the studies dated from yesterday on), and fires one event per study not seen
+before. Each event becomes an asset event on the watched asset, with the study's UID and main attributes
+(no patient identifiers) in its payload. Its cursor is kept in Airflow's asset state store, so a restarted
+triggerer announces what arrived while it was down and nothing twice (see the README's guarantees).
+
+This DAG writes each new study's metadata to the arrivals folder. The watcher's connection, poll interval
+and asset URI can be set by environment variables, read when the DAG is parsed.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from airflow.sdk import Asset, AssetWatcher, dag, task
+
+from airflow_dicomweb.operators.metadata import DicomWebRetrieveMetadataOperator
+from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
+
+CONN_ID = os.environ.get("DICOMWEB_ARRIVALS_CONN_ID", "dicomweb_default")
+DATA = os.environ.get("DICOMWEB_DATA_DIR", "/opt/airflow/data")
+
+NEW_STUDIES = Asset(
+    name="dicomweb_new_studies",
+    uri=os.environ.get("DICOMWEB_ARRIVALS_ASSET_URI", "dicomweb://orthanc:8042/dicom-web"),
+    watchers=[
+        AssetWatcher(
+            name="dicomweb_study_arrivals",
+            trigger=DicomWebStudyArrivalTrigger(
+                dicomweb_conn_id=CONN_ID,
+                poll_interval=float(os.environ.get("DICOMWEB_ARRIVALS_POLL_SECONDS", "60")),
+                lookback_days=1,
+            ),
+        )
+    ],
+)
+
+
+@dag(
+    dag_id="dicomweb_study_arrival",
+    schedule=[NEW_STUDIES],
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    tags=["dicomweb", "example", "assets"],
+)
+def dicomweb_study_arrival():
+    @task
+    def new_studies(triggering_asset_events=None) -> list[str]:
+        """The studies announced by the watcher events that triggered this run (several may be batched)."""
+        uids = []
+        for events in (triggering_asset_events or {}).values():
+            for event in events:
+                payload = (event.extra or {}).get("payload") or {}
+                if payload.get("study_instance_uid"):
+                    uids.append(payload["study_instance_uid"])
+                    print(f"new study {payload['study_instance_uid']}: {payload}")
+        return sorted(set(uids))
+
+    DicomWebRetrieveMetadataOperator.partial(
+        task_id="arrival_metadata",
+        dicomweb_conn_id=CONN_ID,
+        output_path=DATA + "/arrivals/{study_instance_uid}.json",
+    ).expand(study_instance_uid=new_studies())
+
+
+dicomweb_study_arrival()
