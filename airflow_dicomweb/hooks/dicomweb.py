@@ -19,15 +19,16 @@ from airflow_dicomweb.core.settings import DicomWebSettings
 from airflow_dicomweb.core.transport import Transport
 
 
-def settings_from_connection(conn: Any) -> DicomWebSettings:
-    """Core settings from an Airflow ``Connection`` (host, login, password, port, schema, extra)."""
+def settings_from_connection(conn: Any, extra_overrides: dict[str, Any] | None = None) -> DicomWebSettings:
+    """Core settings from an Airflow ``Connection`` (host, login, password, port, schema, extra);
+    ``extra_overrides`` win over the connection's extras (the command line's options do)."""
     return DicomWebSettings.from_connection_fields(
         host=conn.host,
         login=conn.login,
         password=conn.password,
         port=conn.port,
         schema=conn.schema,
-        extra=conn.extra_dejson,
+        extra={**conn.extra_dejson, **(extra_overrides or {})},
     )
 
 

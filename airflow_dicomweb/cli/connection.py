@@ -1,0 +1,141 @@
+"""Settings from the command line: a service root URL, ``--google P/L/D/S`` or ``--conn-id``; credentials
+from the environment, Application Default Credentials or a key file, never required on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from airflow_dicomweb.core.errors import DicomWebConfigError
+from airflow_dicomweb.core.settings import DicomWebSettings
+
+ENV_URL = "DICOMWEB_URL"
+ENV_PASSWORD = "DICOMWEB_PASSWORD"
+ENV_TOKEN = "DICOMWEB_TOKEN"
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "connection",
+        "The service is the positional URL (or $DICOMWEB_URL), --google, or --conn-id. The password is read "
+        f"from ${ENV_PASSWORD} (or asked for on a terminal), a bearer token from ${ENV_TOKEN}; Google uses "
+        "Application Default Credentials or --key-file.",
+    )
+    group.add_argument("--google", metavar="PROJECT/LOCATION/DATASET/STORE", help="a Google DICOM store")
+    group.add_argument("--conn-id", help="an Airflow connection (needs Airflow installed and configured)")
+    group.add_argument("--user", help="login for basic authentication (password from $DICOMWEB_PASSWORD)")
+    group.add_argument("--key-file", help="Google service-account key file (default: ADC)")
+    group.add_argument("--api-root", help="Google: a private endpoint instead of healthcare.googleapis.com")
+    group.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="an extra request header (repeatable); put no secret here, use the environment",
+    )
+    group.add_argument("--delete-api", choices=["dicomweb", "orthanc"], help="how deletes are made")
+    tls = parser.add_argument_group("TLS, timeouts and retries (as the connection's extras)")
+    tls.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
+    tls.add_argument("--ca-bundle", help="verify the server with this CA bundle")
+    tls.add_argument(
+        "--request-timeout", metavar="CONNECT,READ", help="seconds to connect and between bytes (10,300)"
+    )
+    tls.add_argument("--retries", type=int, metavar="N", help="retries of a failed request (default 5)")
+    tls.add_argument("--retry-max-elapsed", type=float, metavar="S", help="give up retrying after S seconds")
+    tls.add_argument("--max-response-mib", type=int, metavar="MIB", help="cap on a response held in memory")
+
+
+def _extras(args: argparse.Namespace) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if args.insecure:
+        extra["verify"] = False
+    elif args.ca_bundle:
+        extra["verify"] = args.ca_bundle
+    if args.request_timeout:
+        parts = [p for p in args.request_timeout.split(",") if p.strip()]
+        try:
+            extra["timeout"] = [float(p) for p in parts] if len(parts) == 2 else float(parts[0])
+        except (ValueError, IndexError):
+            raise DicomWebConfigError(
+                f"--request-timeout takes SECONDS or CONNECT,READ, not {args.request_timeout!r}"
+            ) from None
+    if args.retries is not None:
+        extra["max_retries"] = args.retries
+    if args.retry_max_elapsed is not None:
+        extra["retry_max_elapsed"] = args.retry_max_elapsed
+    if args.max_response_mib is not None:
+        extra["max_response_mib"] = args.max_response_mib
+    if args.delete_api:
+        extra["delete_api"] = args.delete_api
+    headers = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise DicomWebConfigError(f"--header takes 'Name: value', not {header.split(':')[0]!r}...")
+        headers[name.strip()] = value.strip()
+    if headers:
+        extra["headers"] = headers
+    return extra
+
+
+def _password(login: str) -> str:
+    password = os.environ.get(ENV_PASSWORD)
+    if password is not None:
+        return password
+    if sys.stdin.isatty():
+        return getpass.getpass(f"password for {login}: ")
+    raise DicomWebConfigError(f"--user {login} needs a password: set ${ENV_PASSWORD}")
+
+
+def settings_from_args(args: argparse.Namespace) -> DicomWebSettings:
+    """The core settings the command line describes; DicomWebConfigError if it describes none or several."""
+    url = args.url or (None if (args.google or args.conn_id) else os.environ.get(ENV_URL))
+    chosen = [
+        name
+        for name, value in (("URL", url), ("--google", args.google), ("--conn-id", args.conn_id))
+        if value
+    ]
+    if len(chosen) != 1:
+        raise DicomWebConfigError(
+            "name the service once: a service root URL (or $DICOMWEB_URL), --google PROJECT/LOCATION/DATASET/"
+            f"STORE, or --conn-id ID{f' (got {chr(32).join(chosen)})' if chosen else ''}"
+        )
+    extra = _extras(args)
+    if args.conn_id:
+        return _from_airflow(args.conn_id, extra)
+    if args.google:
+        parts = args.google.strip("/").split("/")
+        if len(parts) != 4 or not all(parts):
+            raise DicomWebConfigError(f"--google takes PROJECT/LOCATION/DATASET/STORE, not {args.google!r}")
+        extra.update(zip(("project", "location", "dataset", "dicom_store"), parts, strict=True))
+        extra["auth_type"] = "google"
+        if args.key_file:
+            extra["key_path"] = args.key_file
+        if args.api_root:
+            extra["api_root"] = args.api_root
+        return DicomWebSettings.from_connection_fields(host=None, extra=extra)
+    token = os.environ.get(ENV_TOKEN)
+    if token and not args.user:
+        extra["auth_type"] = "bearer"
+        return DicomWebSettings.from_connection_fields(host=url, password=token, extra=extra)
+    if args.user:
+        return DicomWebSettings.from_connection_fields(
+            host=url, login=args.user, password=_password(args.user), extra=extra
+        )
+    return DicomWebSettings.from_connection_fields(host=url, extra=extra)
+
+
+def _from_airflow(conn_id: str, extra: dict[str, Any]) -> DicomWebSettings:
+    try:
+        from airflow.sdk import BaseHook
+
+        from airflow_dicomweb.hooks.dicomweb import settings_from_connection
+    except ImportError:
+        raise DicomWebConfigError(
+            "--conn-id reads an Airflow connection, and Airflow is not installed here: give the service "
+            "root URL or --google instead"
+        ) from None
+    return settings_from_connection(BaseHook.get_connection(conn_id), extra)
