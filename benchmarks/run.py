@@ -1,22 +1,24 @@
-"""The benchmark race: this provider against plain requests and dicomweb-client, on one data set and one
-Orthanc, in one run.
+"""The benchmark: this provider against curl, plain requests and dicomweb-client, on one data set, in one run.
 
-    scripts/bench.sh                 # about 1 GiB: 2 studies of 512x512 16-bit CT
-    scripts/bench.sh --size-mib 256 --repeat 1 --search-instances 2000     # a quick look
+    scripts/bench.sh                      # everything: about 1 GiB, 5 interleaved runs per figure
+    scripts/bench.sh --size-mib 256 --repeat 1 --search-instances 2000 --modes zero   # a quick look
 
-Each client runs in its own process (so peak RSS is its own); each figure is the median of ``--repeat``
-runs; Orthanc's storage is new for every store run. Prints one table with ratios to the raw baseline and
-writes it as JSON under benchmarks/results/.
+Three races:
+- ``zero``: a server that costs almost nothing (nginx answering from files), so the client's own cost
+  shows: wall time, MB/s and client CPU seconds per GiB, with curl as the native ceiling.
+- ``orthanc``: a real Orthanc, as users run it; every store run gets a new Orthanc.
+- ``latency``: the same Orthanc behind a proxy adding a round-trip time (0 and 20 ms), store and retrieve
+  at several concurrencies, drawn as a plot.
+
+Each client runs in its own process (so peak RSS and CPU are its own), and runs of different clients are
+interleaved. Prints one table; every run is kept in benchmarks/results/ (JSON), with the plot (PNG).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,242 +29,101 @@ sys.path.insert(0, str(ROOT))
 
 from pydicom.uid import generate_uid  # noqa: E402
 
+from benchmarks.races import (  # noqa: E402
+    INSTANCE_BYTES,
+    latency_race,
+    make_dataset,
+    orthanc_race,
+    zero_cost_race,
+)
 from tests.dicom_factory import make_series  # noqa: E402
-from tests.orthanc_server import OrthancServer  # noqa: E402
 
-INSTANCE_BYTES = 512 * 512 * 2  # pixel data of one CT instance
-CLIENTS = ("raw", "dicomweb-client", "hook")
-
-
-def make_dataset(folder: Path, size_mib: int) -> tuple[list[str], dict[str, list[str]]]:
-    """Two studies of several series of 512x512 CT instances, about ``size_mib`` in all."""
-    count = max(8, size_mib * 1024 * 1024 // (INSTANCE_BYTES + 2000))
-    studies: dict[str, list[str]] = {}
-    files: list[str] = []
-    per_study = [count // 2, count - count // 2]
-    for n, instances in enumerate(per_study):
-        study = generate_uid()
-        studies[study] = []
-        series_count = 4
-        for s in range(series_count):
-            share = instances // series_count + (1 if s < instances % series_count else 0)
-            made = make_series(
-                folder / f"study{n}" / f"series{s}", share, study_uid=study, rows=512, columns=512
-            )
-            studies[study] += [str(p) for p in made]
-        files += studies[study]
-    return files, studies
-
-
-def worker(client: str, operation: str, args: dict, workdir: Path) -> dict:
-    os.sync()  # no run pays for the page-cache writeback of the one before it
-    args_file = workdir / f"args-{client}-{operation}.json"
-    args_file.write_text(json.dumps(args))
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "worker.py"), client, operation, str(args_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{client} {operation} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def median_of(runs: list[dict]) -> dict:
-    walls = [r["wall"] for r in runs]
-    middle = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
-    return {
-        **middle,
-        "wall": statistics.median(walls),
-        "rss_growth": max(r["rss_peak"] - r["rss_start"] for r in runs),
-        "runs": len(runs),
-        "walls": walls,  # every run, for the spread
-    }
+GIB = 1024**3
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the data set (default 1024)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
-    parser.add_argument(
-        "--search-instances", type=int, default=20000, help="instances of the search data set"
-    )
-    parser.add_argument(
-        "--big-instance-mib",
-        type=int,
-        default=200,
-        help="size of the one multi-frame instance stored and retrieved alone (0: skip)",
-    )
-    parser.add_argument("--clients", default=",".join(CLIENTS))
-    parser.add_argument(
-        "--operations",
-        default="store,retrieve,big,search",
-        help="which races to run (default: all of store,retrieve,big,search)",
-    )
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved runs per figure (median; 5)")
+    parser.add_argument("--search-instances", type=int, default=20000, help="results of the search race")
+    parser.add_argument("--big-instance-mib", type=int, default=200, help="the one big instance (0: skip)")
+    parser.add_argument("--modes", default="zero,orthanc,latency", help="races to run (zero,orthanc,latency)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="round-trip time added (20)")
+    parser.add_argument("--latency-size-mib", type=int, default=256, help="data set of the latency race")
+    parser.add_argument("--latency-repeat", type=int, default=3, help="runs per point of the latency race")
+    parser.add_argument("--concurrency", default="1,2,4,8", help="concurrencies of the latency race")
     opts = parser.parse_args()
-    clients = opts.clients.split(",")
+    opts.concurrency = [int(n) for n in opts.concurrency.split(",")]
+    modes = opts.modes.split(",")
     work = Path(tempfile.mkdtemp(prefix="dicomweb-bench-"))
-    results: dict[str, dict[str, dict]] = {
-        "store": {},
-        "retrieve": {},
-        "search": {},
-        "store 1 big": {},
-        "retrieve 1 big": {},
-    }
+    results: dict[str, dict] = {}
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
     try:
         print(f"generating about {opts.size_mib} MiB of 512x512 CT instances in {work} ...", flush=True)
         files, studies = make_dataset(work / "data", opts.size_mib)
-        total_bytes = sum(Path(f).stat().st_size for f in files)
-        print(f"  {len(files)} instances, {total_bytes / 2**20:.0f} MiB, 2 studies, 8 series", flush=True)
-
-        operations = set(opts.operations.split(","))
-        # --- store: a new Orthanc for every run ---------------------------------------------------
-        for client in clients if "store" in operations else []:
-            runs = []
-            for _ in range(opts.repeat):
-                with OrthancServer(work / f"orthanc-{client}-{len(runs)}") as orthanc:
-                    args = {
-                        "url": orthanc.dicomweb_url,
-                        "login": orthanc.username,
-                        "password": orthanc.password,
-                        "files": files,
-                    }
-                    runs.append(worker(client, "store", args, work))
-                    assert orthanc.count_instances() == len(files), f"{client} did not store every instance"
-                shutil.rmtree(work / f"orthanc-{client}-{len(runs) - 1}", ignore_errors=True)
-            results["store"][client] = median_of(runs)
-            print(f"  store    {client:<16} {results['store'][client]['wall']:.2f} s", flush=True)
-
-        with OrthancServer(work / "orthanc") as orthanc:
-            base = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
-            if "retrieve" in operations:
-                worker("hook", "store", {**base, "files": files}, work)
-            study = max(studies, key=lambda s: len(studies[s]))
-            # --- retrieve the larger study -------------------------------------------------------
-            variants = [(c, c, {}) for c in clients] if "retrieve" in operations else []
-            if "hook" in clients and variants:
-                variants.append(("hook", "hook (4 series at once)", {"series_concurrency": 4}))
-            runs_by_label: dict[str, list[dict]] = {label: [] for _, label, _ in variants}
-            for _ in range(opts.repeat):  # round robin: no client always runs first or last
-                for client, label, options in variants:
-                    dest = work / "out"
-                    shutil.rmtree(dest, ignore_errors=True)
-                    dest.mkdir()
-                    args = {
-                        **base,
-                        "study": study,
-                        "dest": str(dest),
-                        "expected_instances": len(studies[study]),
-                        "options": options,
-                    }
-                    run = worker(client, "retrieve", args, work)
-                    if client != "raw":
-                        assert run["instances"] == len(studies[study]), f"{label} missed instances"
-                    runs_by_label[label].append(run)
-            for label, runs in runs_by_label.items():
-                results["retrieve"][label] = median_of(runs)
-                print(f"  retrieve {label:<16} {results['retrieve'][label]['wall']:.2f} s", flush=True)
-            shutil.rmtree(work / "out", ignore_errors=True)
-
-        # --- one big multi-frame instance: memory must not grow with it ----------------------------
-        if opts.big_instance_mib and "big" in operations:
+        total = sum(Path(f).stat().st_size for f in files)
+        print(f"  {len(files)} instances, {total / 2**20:.0f} MiB, 2 studies of 4 series", flush=True)
+        big = None
+        if opts.big_instance_mib:
             frames = max(1, opts.big_instance_mib * 1024 * 1024 // INSTANCE_BYTES)
-            big_study = generate_uid()
-            [big] = make_series(work / "big", 1, study_uid=big_study, rows=512, columns=512, frames=frames)
-            print(f"  one instance of {frames} frames, {big.stat().st_size / 2**20:.0f} MiB", flush=True)
-            for client in clients:
-                with OrthancServer(work / f"orthanc-big-{client}") as orthanc:
-                    base = {
-                        "url": orthanc.dicomweb_url,
-                        "login": orthanc.username,
-                        "password": orthanc.password,
-                    }
-                    results["store 1 big"][client] = median_of(
-                        [worker(client, "store", {**base, "files": [str(big)]}, work)]
-                    )
-                    dest = work / "out-big"
-                    shutil.rmtree(dest, ignore_errors=True)
-                    dest.mkdir()
-                    results["retrieve 1 big"][client] = median_of(
-                        [
-                            worker(
-                                client,
-                                "retrieve",
-                                {**base, "study": big_study, "dest": str(dest), "expected_instances": 1},
-                                work,
-                            )
-                        ]
-                    )
-                shutil.rmtree(work / f"orthanc-big-{client}", ignore_errors=True)
-                print(
-                    f"  big      {client:<16} store {results['store 1 big'][client]['wall']:.2f} s, "
-                    f"retrieve {results['retrieve 1 big'][client]['wall']:.2f} s",
-                    flush=True,
-                )
-            shutil.rmtree(work / "big", ignore_errors=True)
-            shutil.rmtree(work / "out-big", ignore_errors=True)
-
-        # --- search: many small instances in a store of their own ----------------------------------
-        if "search" in operations:
-            search_race(work, clients, opts, results)
+            study, series = generate_uid(), generate_uid()
+            [path] = make_series(
+                work / "big", 1, study_uid=study, series_uid=series, rows=512, columns=512, frames=frames
+            )
+            big = (study, series, str(path))
+            print(f"  one instance of {frames} frames, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
+        if "zero" in modes:
+            results["zero-cost server"] = zero_cost_race(work, files, studies, big, opts)
+        if "orthanc" in modes:
+            results["Orthanc"] = orthanc_race(work, files, studies, big, opts)
+        if "latency" in modes:
+            small_files, small_studies = make_dataset(
+                work / "latency-data", opts.latency_size_mib, studies_count=1
+            )
+            results["latency"] = latency_race(work, small_files, small_studies, opts)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print_table(results, len(files), total_bytes)
-    out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    print_table(results)
+    out = out_dir / f"bench-{stamp}.json"
     out.write_text(
         json.dumps(
-            {
-                "size_mib": opts.size_mib,
-                "instances": len(files),
-                "bytes": total_bytes,
-                "search_instances": opts.search_instances,
-                "repeat": opts.repeat,
-                "results": results,
-            },
-            indent=2,
+            {"options": vars(opts), "instances": len(files), "bytes": total, "results": results}, indent=2
         )
     )
     print(f"\nwritten to {out}")
+    if "latency" in results:
+        from benchmarks.plot import plot_latency
+
+        png = plot_latency(results["latency"], opts, out_dir / f"concurrency-{stamp}.png")
+        print(f"plot: {png}")
     return 0
 
 
-def search_race(work: Path, clients: list[str], opts: argparse.Namespace, results: dict) -> None:
-    """Many small instances in a store of their own, searched through every page."""
-    with OrthancServer(work / "orthanc-search") as orthanc:
-        base = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
-        print(f"  storing {opts.search_instances} small instances for the search race ...", flush=True)
-        small = make_series(work / "small", opts.search_instances, rows=8, columns=8)
-        worker("hook", "store", {**base, "files": [str(p) for p in small]}, work)
-        shutil.rmtree(work / "small", ignore_errors=True)
-        variants = [(c, c, {}) for c in clients]
-        if "hook" in clients:
-            variants.append(("hook", "hook (pages of 5,000)", {"page_size": 5000}))
-        for client, label, options in variants:
-            runs = [worker(client, "search", {**base, "options": options}, work) for _ in range(opts.repeat)]
-            results["search"][label] = median_of(runs)
-            assert results["search"][label]["instances"] == opts.search_instances, f"{label} missed results"
-            print(f"  search   {label:<16} {results['search'][label]['wall']:.2f} s", flush=True)
-
-
-def print_table(results: dict, instances: int, total_bytes: int) -> None:
-    print(
-        f"\n{'operation':<9} {'client':<22} {'wall s':>8} {'inst/s':>8} {'MB/s':>8} {'x raw':>7} "
-        f"{'RSS growth MiB':>15}"
+def print_table(results: dict) -> None:
+    header = (
+        f"{'server':<17} {'operation':<15} {'client':<18} {'wall s':>7} {'MB/s':>7} {'x base':>7} "
+        f"{'min x':>6} {'CPU s':>6} {'CPU s/GiB':>9} {'RSS MiB':>8}"
     )
-    for operation, rows in results.items():
-        raw = rows.get("raw")
-        for label, r in rows.items():
-            rate = r["instances"] / r["wall"] if r["wall"] else 0
-            mbps = r["bytes"] / r["wall"] / 1e6 if r["wall"] and r["bytes"] else 0
-            ratio = raw["wall"] / r["wall"] if raw and r["wall"] else 0
-            print(
-                f"{operation:<9} {label:<22} {r['wall']:>8.2f} {rate:>8.0f} {mbps:>8.0f} {ratio:>6.2f}x "
-                f"{r['rss_growth']:>15.0f}"
-            )
+    print("\n" + header)
+    for server, operations in results.items():
+        for operation, rows in operations.items():
+            base_label = "curl" if "curl" in rows else "raw"
+            base = rows.get(base_label)
+            for label, r in rows.items():
+                mbps = r["bytes"] / r["wall"] / 1e6 if r["wall"] and r["bytes"] else 0
+                ratio = base["wall"] / r["wall"] if base and r["wall"] else 0
+                # the worst of the interleaved runs, against the same round's baseline
+                pairs = list(zip(base["walls"], r["walls"], strict=False)) if base else []
+                worst = min((b / w for b, w in pairs if w), default=0)
+                per_gib = f"{r['cpu'] / (r['bytes'] / GIB):>9.2f}" if r["bytes"] else f"{'':>9}"
+                print(
+                    f"{server:<17} {operation:<15} {label:<18} {r['wall']:>7.2f} {mbps:>7.0f} {ratio:>6.2f}x "
+                    f"{worst:>5.2f}x {r['cpu']:>6.2f} {per_gib} {r['rss_growth']:>8.0f}"
+                )
+    print("\nx base: against curl where it ran, else plain requests (raw); min x: the worst interleaved run.")
 
 
 if __name__ == "__main__":

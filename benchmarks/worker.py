@@ -2,14 +2,18 @@
 
     python benchmarks/worker.py CLIENT OPERATION ARGS_JSON
 
-prints one JSON line: wall seconds, instances, bytes, RSS at the start and at the peak (MiB).
-Clients: ``raw`` (plain requests, the baseline), ``dicomweb-client``, ``hook`` (DicomWebHook).
+prints one JSON line: wall seconds, client CPU seconds (user + system of this process and of the
+programs it ran), instances, bytes, RSS at the start and at the peak (MiB).
+Clients: ``curl`` (the native ceiling), ``raw`` (plain requests, the baseline), ``dicomweb-client``,
+``hook`` (DicomWebHook).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
 import sys
 import threading
 import time
@@ -34,6 +38,82 @@ def peak_rss_mib() -> float:
     return _status_mib("VmHWM")
 
 
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+# --- curl: the native ceiling ---------------------------------------------------------------------------
+
+
+def curl_store(args) -> tuple[int, int]:
+    """One curl, up to ``threads`` uploads at once over keep-alive connections, one instance per POST
+    (single-part ``application/dicom``: the same bytes, no multipart framing)."""
+    config = Path(args["workdir"]) / "curl-store.conf"
+    blocks = [
+        f'url = "{args["url"]}/studies"\nheader = "Content-Type: application/dicom"\n'
+        f'data-binary = "@{path}"\noutput = "/dev/null"\n'
+        for path in args["files"]
+    ]
+    config.write_text("next\n".join(blocks))
+    threads = args.get("options", {}).get("threads", 8)
+    subprocess.run(
+        [
+            "curl",
+            "-sSf",
+            "--parallel",
+            "--parallel-max",
+            str(threads),
+            "-u",
+            f"{args['login']}:{args['password']}",
+            "-K",
+            str(config),
+        ],
+        check=True,
+    )
+    return len(args["files"]), sum(os.path.getsize(p) for p in args["files"])
+
+
+def curl_retrieve(args) -> tuple[int, int]:
+    """The study's multipart response downloaded to one file."""
+    target = Path(args["dest"]) / "study.multipart"
+    subprocess.run(
+        [
+            "curl",
+            "-sSf",
+            "-u",
+            f"{args['login']}:{args['password']}",
+            "-o",
+            str(target),
+            "-H",
+            'Accept: multipart/related; type="application/dicom"; transfer-syntax=*',
+            f"{args['url']}/studies/{args['study']}",
+        ],
+        check=True,
+    )
+    return args["expected_instances"], target.stat().st_size
+
+
+def curl_search(args) -> tuple[int, int]:
+    target = Path(args["workdir"]) / "search.json"
+    subprocess.run(
+        [
+            "curl",
+            "-sSf",
+            "-u",
+            f"{args['login']}:{args['password']}",
+            "-o",
+            str(target),
+            "-H",
+            "Accept: application/dicom+json",
+            f"{args['url']}/instances",
+        ],
+        check=True,
+    )
+    return len(json.loads(target.read_bytes())), target.stat().st_size
+
+
 # --- raw baseline: plain requests ------------------------------------------------------------------------
 
 
@@ -46,7 +126,7 @@ def raw_session(args):
 
 
 def raw_store(args) -> tuple[int, int]:
-    """8 threads, a keep-alive session per thread, one instance per POST."""
+    """8 threads (or ``threads``), a keep-alive session per thread, one instance per POST."""
     local = threading.local()
     boundary = "rawbaselineboundary"
     url = args["url"] + "/studies"
@@ -68,26 +148,37 @@ def raw_store(args) -> tuple[int, int]:
         response.raise_for_status()
         return len(data)
 
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(args.get("options", {}).get("threads", 8)) as pool:
         sizes = list(pool.map(post, args["files"]))
     return len(sizes), sum(sizes)
 
 
 def raw_retrieve(args) -> tuple[int, int]:
-    """The multipart response's raw bytes written to one file."""
-    session = raw_session(args)
-    response = session.get(
-        f"{args['url']}/studies/{args['study']}",
-        stream=True,
-        timeout=300,
-        headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'},
-    )
-    response.raise_for_status()
-    total = 0
-    with open(Path(args["dest"]) / "study.multipart", "wb") as out:
-        for chunk in response.iter_content(1024 * 1024):
-            out.write(chunk)
-            total += len(chunk)
+    """The multipart response's raw bytes written to one file; with ``threads`` > 1, one GET per series,
+    that many at once, each to its own file."""
+    threads = args.get("options", {}).get("threads", 1)
+    urls = [f"{args['url']}/studies/{args['study']}"]
+    if threads > 1:
+        listing = raw_session(args).get(f"{urls[0]}/series", timeout=300).json()
+        urls = [f"{urls[0]}/series/{s['0020000E']['Value'][0]}" for s in listing]
+
+    def fetch(n: int) -> int:
+        response = raw_session(args).get(
+            urls[n],
+            stream=True,
+            timeout=300,
+            headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'},
+        )
+        response.raise_for_status()
+        total = 0
+        with open(Path(args["dest"]) / f"part{n}.multipart", "wb") as out:
+            for chunk in response.iter_content(1024 * 1024):
+                out.write(chunk)
+                total += len(chunk)
+        return total
+
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(fetch, range(len(urls))))
     return args["expected_instances"], total
 
 
@@ -110,25 +201,45 @@ def dwc_client(args):
 
 
 def dwc_store(args) -> tuple[int, int]:
+    """At its best batching: 100 datasets per request (``batch``), ``threads`` requests at once."""
     import pydicom
 
-    client = dwc_client(args)
-    total = 0
-    for path in args["files"]:
-        client.store_instances(datasets=[pydicom.dcmread(path)])
-        total += os.path.getsize(path)
-    return len(args["files"]), total
+    options = args.get("options", {})
+    batch = options.get("batch", 100)
+    files = args["files"]
+    batches = [files[i : i + batch] for i in range(0, len(files), batch)]
+    local = threading.local()
+
+    def send(paths: list[str]) -> int:
+        if not hasattr(local, "client"):
+            local.client = dwc_client(args)
+        local.client.store_instances(datasets=[pydicom.dcmread(p) for p in paths])
+        return sum(os.path.getsize(p) for p in paths)
+
+    with ThreadPoolExecutor(options.get("threads", 1)) as pool:
+        total = sum(pool.map(send, batches))
+    return len(files), total
 
 
 def dwc_retrieve(args) -> tuple[int, int]:
-    client = dwc_client(args)
-    count = total = 0
-    for ds in client.iter_study(args["study"]):
-        path = Path(args["dest"]) / f"{ds.SOPInstanceUID}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        count += 1
-        total += path.stat().st_size
-    return count, total
+    """Instances as datasets, saved one by one; with ``threads`` > 1, one series per thread."""
+    threads = args.get("options", {}).get("threads", 1)
+
+    def save(datasets) -> tuple[int, int]:
+        count = total = 0
+        for ds in datasets:
+            path = Path(args["dest"]) / f"{ds.SOPInstanceUID}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            count += 1
+            total += path.stat().st_size
+        return count, total
+
+    if threads <= 1:
+        return save(dwc_client(args).iter_study(args["study"]))
+    series = [s["0020000E"]["Value"][0] for s in dwc_client(args).search_for_series(args["study"])]
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda se: save(dwc_client(args).iter_series(args["study"], se)), series))
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
 def dwc_search(args) -> tuple[int, int]:
@@ -150,6 +261,10 @@ def hook(args):
 
 def hook_store(args) -> tuple[int, int]:
     result = hook(args).store_instances(args["files"], **args.get("options", {}))
+    if args.get(
+        "zero_cost"
+    ):  # the canned acknowledgement lists no instance: every byte was sent all the same
+        return len(result.outcomes), sum(os.path.getsize(o.path) for o in result.outcomes)
     if not result.ok:
         raise RuntimeError(f"store failed: {result.failed[:3]}")
     return len(result.stored), sum(os.path.getsize(o.path) for o in result.stored)
@@ -161,11 +276,24 @@ def hook_retrieve(args) -> tuple[int, int]:
 
 
 def hook_search(args) -> tuple[int, int]:
-    found = list(hook(args).iter_search("instances", **args.get("options", {})))
-    return len(found), 0
+    options = dict(args.get("options", {}))
+    results = hook(args).iter_search("instances", **{k: v for k, v in options.items() if k != "to_file"})
+    if not options.get("to_file"):
+        found = list(results)
+        return len(found), 0
+    count = 0  # as the search operator writes output_path: streamed, never a list of every match
+    with open(Path(args["workdir"]) / "search.json", "w") as out:
+        out.write("[")
+        for count, item in enumerate(results, 1):
+            out.write(("," if count > 1 else "") + "\n" + json.dumps(item))
+        out.write("\n]\n")
+    return count, 0
 
 
 OPERATIONS = {
+    ("curl", "store"): curl_store,
+    ("curl", "retrieve"): curl_retrieve,
+    ("curl", "search"): curl_search,
     ("raw", "store"): raw_store,
     ("raw", "retrieve"): raw_retrieve,
     ("raw", "search"): raw_search,
@@ -188,14 +316,21 @@ def main() -> None:
         import dicomweb_client.api  # noqa: F401
     import requests  # noqa: F401
 
+    if client == "hook" and args.get("zero_cost"):
+        import logging
+
+        logging.getLogger("airflow_dicomweb.core.stow").setLevel(logging.ERROR)  # 1 line per "failure"
     start_rss = rss_mib()
+    cpu = cpu_seconds()
     started = time.perf_counter()
     instances, nbytes = fn(args)
     wall = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
     print(
         json.dumps(
             {
                 "wall": wall,
+                "cpu": cpu,
                 "instances": instances,
                 "bytes": nbytes,
                 "rss_start": start_rss,

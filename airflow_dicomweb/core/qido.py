@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from airflow_dicomweb.core.errors import DicomWebPaginationError, DicomWebResponseError
+from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebPaginationError
+from airflow_dicomweb.core.json_array_stream import iter_json_array
 from airflow_dicomweb.core.media_types import DICOM_JSON
 from airflow_dicomweb.core.query import PAGE_SIZE_MAX, FilterValue, build_query
 from airflow_dicomweb.core.transport import Transport
@@ -53,6 +55,7 @@ class QidoMixin:
                 fuzzymatching=fuzzymatching,
                 limit=limit,
                 offset=offset,
+                whole_pages=True,
             )
         )
 
@@ -75,6 +78,7 @@ class QidoMixin:
                 fuzzymatching=fuzzymatching,
                 limit=limit,
                 offset=offset,
+                whole_pages=True,
             )
         )
 
@@ -99,6 +103,7 @@ class QidoMixin:
                 fuzzymatching=fuzzymatching,
                 limit=limit,
                 offset=offset,
+                whole_pages=True,
             )
         )
 
@@ -134,8 +139,15 @@ class QidoMixin:
         limit: int | None = None,
         offset: int = 0,
         page_size: int | None = None,
+        whole_pages: bool = False,
     ) -> Iterator[dict]:
-        """Matches one by one, fetching a page at a time. ``limit`` caps the total (None: all)."""
+        """Matches one by one, fetching a page at a time. ``limit`` caps the total (None: all).
+
+        Each page is parsed as it arrives and its results handed over one by one, so a consumer that
+        writes them out (the search operator's ``output_path``, the command line) holds one result at a
+        time, whatever the page size. ``whole_pages`` reads each page whole within ``max_response_mib``
+        first, as the ``search_for_*`` lists do: a list holds every result anyway, and a page over the cap is
+        then refused before any of it becomes Python objects (about ten times the JSON's size)."""
         url, implied = self.search_url(level, study_instance_uid, series_instance_uid)
         merged = {**implied, **(filters or {})}
         if (limit is not None and limit < 0) or offset < 0:
@@ -149,35 +161,80 @@ class QidoMixin:
             query = build_query(
                 merged, includefield, fuzzymatching, ask, offset, self.transport.settings.caret_as_wildcard
             )
-            response = self.transport.request(
+            page = _Page()
+            for item in self._stream_page(url, query, page, whole_pages):
+                key = _key(level, item) if page.count < _KEYS_KEPT else ""
+                if not page.count and previous_keys and key == previous_keys[0]:
+                    raise DicomWebPaginationError(
+                        f"GET {self.transport.redact(url)}: the page at offset {offset} starts as the previous "
+                        "page did; the server seems to ignore 'offset' (stopped instead of looping)"
+                    )
+                if key:
+                    page.keys.append(key)
+                page.count += 1
+                yield item
+            previous_keys = page.keys
+            if remaining is not None:
+                remaining -= page.count
+            if not page.count or (page.count < ask and not page.more_said):
+                return
+            offset += page.count
+
+    def _stream_page(self, url: str, query: str, page: _Page, whole: bool) -> Iterator[dict]:
+        """One page's results, parsed as they arrive (unless ``whole``). A response cut short is asked
+        again and the results already given are skipped, under the retry policy."""
+        given = 0
+        failures = 0
+        what = f"GET {self.transport.redact(url)}"
+        if whole:
+            reply = self.transport.request(
                 "GET", url, query=query, headers={"Accept": DICOM_JSON}, ok=(200, 204)
             )
-            page = _parse_page(response.content, response.status_code, self.transport.redact(url))
-            keys = [_key(level, item) for item in page]
-            if page and previous_keys is not None and keys == previous_keys:
-                raise DicomWebPaginationError(
-                    f"GET {self.transport.redact(url)}: the page at offset {offset} repeats the previous page; "
-                    "the server seems to ignore 'offset' (stopped instead of looping)"
+            page.more_said = bool(_MORE_RESULTS_RE.search(reply.headers.get("Warning", "")))
+            yield from iter_json_array([reply.content] if reply.status_code != 204 else [], what)
+            return
+
+        def open_page() -> tuple[Any, Iterator[dict]]:
+            response = self.transport.send(
+                "GET", url, query=query, headers={"Accept": DICOM_JSON}, ok=(200, 204)
+            )
+            try:
+                page.more_said = bool(_MORE_RESULTS_RE.search(response.headers.get("Warning", "")))
+                chunks = self.transport.body(
+                    response, max_bytes=self.transport.limits.max_bytes, binary=False
                 )
-            previous_keys = keys
-            yield from page
-            if remaining is not None:
-                remaining -= len(page)
-            more_said = bool(_MORE_RESULTS_RE.search(response.headers.get("Warning", "")))
-            if not page or (len(page) < ask and not more_said):
+                items = iter_json_array(chunks if response.status_code != 204 else iter(()), what)
+                for _ in range(given):  # what this page already gave, before it was cut
+                    next(items)
+            except BaseException:
+                response.close()
+                raise
+            return response, items
+
+        while True:
+            response, items = self.transport.retry(open_page)
+            try:
+                for item in items:
+                    given += 1
+                    yield item
                 return
-            offset += len(page)
+            except DicomWebConnectionError:
+                failures += 1
+                if failures >= self.transport.settings.retry.max_attempts:
+                    raise
+            finally:
+                response.close()
 
 
-def _parse_page(body: bytes, status: int, url: str) -> list[dict]:
-    if status == 204 or not body.strip():
-        return []
-    try:
-        page = json.loads(body)
-    except ValueError:
-        raise DicomWebResponseError(
-            f"GET {url}: QIDO-RS response is not JSON; it starts {body[:120]!r}", url=url
-        ) from None
-    if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
-        raise DicomWebResponseError(f"GET {url}: QIDO-RS response is not a JSON array of datasets", url=url)
-    return page
+#: How many result keys of a page are kept (a page that starts as the previous one did is a server ignoring
+#: ``offset``).
+_KEYS_KEPT = 1000
+
+
+class _Page:
+    """What iter_search keeps of a page while its results stream by."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.keys: list[str] = []
+        self.more_said = False

@@ -246,10 +246,18 @@ class Transport:
         return self.retry(attempt)
 
     def body(
-        self, response: requests.Response, *, max_bytes: int | None = None, binary: bool = True
+        self,
+        response: requests.Response,
+        *,
+        max_bytes: int | None = None,
+        binary: bool = True,
+        deadline: float | None = None,
     ) -> Iterator[bytes]:
-        """A streamed response's body in chunks, within the speed floor (and ``max_bytes`` if given)."""
-        return iter_body(response, max_bytes=max_bytes, binary=binary, **self._body_args(None, response))
+        """A streamed response's body in chunks, within the speed floor (and ``max_bytes`` and ``deadline``
+        if given)."""
+        return iter_body(
+            response, max_bytes=max_bytes, binary=binary, deadline=deadline, **self._body_args(None, response)
+        )
 
     def _body_args(self, method: str | None, response: requests.Response) -> dict[str, Any]:
         method = method or response.request.method or "GET"

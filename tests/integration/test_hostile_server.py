@@ -71,7 +71,8 @@ def test_a_multipart_body_without_closing_boundary_is_retried_then_refused(tmp_p
     with FakeServer(lambda r: (200, headers, iter([body]))) as server:  # streamed, then the connection closes
         with pytest.raises(MultipartError, match="without its closing boundary"):
             DicomWebClient.from_url(server.url, **FAST).retrieve_study(STUDY, dest)
-        assert len(server.requests) == 3  # retried: a cut response may be whole next time
+        # retried: a cut response may be whole next time (the series listing came first, and failed)
+        assert len([r for r in server.requests if not r.path.endswith("/series")]) == 3
     assert nothing_written(tmp_path, dest)
 
 

@@ -85,3 +85,49 @@ def test_204_is_an_empty_result_and_a_warning_header_asks_for_more():
         client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
         found = client.search_for_studies()
     assert [s["0020000D"]["Value"][0] for s in found] == ["1.1", "1.2"]
+
+
+def study_results(n: int) -> list[dict]:
+    return [{"0020000D": {"vr": "UI", "Value": [f"1.2.3.{i}"]}} for i in range(n)]
+
+
+def test_a_search_page_cut_mid_stream_is_asked_again_and_nothing_is_given_twice():
+    """Results are handed over as they arrive; when the page is cut after some of them, it is asked again
+    and those already given are skipped, so the consumer sees each result exactly once."""
+    body = json.dumps(study_results(300)).encode()
+
+    def handler(request):
+        if len(server.requests) == 1:  # the first answer stops two thirds of the way, then closes
+            return (
+                200,
+                {"Content-Type": "application/dicom+json", "Content-Length": str(len(body))},
+                [body[: len(body) * 2 // 3]],
+            )
+        return 200, {"Content-Type": "application/dicom+json"}, body
+
+    with FakeServer(handler) as server:
+        client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
+        uids = [r["0020000D"]["Value"][0] for r in client.iter_search("studies", page_size=1000)]
+    assert uids == [f"1.2.3.{i}" for i in range(300)]
+    assert len(server.requests) == 2
+
+
+def test_a_search_page_streams_to_the_consumer_before_it_ends():
+    """A consumer gets the first results while the server is still sending the page."""
+    import threading
+
+    first_taken = threading.Event()
+    items = [json.dumps(r).encode() for r in study_results(50)]
+
+    def body():
+        yield b"[" + items[0] + b","
+        assert first_taken.wait(10), "the first result was not handed over before the page ended"
+        yield b",".join(items[1:]) + b"]"
+
+    with FakeServer(lambda r: (200, {"Content-Type": "application/dicom+json"}, body())) as server:
+        results = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS).iter_search(
+            "studies", page_size=100
+        )
+        assert next(results)["0020000D"]["Value"] == ["1.2.3.0"]
+        first_taken.set()
+        assert len(list(results)) == 49

@@ -1,0 +1,36 @@
+"""The plot of the latency race: throughput against concurrency, for store and retrieve, per client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def plot_latency(results: dict[str, dict], opts: Any, target: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
+    for ax, operation in zip(axes, ("store", "retrieve"), strict=True):
+        for rtt, style in ((0, "-"), (opts.latency_ms, "--")):
+            clients: dict[str, list[tuple[int, float]]] = {}
+            for n in opts.concurrency:
+                for client, r in results.get(f"{operation} {rtt:g} ms x{n}", {}).items():
+                    clients.setdefault(client, []).append(
+                        (n, r["bytes"] / r["wall"] / 1e6 if r["wall"] else 0)
+                    )
+            for client, points in clients.items():
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, style, marker="o", label=f"{client}, {rtt:g} ms")
+        ax.set_title(f"{operation} (Orthanc, {opts.latency_size_mib} MiB)")
+        ax.set_xlabel("concurrency (requests or series at once)")
+        ax.set_ylabel("MB/s")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(opts.concurrency, [str(n) for n in opts.concurrency])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(target, dpi=110)
+    return target
