@@ -264,3 +264,70 @@ def latency_race(work: Path, files: list[str], studies: dict, opts) -> dict:
                 proxy.wait()
     shutil.rmtree(work / "out", ignore_errors=True)
     return results
+
+
+# --- object storage: store from S3 and retrieve into it (moto's S3 server) --------------------------------------
+
+
+def object_store_race(work: Path, files: list[str], studies: dict, opts) -> dict:
+    """The hook storing from an S3 prefix and retrieving into one, against the same from and to local files,
+    with Orthanc as the server and moto in server mode as S3 (its own process: its memory is not counted)."""
+    import boto3
+
+    from tests.moto_server import MotoServer
+
+    results: dict[str, dict] = {}
+    moto = MotoServer().start()
+    print("object storage (moto's S3 server):", flush=True)
+    try:
+        env = {"AIRFLOW_CONN_AWS_MOTO": json.dumps(moto.connection())}
+        keys = moto.storage_options()
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=moto.url,
+            aws_access_key_id=keys["key"],
+            aws_secret_access_key=keys["secret"],
+            region_name="us-east-1",
+        )
+        s3.create_bucket(Bucket="bench")
+        root = work / "latency-data"
+        for path in files:
+            s3.upload_file(path, "bench", "landing/" + str(Path(path).relative_to(root)))
+
+        def store(client: str, options: dict) -> dict:
+            folder = work / "orthanc-s3-store"
+            shutil.rmtree(folder, ignore_errors=True)
+            with OrthancServer(folder) as orthanc:
+                args = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
+                run = worker(client, "store", {**args, "files": files, "env": env, **options}, work)
+                assert orthanc.count_instances() == len(files), "not every instance was stored"
+            shutil.rmtree(folder, ignore_errors=True)
+            return run
+
+        variants = [
+            ("hook", "hook, local files", {}),
+            ("hook", "hook, from S3", {"object_store": "s3://aws_moto@bench/landing/"}),
+        ]
+        results["store"] = interleaved(variants, opts.latency_repeat, store)
+        with OrthancServer(work / "orthanc-s3") as orthanc:
+            base = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
+            worker("hook", "store", {**base, "files": files}, work)
+            study = next(iter(studies))
+            expected = sum(len(f) for f in studies[study].values())
+            runs = iter(range(1000))
+
+            def retrieve(client: str, options: dict) -> dict:
+                dest = fresh_dir(work / "out")
+                target = {k: v.format(n=next(runs)) for k, v in options.items()}  # a new prefix each run
+                args = {**base, "study": study, "dest": str(dest), "expected_instances": expected, "env": env}
+                return worker(client, "retrieve", {**args, **target}, work)
+
+            variants = [
+                ("hook", "hook, local files", {}),
+                ("hook", "hook, into S3", {"object_store": "s3://aws_moto@bench/out-{n}/"}),
+            ]
+            results["retrieve"] = interleaved(variants, opts.latency_repeat, retrieve)
+    finally:
+        moto.stop()
+    shutil.rmtree(work / "out", ignore_errors=True)
+    return results

@@ -9,6 +9,8 @@ Three races:
 - ``orthanc``: a real Orthanc, as users run it; every store run gets a new Orthanc.
 - ``latency``: the same Orthanc behind a proxy adding a round-trip time (0 and 20 ms), store and retrieve
   at several concurrencies, drawn as a plot.
+- ``s3``: the hook storing from an S3 prefix and retrieving into one (moto's S3 server), against the same
+  from and to local files.
 
 Each client runs in its own process (so peak RSS and CPU are its own), and runs of different clients are
 interleaved. Prints one table; every run is kept in benchmarks/results/ (JSON), with the plot (PNG).
@@ -33,6 +35,7 @@ from benchmarks.races import (  # noqa: E402
     INSTANCE_BYTES,
     latency_race,
     make_dataset,
+    object_store_race,
     orthanc_race,
     zero_cost_race,
 )
@@ -47,7 +50,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="interleaved runs per figure (median; 5)")
     parser.add_argument("--search-instances", type=int, default=20000, help="results of the search race")
     parser.add_argument("--big-instance-mib", type=int, default=200, help="the one big instance (0: skip)")
-    parser.add_argument("--modes", default="zero,orthanc,latency", help="races to run (zero,orthanc,latency)")
+    parser.add_argument(
+        "--modes", default="zero,orthanc,latency,s3", help="races to run (zero,orthanc,latency,s3)"
+    )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="round-trip time added (20)")
     parser.add_argument("--latency-size-mib", type=int, default=256, help="data set of the latency race")
     parser.add_argument("--latency-repeat", type=int, default=3, help="runs per point of the latency race")
@@ -78,11 +83,14 @@ def main() -> int:
             results["zero-cost server"] = zero_cost_race(work, files, studies, big, opts)
         if "orthanc" in modes:
             results["Orthanc"] = orthanc_race(work, files, studies, big, opts)
-        if "latency" in modes:
+        if "latency" in modes or "s3" in modes:
             small_files, small_studies = make_dataset(
                 work / "latency-data", opts.latency_size_mib, studies_count=1
             )
-            results["latency"] = latency_race(work, small_files, small_studies, opts)
+            if "latency" in modes:
+                results["latency"] = latency_race(work, small_files, small_studies, opts)
+            if "s3" in modes:
+                results["object storage"] = object_store_race(work, small_files, small_studies, opts)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -110,7 +118,7 @@ def print_table(results: dict) -> None:
     print("\n" + header)
     for server, operations in results.items():
         for operation, rows in operations.items():
-            base_label = "curl" if "curl" in rows else "raw"
+            base_label = next((b for b in ("curl", "raw") if b in rows), next(iter(rows)))
             base = rows.get(base_label)
             for label, r in rows.items():
                 mbps = r["bytes"] / r["wall"] / 1e6 if r["wall"] and r["bytes"] else 0
@@ -123,7 +131,10 @@ def print_table(results: dict) -> None:
                     f"{server:<17} {operation:<15} {label:<18} {r['wall']:>7.2f} {mbps:>7.0f} {ratio:>6.2f}x "
                     f"{worst:>5.2f}x {r['cpu']:>6.2f} {per_gib} {r['rss_growth']:>8.0f}"
                 )
-    print("\nx base: against curl where it ran, else plain requests (raw); min x: the worst interleaved run.")
+    print(
+        "\nx base: against curl where it ran, else plain requests (raw), else the first row; "
+        "min x: the worst interleaved run."
+    )
 
 
 if __name__ == "__main__":

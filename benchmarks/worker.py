@@ -251,6 +251,7 @@ def dwc_search(args) -> tuple[int, int]:
 
 
 def hook(args):
+    os.environ.update(args.get("env", {}))
     os.environ["AIRFLOW_CONN_DICOMWEB_BENCH"] = json.dumps(
         {"conn_type": "dicomweb", "host": args["url"], "login": args["login"], "password": args["password"]}
     )
@@ -260,19 +261,28 @@ def hook(args):
 
 
 def hook_store(args) -> tuple[int, int]:
-    result = hook(args).store_instances(args["files"], **args.get("options", {}))
+    files = args["files"]
+    if args.get("object_store"):  # an s3:// prefix, streamed from the object store as a DAG would give it
+        from airflow_dicomweb.operators.storage_paths import as_input
+
+        files = [as_input(args["object_store"])]
+    result = hook(args).store_instances(files, **args.get("options", {}))
     if args.get(
         "zero_cost"
     ):  # the canned acknowledgement lists no instance: every byte was sent all the same
-        return len(result.outcomes), sum(os.path.getsize(o.path) for o in result.outcomes)
+        return len(result.outcomes), sum(o.size or 0 for o in result.outcomes)
     if not result.ok:
         raise RuntimeError(f"store failed: {result.failed[:3]}")
-    return len(result.stored), sum(os.path.getsize(o.path) for o in result.stored)
+    return len(result.stored), sum(o.size or 0 for o in result.stored)
 
 
 def hook_retrieve(args) -> tuple[int, int]:
-    paths = hook(args).retrieve_study(args["study"], args["dest"], **args.get("options", {}))
-    return len(paths), sum(p.stat().st_size for p in paths)
+    from airflow_dicomweb.core.storage import Location
+    from airflow_dicomweb.operators.storage_paths import to_location
+
+    dest = to_location(args["object_store"]) if args.get("object_store") else args["dest"]
+    paths = hook(args).retrieve_study(args["study"], dest, **args.get("options", {}))
+    return len(paths), sum(Location.of(p).size() for p in paths)
 
 
 def hook_search(args) -> tuple[int, int]:
