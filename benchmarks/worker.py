@@ -75,43 +75,28 @@ def curl_store(args) -> tuple[int, int]:
     return len(args["files"]), sum(os.path.getsize(p) for p in args["files"])
 
 
+def curl_download(args, url: str, accept: str, target: Path) -> int:
+    """One GET with curl into ``target``; its size."""
+    credentials = f"{args['login']}:{args['password']}"
+    subprocess.run(
+        ["curl", "-sSf", "-u", credentials, "-o", str(target), "-H", f"Accept: {accept}", url], check=True
+    )
+    return target.stat().st_size
+
+
 def curl_retrieve(args) -> tuple[int, int]:
     """The study's multipart response downloaded to one file."""
-    target = Path(args["dest"]) / "study.multipart"
-    subprocess.run(
-        [
-            "curl",
-            "-sSf",
-            "-u",
-            f"{args['login']}:{args['password']}",
-            "-o",
-            str(target),
-            "-H",
-            'Accept: multipart/related; type="application/dicom"; transfer-syntax=*',
-            f"{args['url']}/studies/{args['study']}",
-        ],
-        check=True,
+    accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+    url = f"{args['url']}/studies/{args['study']}"
+    return args["expected_instances"], curl_download(
+        args, url, accept, Path(args["dest"]) / "study.multipart"
     )
-    return args["expected_instances"], target.stat().st_size
 
 
 def curl_search(args) -> tuple[int, int]:
     target = Path(args["workdir"]) / "search.json"
-    subprocess.run(
-        [
-            "curl",
-            "-sSf",
-            "-u",
-            f"{args['login']}:{args['password']}",
-            "-o",
-            str(target),
-            "-H",
-            "Accept: application/dicom+json",
-            f"{args['url']}/instances",
-        ],
-        check=True,
-    )
-    return len(json.loads(target.read_bytes())), target.stat().st_size
+    size = curl_download(args, f"{args['url']}/instances", "application/dicom+json", target)
+    return len(json.loads(target.read_bytes())), size
 
 
 # --- raw baseline: plain requests ------------------------------------------------------------------------
