@@ -19,6 +19,7 @@ from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.progress import ProgressTracker
 from airflow_dicomweb.core.storage import Location
+from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado import normalize_tag_path
 
 EXAMPLES = """examples:
@@ -206,7 +207,9 @@ def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args:
         if not found:
             print(f"dicomweb retrieve: {path} has no instance to render", file=sys.stderr)
             return exit_codes.ITEMS_FAILED
-        series, instance = found[0]["0020000E"]["Value"][0], found[0]["00080018"]["Value"][0]
+        # from the server's answer: validated before they name a file (a hostile "../../x" is refused)
+        series = validate_uid(_first(found[0], "0020000E"), "SeriesInstanceUID in the search result")
+        instance = validate_uid(_first(found[0], "00080018"), "SOPInstanceUID in the search result")
     assert series is not None
     image = client.retrieve_instance_rendered(
         path.study, series, instance, media_type=f"image/{args.format}", viewport=args.viewport_size
@@ -215,6 +218,11 @@ def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args:
     Location.of(target).write_atomically(image)
     print(target)
     return exit_codes.OK
+
+
+def _first(item: dict, tag: str) -> Any:
+    values = (item.get(tag) or {}).get("Value") or [None]
+    return values[0]
 
 
 def write_frames(client: DicomWebClient, path: ResourcePath, dest: Path, frames: list[int]) -> int:

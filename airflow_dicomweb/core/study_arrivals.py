@@ -39,6 +39,10 @@ DEFAULT_EVENT_ATTRIBUTES = (
     "NumberOfStudyRelatedSeries",
     "NumberOfStudyRelatedInstances",
 )
+#: What an event may carry of one attribute: a server's answer lands in Airflow's database and UI, so a
+#: hostile megabyte-long description is cut (DICOM's own limits are far below these).
+MAX_VALUES = 16
+MAX_TEXT = 1024
 _STUDY_UID = "0020000D"
 _STUDY_DATE = "00080020"
 
@@ -82,7 +86,8 @@ def _first(item: Mapping[str, Any], tag: str) -> Any:
 
 def summarize(item: Mapping[str, Any], attributes: Iterable[str]) -> dict[str, Any]:
     """The event attributes of a QIDO-RS study result, by keyword: one value as itself, several as a list,
-    person names as their alphabetic form, absent ones left out."""
+    person names as their alphabetic form, absent ones left out; at most MAX_VALUES values of at most
+    MAX_TEXT characters each."""
     from pydicom.datadict import tag_for_keyword
 
     out: dict[str, Any] = {}
@@ -91,7 +96,10 @@ def summarize(item: Mapping[str, Any], attributes: Iterable[str]) -> dict[str, A
         if tag is None:
             continue
         values = (item.get(f"{tag:08X}") or {}).get("Value") or []
-        values = [v.get("Alphabetic", "") if isinstance(v, dict) else v for v in values]
+        values = [v.get("Alphabetic") if isinstance(v, dict) else v for v in values[:MAX_VALUES]]
+        values = [
+            v[:MAX_TEXT] if isinstance(v, str) else v for v in values if isinstance(v, str | int | float)
+        ]
         if values:
             out[keyword] = values[0] if len(values) == 1 else values
     return out

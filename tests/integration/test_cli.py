@@ -371,3 +371,20 @@ def test_conn_id_reads_an_airflow_connection(orthanc_cli, tmp_path):
     env = {"AIRFLOW_CONN_CLI_ORTHANC": orthanc_connection(orthanc_cli.orthanc)}
     code, out, err = dicomweb("--conn-id", "cli_orthanc", "store", str(tmp_path), env=env)
     assert code == 0 and "2 stored" in out, err
+
+
+def test_a_hostile_search_answer_cannot_name_a_file_outside_the_destination(tmp_path):
+    """--rendered of a study asks the server for an instance; UIDs like ../../x in its answer are refused
+    before they become part of a path."""
+    from tests.fake_server import FakeServer
+
+    answer = json.dumps(
+        [{"0020000E": {"vr": "UI", "Value": ["../../x"]}, "00080018": {"vr": "UI", "Value": ["1.2"]}}]
+    )
+    with FakeServer(lambda r: (200, {"Content-Type": "application/dicom+json"}, answer.encode())) as server:
+        dest = tmp_path / "a" / "b"
+        code, _, err = dicomweb(
+            "--retries", "0", server.url, "retrieve", "studies/1.2.3", "--rendered", "--dest", str(dest)
+        )
+    assert code == 2 and "SeriesInstanceUID in the search result" in err
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -187,3 +187,19 @@ def test_the_trigger_serializes_and_checks_its_arguments():
     assert DicomWebStudyArrivalTrigger(dicomweb_conn_id="y").cursor_key != trigger.cursor_key
     with pytest.raises(ValueError, match="poll_interval"):
         DicomWebStudyArrivalTrigger(poll_interval=0)
+
+
+def test_a_hostile_answer_is_cut_before_it_reaches_an_event():
+    from airflow_dicomweb.core.study_arrivals import MAX_TEXT, MAX_VALUES, summarize
+
+    item = {
+        "0020000D": {"vr": "UI", "Value": ["1.2.3"]},
+        "00081030": {"vr": "LO", "Value": ["x" * 5_000_000]},
+        "00080061": {"vr": "CS", "Value": ["CT"] * 10_000},
+        "00080050": {"vr": "SH", "Value": [{"nested": "object"}]},
+    }
+    summary = summarize(
+        item, ["StudyInstanceUID", "StudyDescription", "ModalitiesInStudy", "AccessionNumber"]
+    )
+    assert len(summary["StudyDescription"]) == MAX_TEXT and len(summary["ModalitiesInStudy"]) == MAX_VALUES
+    assert "AccessionNumber" not in summary
