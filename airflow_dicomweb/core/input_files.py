@@ -110,16 +110,14 @@ def _expand_remote(
     item: Location, add: Callable[[Location, int | None], None], problems: list[InputProblem]
 ) -> None:
     """An object, a prefix or a pattern on an object store; a missing bucket is raised, naming the URL."""
-    if item.is_pattern:
-        found = item.glob()
+    if item.is_pattern or item.is_dir():
+        found, empty = (
+            (item.glob(), "glob pattern matches no object")
+            if item.is_pattern
+            else (item.files(), "prefix holds no objects")
+        )
         if not found:
-            problems.append(InputProblem(item.url, "glob pattern matches no object"))
-        for location, size in found:
-            add(location, size)
-    elif item.is_dir():
-        found = item.files()
-        if not found:
-            problems.append(InputProblem(item.url, "prefix holds no objects"))
+            problems.append(InputProblem(item.url, empty))
         for location, size in found:
             add(location, size)
     elif item.is_file():

@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 TEMP_PREFIX = ".dicomweb-"
 TEMP_SUFFIX = ".partial"
 ACCEPTED_PART_TYPES = ("application/dicom", "")
+
+
+def check_part_type(event: PartStart, source: str) -> None:
+    """A part of an instance retrieve must be application/dicom (or say nothing); else a clear error."""
+    media_type = event.content_type.split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_PART_TYPES:
+        raise DicomWebResponseError(
+            f"{source}: part {event.index} is {event.content_type!r}, not application/dicom"
+        )
+
+
 UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
 
@@ -65,11 +76,7 @@ def write_instances(
     try:
         for event in events:
             if isinstance(event, PartStart):
-                media_type = event.content_type.split(";", 1)[0].strip().lower()
-                if media_type not in ACCEPTED_PART_TYPES:
-                    raise DicomWebResponseError(
-                        f"{source}: part {event.index} is {event.content_type!r}, not application/dicom"
-                    )
+                check_part_type(event, source)
                 temp = root / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{TEMP_SUFFIX}"
                 handle = open(temp, "wb", buffering=0)  # noqa: SIM115 - closed at PartEnd or below
                 head.clear()

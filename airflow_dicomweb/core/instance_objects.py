@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 from airflow_dicomweb.core.errors import DicomWebResponseError
-from airflow_dicomweb.core.instance_files import ACCEPTED_PART_TYPES, checked_uids, header_uids
+from airflow_dicomweb.core.instance_files import check_part_type, checked_uids, header_uids
 from airflow_dicomweb.core.instance_header import NotAnInstanceError
 from airflow_dicomweb.core.multipart_reader import MultipartEvent, PartEnd, PartStart
 from airflow_dicomweb.core.part10_uids import HEAD_BYTES, PREAMBLE, read_uids
@@ -106,11 +106,7 @@ def write_instance_objects(
     try:
         for event in events:
             if isinstance(event, PartStart):
-                media_type = event.content_type.split(";", 1)[0].strip().lower()
-                if media_type not in ACCEPTED_PART_TYPES:
-                    raise DicomWebResponseError(
-                        f"{source}: part {event.index} is {event.content_type!r}, not application/dicom"
-                    )
+                check_part_type(event, source)
                 part = _Part(dest, event.index, source, expected)
             elif isinstance(event, PartEnd):
                 assert part is not None

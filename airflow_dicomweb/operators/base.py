@@ -66,6 +66,13 @@ class DicomWebBaseOperator(BaseOperator):
     def lineage_notes(self) -> LineageNotes:
         return LineageNotes()
 
+    def report_stored(self, context: Any, inputs: Any, result: Any) -> None:
+        """After a store: lineage (the inputs read, the studies written) and the studies' asset events."""
+        studies = result.by_study()
+        self.note_inputs(inputs)
+        self.note_studies(studies)
+        self.emit_study_events(context, "store", studies)
+
     def note_studies(self, studies: Any) -> None:
         """Lineage: these studies of the service were written (stored) by this task."""
         base = self.hook.settings.base_url

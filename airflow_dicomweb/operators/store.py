@@ -122,9 +122,7 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         for outcome in result.failed:
             self.log.error("%s", outcome)
         self.log.info("store: %s", result)
-        self.note_inputs(files)
-        self.note_studies(result.by_study())
-        self.emit_study_events(context, "store", result.by_study())
+        self.report_stored(context, files, result)
         if self.fail_on_error:
             raise_for_failures(result)
         return result_summary(result, max_uids=self.max_xcom_uids, with_outcomes=self.return_outcomes)
