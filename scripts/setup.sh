@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prepare this machine: the servers and tools the tests use (Debian packages: Orthanc with its DICOMweb plugin,
-# Postgres and Redis for the deployed stack, dicom3tools to validate generated instances), and a virtualenv in .venv with the provider (editable), Airflow
-# at the tested version with the stack's extras (deploy/constraints.txt), the S3 pieces (the amazon provider's
-# s3fs, moto's S3 server), OpenLineage, and the test tools. Safe to run again.
+# Postgres and Redis for the deployed stack, dicom3tools to validate generated instances); a virtualenv in .venv
+# with the provider (editable), Airflow at the tested version with the stack's extras and the versions the
+# suite was verified with (deploy/constraints.txt), the S3 pieces (the amazon provider's s3fs, moto's S3
+# server), OpenLineage, and the test tools; and tiny_pacs, a second real DICOMweb server, in its own virtualenv
+# (.servers/tiny-pacs) so that its dependencies never meet Airflow's. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,3 +44,13 @@ echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into 
     "apache-airflow[celery,postgres]==$AIRFLOW_VERSION" apache-airflow-providers-fab \
     "apache-airflow-providers-amazon[s3fs]" apache-airflow-providers-openlineage "moto[server]" \
     -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+TINY_PACS=.servers/tiny-pacs
+if [ ! -x "$TINY_PACS/bin/python" ]; then
+    echo "setup: creating $TINY_PACS (tiny_pacs, a second DICOMweb server for the tests)"
+    "$PYTHON" -m venv "$TINY_PACS"
+fi
+echo "setup: installing tiny_pacs with its DICOMweb front-end into $TINY_PACS"
+"$TINY_PACS/bin/python" -m pip install -q --disable-pip-version-check \
+    "tiny-pacs[dicomweb]==0.4.1" "tiny-pacs-dicomweb==0.1.0" -c tests/tiny-pacs-constraints.txt 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }

@@ -46,6 +46,20 @@ def orthanc():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def tiny_pacs():
+    """A real tiny_pacs with its DICOMweb front-end. Missing, it fails the suite: it never skips."""
+    from tests.tiny_pacs_server import TinyPacsMissing, TinyPacsServer
+
+    try:
+        server = TinyPacsServer()
+    except TinyPacsMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def clean_orthanc(orthanc):
     orthanc.wipe()

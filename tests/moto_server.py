@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -12,6 +11,7 @@ import time
 import requests
 
 from tests.orthanc_server import free_port
+from tests.processes import stop_group
 
 INSTALL_HINT = (
     "The object-storage tests need an S3 API on loopback: moto in server mode, and the amazon provider's s3fs.\n"
@@ -63,13 +63,7 @@ class MotoServer:
         raise RuntimeError(f"moto did not answer within {timeout} s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process, timeout=10)
         self.process = None
 
     def connection(self) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -13,6 +12,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tests.processes import stop_group
 
 INSTALL_HINT = (
     "Orthanc with its DICOMweb plugin is required for the integration tests and benchmarks. Install it with\n"
@@ -110,13 +111,7 @@ class OrthancServer:
         raise RuntimeError(f"Orthanc did not answer within {timeout} s; logs in {logs}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process, timeout=15)
         self.process = None
         self.session.close()
         if self._own_dir:

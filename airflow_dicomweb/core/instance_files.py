@@ -51,20 +51,28 @@ def write_instances(
     source: str,
     expected: Mapping[str, str] | None = None,
     on_file: Callable[[Any, int], None] | None = None,
+    keep_existing: bool = False,
 ) -> list[Any]:
     """Write every part of a WADO-RS response to its own file; the paths written, in order.
 
-    ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
-    that does not match is refused. ``source`` (the request, without credentials) names the response in
-    errors. ``on_file(path, size)`` is called as each file is renamed into place. On this machine the paths
-    are :class:`~pathlib.Path`; on an object store, :class:`~airflow_dicomweb.core.storage.Location`
-    (written by :func:`~airflow_dicomweb.core.instance_objects.write_instance_objects`).
+        ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
+        that does not match is refused. ``source`` (the request, without credentials) names the response in
+        errors. ``on_file(path, size)`` is called as each file is renamed into place. With ``keep_existing``, a part
+    whose file is already in place (complete, since files are only renamed into place whole) is not written
+    again: the file in place is kept and counted. On this machine the paths
+        are :class:`~pathlib.Path`; on an object store, :class:`~airflow_dicomweb.core.storage.Location`
+        (written by :func:`~airflow_dicomweb.core.instance_objects.write_instance_objects`).
     """
     if isinstance(dest_dir, Location) and not dest_dir.is_local:
         from airflow_dicomweb.core.instance_objects import write_instance_objects
 
         return write_instance_objects(
-            events, dest_dir, source=source, expected=expected or {}, on_file=on_file
+            events,
+            dest_dir,
+            source=source,
+            expected=expected or {},
+            on_file=on_file,
+            keep_existing=keep_existing,
         )
     root = Path(dest_dir.path if isinstance(dest_dir, Location) else dest_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -85,7 +93,9 @@ def write_instances(
                 handle.close()
                 handle = None
                 written.append(
-                    _finalize(temp, bytes(head), root, event.index, source, expected or {}, made_dirs)
+                    _finalize(
+                        temp, bytes(head), root, event.index, source, expected or {}, made_dirs, keep_existing
+                    )
                 )
                 temp = None
                 if on_file is not None:
@@ -111,8 +121,10 @@ def _finalize(
     source: str,
     expected: Mapping[str, str],
     made_dirs: set[Path],
+    keep_existing: bool = False,
 ) -> Path:
-    """Validate the part's UIDs (from its first bytes, or from the file) and rename it into place."""
+    """Validate the part's UIDs (from its first bytes, or from the file) and rename it into place (or, with
+    ``keep_existing``, drop it where its file is already in place)."""
     try:
         found = checked_uids(read_uids(head) or header_uids(Location(str(temp))), index, source, expected)
     except DicomWebResponseError:
@@ -122,6 +134,9 @@ def _finalize(
     target = instance_path(
         root, found["StudyInstanceUID"], found["SeriesInstanceUID"], found["SOPInstanceUID"]
     )
+    if keep_existing and target.is_file():
+        temp.unlink(missing_ok=True)
+        return target
     if target.parent not in made_dirs:
         target.parent.mkdir(parents=True, exist_ok=True)
         made_dirs.add(target.parent)

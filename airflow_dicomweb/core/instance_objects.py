@@ -30,10 +30,13 @@ def instance_location(dest: Location, uids: Mapping[str, str]) -> Location:
 class _Part:
     """One part on its way into an object."""
 
-    def __init__(self, dest: Location, index: int, source: str, expected: Mapping[str, str]) -> None:
+    def __init__(
+        self, dest: Location, index: int, source: str, expected: Mapping[str, str], keep_existing: bool
+    ) -> None:
         self.dest, self.index, self.source, self.expected = dest, index, source, expected
+        self.keep_existing = keep_existing
         self.head = bytearray()
-        self.writer: AtomicWriter | None = None
+        self.writer: AtomicWriter | _KeptObject | None = None
         self.target: Location | None = None
         self.temp: Location | None = None
 
@@ -52,6 +55,9 @@ class _Part:
 
     def _open(self, uids: dict[str, str]) -> None:
         self.target = instance_location(self.dest, uids)
+        if self.keep_existing and self.target.exists():  # committed objects are whole: keep it
+            self.writer = _KeptObject(self.target)
+            return
         self.writer = self.target.writer()
         self.writer.write(self.head)
 
@@ -79,6 +85,22 @@ class _Part:
             self.temp.remove()
 
 
+class _KeptObject:
+    """Stands for the writer of a part whose object is already in place: its bytes are dropped."""
+
+    def __init__(self, target: Location) -> None:
+        self.target = target
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def commit(self) -> Location:
+        return self.target
+
+    def discard(self) -> None:
+        pass
+
+
 def _uids_in_memory(data: bytes) -> dict[str, str]:
     import pydicom
 
@@ -99,15 +121,17 @@ def write_instance_objects(
     source: str,
     expected: Mapping[str, str],
     on_file: Callable[[Location, int], None] | None = None,
+    keep_existing: bool = False,
 ) -> list[Location]:
-    """Stream every part of a WADO-RS response into its own object; the objects written, in order."""
+    """Stream every part of a WADO-RS response into its own object; the objects written, in order (with
+    ``keep_existing``, a part whose object already exists is dropped and the object kept)."""
     written: list[Location] = []
     part: _Part | None = None
     try:
         for event in events:
             if isinstance(event, PartStart):
                 check_part_type(event, source)
-                part = _Part(dest, event.index, source, expected)
+                part = _Part(dest, event.index, source, expected, keep_existing)
             elif isinstance(event, PartEnd):
                 assert part is not None
                 written.append(part.finish())

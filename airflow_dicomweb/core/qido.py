@@ -1,14 +1,22 @@
 """QIDO-RS: search for studies, series and instances (PS3.18 section 10.6), page by page.
 
-With ``limit=None`` every match is returned: pages are asked with ``limit``/``offset`` until a short or
-empty page (or a 204), since servers do not say whether more results exist (dcm4chee's ``Warning`` header
-is honoured when present). A server that ignores ``offset`` answers the same page again; that is detected
-and raised instead of looping forever.
+With ``limit=None`` every match is returned. Servers cap their pages, often silently (Google at 5,000 or
+50,000, Azure at 200, HealthImaging and tiny_pacs at 10,000, dcm4chee with a ``Warning`` header) and none
+says how many results remain, so a page shorter than asked proves nothing: the next offset is asked until a
+page comes back empty. Once a short page has been followed by more results, its length is the server's cap,
+and a page shorter than that cap is the last one. A search therefore costs at most one request more than its
+pages. A server that ignores ``offset`` answers the same page again: after a page shorter than asked, that
+page is taken as the whole answer, with a warning in the log (a server that ignores ``limit`` and ``offset``,
+as OHIF's static-wado, answers everything at once; no client can get more from one that does not); after a
+full page the rest cannot be had, and :class:`DicomWebPaginationError` says how many results were seen, rather than
+looping or losing results silently. A server that sends more results than a ``limit`` asked is cut at the
+limit.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -24,6 +32,7 @@ LEVELS = ("studies", "series", "instances")
 #: The attribute that identifies a result at each level.
 KEY_TAG = {"studies": "0020000D", "series": "0020000E", "instances": "00080018"}
 _MORE_RESULTS_RE = re.compile(r"more|additional", re.IGNORECASE)
+log = logging.getLogger(__name__)
 
 
 def _key(level: str, item: dict) -> str:
@@ -155,30 +164,49 @@ class QidoMixin:
         cap = PAGE_SIZE_MAX[level]
         page_size = min(page_size or cap, cap)
         remaining = limit
-        previous_keys: list[str] | None = None
+        seen = 0
+        previous: _Page | None = None
+        server_cap: int | None = None  # learned when a short page is followed by more results
         while remaining is None or remaining > 0:
             ask = page_size if remaining is None else min(page_size, remaining)
             query = build_query(
                 merged, includefield, fuzzymatching, ask, offset, self.transport.settings.caret_as_wildcard
             )
-            page = _Page()
+            page = _Page(ask)
             for item in self._stream_page(url, query, page, whole_pages):
-                key = _key(level, item) if page.count < _KEYS_KEPT else ""
-                if not page.count and previous_keys and key == previous_keys[0]:
-                    raise DicomWebPaginationError(
-                        f"GET {self.transport.redact(url)}: the page at offset {offset} starts as the previous "
-                        "page did; the server seems to ignore 'offset' (stopped instead of looping)"
-                    )
-                if key:
-                    page.keys.append(key)
+                if not page.count:
+                    page.first_key = _key(level, item)
+                    if previous is not None and page.first_key == previous.first_key:
+                        if previous.short:  # the server answered everything at once, ignoring offset
+                            log.warning(
+                                "GET %s: the server ignores 'offset', so its first answer (%d results, fewer "
+                                "than the %d asked) is taken as every match; no other page can be had",
+                                self.transport.redact(url),
+                                previous.count,
+                                previous.asked,
+                            )
+                            return
+                        raise DicomWebPaginationError(
+                            f"GET {self.transport.redact(url)}: the page at offset {offset} starts as the "
+                            f"previous page did; the server seems to ignore 'offset', so the search cannot "
+                            f"be completed: {seen} results were seen, and more may exist (stopped instead "
+                            "of looping or returning a partial answer)"
+                        )
+                    if previous is not None and previous.short:
+                        server_cap = previous.count  # the short page was cut by the server, not the end
                 page.count += 1
                 yield item
-            previous_keys = page.keys
+                if remaining is not None and page.count >= remaining:
+                    return  # the server sent more than asked (it ignores limit): never hand over more
+            if not page.count:
+                return
+            seen += page.count
+            offset += page.count
             if remaining is not None:
                 remaining -= page.count
-            if not page.count or (page.count < ask and not page.more_said):
-                return
-            offset += page.count
+            if server_cap is not None and page.count < min(ask, server_cap) and not page.more_said:
+                return  # shorter than the server's own cap: nothing more
+            previous = page
 
     def _stream_page(self, url: str, query: str, page: _Page, whole: bool) -> Iterator[dict]:
         """One page's results, parsed as they arrive (unless ``whole``). A response cut short is asked
@@ -226,15 +254,16 @@ class QidoMixin:
                 response.close()
 
 
-#: How many result keys of a page are kept (a page that starts as the previous one did is a server ignoring
-#: ``offset``).
-_KEYS_KEPT = 1000
-
-
 class _Page:
     """What iter_search keeps of a page while its results stream by."""
 
-    def __init__(self) -> None:
+    def __init__(self, asked: int) -> None:
+        self.asked = asked
         self.count = 0
-        self.keys: list[str] = []
+        self.first_key = ""
         self.more_said = False
+
+    @property
+    def short(self) -> bool:
+        """Fewer results than asked, and no ``Warning`` that more exist."""
+        return self.count < self.asked and not self.more_said

@@ -15,7 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebResponseError
+from airflow_dicomweb.core.errors import (
+    DicomWebHTTPError,
+    DicomWebNotFoundError,
+    DicomWebPaginationError,
+    DicomWebResponseError,
+)
 from airflow_dicomweb.core.instance_files import instance_path, remove_stale_partials, write_instances
 from airflow_dicomweb.core.media_types import DICOM, multipart_accept
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
@@ -27,6 +32,10 @@ from airflow_dicomweb.core.wado_response import WadoResponseMixin
 #: Series fetched at once by a study retrieve that was not told (measured in benchmarks/: 4 streams reach
 #: what the disk and a local server allow on 2 cores; more only add contention).
 AUTO_SERIES_CONCURRENCY = 4
+
+#: Statuses of a search resource a server does not offer (or cannot answer for this study): listing is then
+#: done without, never a reason to fail a retrieve.
+LISTING_UNSUPPORTED = frozenset({400, 404, 405, 501})
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,7 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         transfer_syntax: str | None,
         accept: str | None = None,
         tracker: ProgressTracker | None = None,
+        keep_existing: bool = False,
     ) -> list[Path | Location]:
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
@@ -60,11 +70,15 @@ class RetrieveInstancesMixin(WadoResponseMixin):
                     source=f"GET {safe_url}",
                     expected=expected,
                     on_file=counted(tracker),
+                    keep_existing=keep_existing,
                 )
             finally:
                 response.close()
 
-        return self.transport.retry(attempt)
+        try:
+            return self.transport.retry(attempt)
+        except DicomWebNotFoundError as exc:
+            raise named_not_found(exc, expected) from None
 
     def retrieve_study(
         self,
@@ -86,6 +100,11 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         :data:`AUTO_SERIES_CONCURRENCY` at a time when there are several: one stream is limited by the
         client's single thread of parsing and writing, or by one connection's latency. A server that cannot
         list the series gets one stream.
+
+        Listing is an optimisation, never a requirement: a server that cannot list a study's instances
+        (no such search resource, or a search it cannot complete) still gets the study retrieved, whole into
+        a destination that holds none of it yet, or whole while keeping the complete files already in place.
+        A study the server does not hold raises :class:`DicomWebNotFoundError` naming the study.
         """
         resource_segments(study_instance_uid)
         series: list[str] = []
@@ -101,9 +120,8 @@ class RetrieveInstancesMixin(WadoResponseMixin):
                         files_total + count if files_total is not None and count is not None else None
                     )
             except (DicomWebHTTPError, DicomWebResponseError) as exc:
-                if series_concurrency is not None:
-                    raise
                 log.info("study %s: series not listed (%s); one stream", study_instance_uid, exc)
+                series = []
             if series_concurrency is None:
                 series_concurrency = min(AUTO_SERIES_CONCURRENCY, len(series))
         if series_concurrency > 1 and len(series) > 1:
@@ -166,11 +184,33 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         dest = _destination(dest_dir)
         if isinstance(dest, Path) and dest.is_dir() and (removed := remove_stale_partials(dest)):
             log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
-        by_series: dict[str, list[str]] = {}
-        for item in self.iter_search("instances", study_instance_uid=study, series_instance_uid=series):
-            series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
-            sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
-            by_series.setdefault(series_uid, []).append(sop_uid)
+        segments = resource_segments(study, series)
+        expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
+        try:
+            by_series = self._list_instances(study, series)
+        except (DicomWebHTTPError, DicomWebPaginationError) as exc:
+            if isinstance(exc, DicomWebHTTPError) and exc.status not in LISTING_UNSUPPORTED:
+                raise
+            name = resource_name(expected)
+            if not _holds_any(dest, segments[1::2]):
+                log.info("%s: its instances cannot be listed (%s); fetching it whole", name, exc)
+                return self._retrieve_to_dir(
+                    segments, dest, expected, transfer_syntax, tracker=ProgressTracker(progress)
+                )
+            log.info(
+                "%s: its instances cannot be listed (%s); fetching it whole and keeping the complete files "
+                "already in place",
+                name,
+                exc,
+            )
+            return self._retrieve_to_dir(
+                segments,
+                dest,
+                expected,
+                transfer_syntax,
+                tracker=ProgressTracker(progress),
+                keep_existing=True,
+            )
         complete = _complete_files(dest, study)
         missing_by_series: dict[str, list[str]] = {}
         present: list[Path | Location] = []
@@ -187,12 +227,10 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         tracker = ProgressTracker(progress, files_total=total)
         if present:
             tracker.add(len(present), sizes)
-        if len(present) == total:
+        if total and len(present) == total:
             return present
         fetched: list[Path | Location] = []
-        if not present:
-            segments = resource_segments(study, series)
-            expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
+        if not present:  # nothing in place, or nothing listed (a study the search does not see yet, or none)
             return self._retrieve_to_dir(segments, dest, expected, transfer_syntax, tracker=tracker)
         for series_uid, missing in missing_by_series.items():
             if len(missing) == len(by_series[series_uid]):
@@ -214,6 +252,15 @@ class RetrieveInstancesMixin(WadoResponseMixin):
                 )
         log.info("retrieve %s: %d files already complete, %d fetched", study, len(present), len(fetched))
         return present + fetched
+
+    def _list_instances(self, study: str, series: str | None) -> dict[str, list[str]]:
+        """The SOP Instance UIDs of a study or series, by series, from a QIDO-RS search."""
+        by_series: dict[str, list[str]] = {}
+        for item in self.iter_search("instances", study_instance_uid=study, series_instance_uid=series):
+            series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
+            sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
+            by_series.setdefault(series_uid, []).append(sop_uid)
+        return by_series
 
     def retrieve_instance(
         self,
@@ -246,6 +293,36 @@ def _destination(dest_dir: str | os.PathLike[str] | Location) -> Path | Location
     if isinstance(dest_dir, Location):
         return dest_dir if not dest_dir.is_local else Path(dest_dir.path)
     return Path(dest_dir)
+
+
+def _holds_any(dest: Path | Location, uids: list[str]) -> bool:
+    """Whether ``dest`` already holds a complete instance file of the study (or series) with these UIDs."""
+    if isinstance(dest, Path):
+        folder = dest.joinpath(*uids)
+        return folder.is_dir() and next(folder.rglob("*.dcm"), None) is not None
+    return any(location.name.endswith(".dcm") for location, _ in dest.join(*uids).files())
+
+
+def resource_name(expected: dict[str, str]) -> str:
+    """``study 1.2``, ``series 1.2.3 of study 1.2``... for messages."""
+    parts = [f"{word} {expected[key]}" for word, key in _RESOURCE_WORDS if key in expected]
+    return " of ".join(reversed(parts))
+
+
+_RESOURCE_WORDS = (
+    ("study", "StudyInstanceUID"),
+    ("series", "SeriesInstanceUID"),
+    ("instance", "SOPInstanceUID"),
+)
+
+
+def named_not_found(exc: DicomWebNotFoundError, expected: dict[str, str]) -> DicomWebNotFoundError:
+    """A 404 of a retrieve, its message naming what was asked for rather than only the route."""
+    named = DicomWebNotFoundError(
+        exc.status, method=exc.method, url=exc.url, server_message=exc.server_message
+    )
+    named.args = (f"{resource_name(expected)} was not found on the server ({exc})",)
+    return named
 
 
 def _complete_files(

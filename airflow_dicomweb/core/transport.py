@@ -82,8 +82,10 @@ class Transport:
     # --- URLs -----------------------------------------------------------------------------------
 
     def url(self, *segments: str) -> str:
-        """The service root joined with path segments (each percent-encoded; UIDs need nothing)."""
-        return "/".join([self.base_url, *(quote(str(s), safe="") for s in segments)])
+        """The service root joined with path segments, each percent-encoded but for ``,``: PS3.18 writes
+        lists in a path segment (``frames/1,3``) with raw commas, which RFC 3986 allows there, and a server
+        need not take ``%2C`` for one. UIDs need nothing."""
+        return "/".join([self.base_url, *(quote(str(s), safe=",") for s in segments)])
 
     def same_origin(self, url: str) -> bool:
         return self.policy.is_allowed(url)

@@ -97,6 +97,8 @@ def test_a_search_page_cut_mid_stream_is_asked_again_and_nothing_is_given_twice(
     body = json.dumps(study_results(300)).encode()
 
     def handler(request):
+        if "offset=300" in request.query:  # the page after the last: empty
+            return 200, {"Content-Type": "application/dicom+json"}, b"[]"
         if len(server.requests) == 1:  # the first answer stops two thirds of the way, then closes
             return (
                 200,
@@ -109,7 +111,7 @@ def test_a_search_page_cut_mid_stream_is_asked_again_and_nothing_is_given_twice(
         client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
         uids = [r["0020000D"]["Value"][0] for r in client.iter_search("studies", page_size=1000)]
     assert uids == [f"1.2.3.{i}" for i in range(300)]
-    assert len(server.requests) == 2
+    assert len(server.requests) == 3  # the cut page, again, then the empty page that ends the search
 
 
 def test_a_search_page_streams_to_the_consumer_before_it_ends():
@@ -131,3 +133,26 @@ def test_a_search_page_streams_to_the_consumer_before_it_ends():
         assert next(results)["0020000D"]["Value"] == ["1.2.3.0"]
         first_taken.set()
         assert len(list(results)) == 49
+
+
+def test_a_frame_list_is_sent_with_commas_as_ps3_18_writes_it():
+    """``frames/1,3``: RFC 3986 allows a comma in a path segment, and ``%2C`` is not the same to a server."""
+    boundary = "frames-boundary"
+    body = (
+        b"".join(
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + frame + b"\r\n"
+            for frame in (b"\x01" * 16, b"\x03" * 16)
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+
+    def handler(request):
+        headers = {"Content-Type": f'multipart/related; type="application/octet-stream"; boundary={boundary}'}
+        return 200, headers, body
+
+    with FakeServer(handler) as server:
+        frames = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS).retrieve_instance_frames(
+            "1.2.3", "1.2.3.4", "1.2.3.4.5", [1, 3]
+        )
+    assert frames == [b"\x01" * 16, b"\x03" * 16]
+    assert server.requests[0].path == "/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5/frames/1,3"

@@ -172,7 +172,7 @@ def test_a_failing_server_is_logged_and_polled_again(monkeypatch, capsys):
         '{"conn_type": "dicomweb", "host": "http://127.0.0.1:9/dicom-web", "extra": {"max_retries": 0}}',
     )
     trigger = DicomWebStudyArrivalTrigger(dicomweb_conn_id="dicomweb_down", poll_interval=0.2)
-    assert asyncio.run(collect(trigger, seconds=1.5)) == []
+    assert asyncio.run(collect(trigger, seconds=3)) == []
     assert capsys.readouterr().out.count("study-arrival poll failed") >= 2
 
 

@@ -1,0 +1,210 @@
+"""Against tiny_pacs, a real DICOMweb server no one here wrote (tests/tiny_pacs_server.py): its QIDO pages are
+capped at 10,000 without a word, and it has no study-level instance search. No result and no file is lost to
+either: searches page past the cap, and retrieves, resumes and ``retrieve --all`` do without the listing."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+from airflow_dicomweb.core.client import DicomWebClient
+from airflow_dicomweb.core.errors import DicomWebNotFoundError
+from tests.conftest import FAST_RETRY_EXTRAS
+
+
+def part10(study: str, series: str, number: int) -> bytes:
+    """A small Secondary Capture instance (4x4 pixels), as Part 10 bytes."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.PatientName, ds.PatientID, ds.StudyDate, ds.Modality = "TINY^PACS", "TP-1", "20240301", "OT"
+    ds.InstanceNumber = number
+    ds.Rows = ds.Columns = 4
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = bytes([number % 256]) * 16
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def client_for(server) -> DicomWebClient:
+    return DicomWebClient.from_url(
+        server.dicomweb_url, auth_type="bearer", password=server.token, **FAST_RETRY_EXTRAS
+    )
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {p.stem: p.read_bytes() for p in folder.rglob("*.dcm")}
+
+
+def sop_uid(data: bytes) -> str:
+    return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).SOPInstanceUID
+
+
+def cli(server, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DICOMWEB_")}
+    env["DICOMWEB_TOKEN"] = server.token
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_dicomweb.cli", "--retries", "1", server.dicomweb_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def big_series(tiny_pacs):
+    """One series of 10,050 instances: 50 more than tiny_pacs answers in a page."""
+    study, series = generate_uid(), generate_uid()
+    parts = [part10(study, series, i + 1) for i in range(tiny_pacs.page_cap + 50)]
+    tiny_pacs.store(parts)
+    return study, series, {sop_uid(p): p for p in parts}
+
+
+@pytest.fixture(scope="module")
+def small_study(tiny_pacs):
+    """13 instances in three series (5, 5 and 3), as the study the report retrieved 6 of."""
+    study = generate_uid()
+    parts = [
+        part10(study, series, i + 1)
+        for series, n in ((generate_uid(), 5), (generate_uid(), 5))
+        for i in range(n)
+    ]
+    series3 = generate_uid()
+    parts += [part10(study, series3, i + 1) for i in range(3)]
+    tiny_pacs.store(parts)
+    return study, {sop_uid(p): p for p in parts}
+
+
+def test_the_server_caps_its_pages_silently(tiny_pacs, big_series):
+    """What makes the tests below worth running: the cap is real, and nothing says more exist."""
+    study, series, _ = big_series
+    response = tiny_pacs.session.get(
+        f"{tiny_pacs.dicomweb_url}/studies/{study}/series/{series}/instances", params={"limit": 50000}
+    )
+    assert response.status_code == 200 and "Warning" not in response.headers
+    assert len(response.json()) == tiny_pacs.page_cap
+
+
+def test_a_search_gets_every_instance_past_the_cap(tiny_pacs, big_series):
+    study, series, held = big_series
+    found = client_for(tiny_pacs).search_for_instances(study, series)
+    assert sorted(r["00080018"]["Value"][0] for r in found) == sorted(held)
+
+
+def test_the_command_line_search_prints_every_instance(tiny_pacs, big_series):
+    study, series, held = big_series
+    done = cli(tiny_pacs, "search", "instances", "--study", study, "--series", series, "--csv")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == len(held) + 1  # the header line, then one line a result
+
+
+def test_a_resumed_retrieve_ends_with_every_file(tiny_pacs, big_series, tmp_path):
+    study, series, held = big_series
+    client = client_for(tiny_pacs)
+    client.retrieve_series(study, series, tmp_path, skip_existing=True)
+    folder = tmp_path / study / series
+    assert files_under(folder) == held
+    removed = sorted(folder.glob("*.dcm"))[::197][:51]
+    for path in removed:
+        path.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in folder.glob("*.dcm")}
+    client.retrieve_series(study, series, tmp_path, skip_existing=True)
+    assert files_under(folder) == held
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())  # only the missing were fetched
+
+
+def test_the_store_pre_check_sees_every_instance_held(tiny_pacs, big_series, tmp_path):
+    held = big_series[2]
+    last = sorted(held)[-60:]  # whichever page the server would have cut them from
+    for uid in last:
+        (tmp_path / f"{uid}.dcm").write_bytes(held[uid])
+    result = client_for(tiny_pacs).store_instances([tmp_path])
+    assert len(result.already_present) == 60 and not result.stored and not result.failed
+
+
+def test_a_study_retrieve_needs_no_instance_search(tiny_pacs, small_study, tmp_path, caplog):
+    study, held = small_study
+    client = client_for(tiny_pacs)
+    with caplog.at_level(logging.INFO, logger="airflow_dicomweb"):
+        client.retrieve_study(study, tmp_path, skip_existing=True, series_concurrency=1)
+    assert files_under(tmp_path) == held
+    assert "its instances cannot be listed" in caplog.text and "fetching it whole" in caplog.text
+
+    removed = sorted(tmp_path.rglob("*.dcm"))[::3]
+    for path in removed:
+        path.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.dcm")}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="airflow_dicomweb"):
+        client.retrieve_study(study, tmp_path, skip_existing=True, series_concurrency=1)
+    assert files_under(tmp_path) == held
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())  # complete files kept
+    assert caplog.text.count("keeping the complete files already in place") == 1
+
+
+def test_a_study_retrieve_in_parallel_series_resumes(tiny_pacs, small_study, tmp_path):
+    study, held = small_study
+    client = client_for(tiny_pacs)
+    client.retrieve_study(study, tmp_path, skip_existing=True)
+    for path in sorted(tmp_path.rglob("*.dcm"))[::4]:
+        path.unlink()
+    client.retrieve_study(study, tmp_path, skip_existing=True)
+    assert files_under(tmp_path) == held
+
+
+def test_the_command_line_retrieves_every_study(tiny_pacs, small_study, tmp_path):
+    study, held = small_study
+    done = cli(tiny_pacs, "retrieve", f"studies/{study}", "--dest", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert files_under(tmp_path / study) == held
+
+
+def test_the_command_line_retrieves_all_studies_and_resumes(tmp_path):
+    """On a server of its own, holding three one-series studies and a three-series one."""
+    from tests.tiny_pacs_server import TinyPacsServer
+
+    server = TinyPacsServer().start()
+    try:
+        parts = [part10(generate_uid(), generate_uid(), 1) for _ in range(3)]
+        study = generate_uid()
+        three_series = (generate_uid(), generate_uid(), generate_uid())
+        parts += [part10(study, series, i + 1) for series in three_series for i in range(3)]
+        server.store(parts)
+        held = {sop_uid(p): p for p in parts}
+        done = cli(server, "retrieve", "--all", "--dest", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert files_under(tmp_path) == held
+        for path in sorted(tmp_path.rglob("*.dcm"))[::2]:
+            path.unlink()
+        done = cli(server, "retrieve", "--all", "--dest", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert files_under(tmp_path) == held
+    finally:
+        server.stop()
+
+
+def test_an_unknown_study_is_named(tiny_pacs, tmp_path):
+    unknown = generate_uid()
+    with pytest.raises(DicomWebNotFoundError, match=f"study {unknown} was not found"):
+        client_for(tiny_pacs).retrieve_study(unknown, tmp_path, skip_existing=True)
+    done = cli(tiny_pacs, "retrieve", f"studies/{unknown}", "--dest", str(tmp_path))
+    assert done.returncode != 0
+    assert f"study {unknown} was not found" in done.stderr
+    assert "/instances" not in done.stderr.split("(")[0]
