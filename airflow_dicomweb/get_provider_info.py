@@ -103,8 +103,10 @@ CONNECTION_FIELDS = {
     ),
     "regional_access_boundary": _field(
         "Google regional access boundary lookup",
-        "google-auth's background call to iamcredentials.googleapis.com. Default: off when a private API "
-        "root or IAM endpoint is set (air-gapped and Private Service Connect setups), else on.",
+        "Whether google-auth's background call to iamcredentials.googleapis.com may go out. Default: not when "
+        "a private API root or IAM endpoint is set (air-gapped and Private Service Connect setups), else yes. "
+        "From google-auth 2.63 the call is made only when the worker sets "
+        "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED=true.",
         "boolean",
     ),
     "project": _field("Google project", "With location, dataset and store: names the DICOM store."),

@@ -4,7 +4,9 @@
 # with the provider (editable), Airflow at the tested version with the stack's extras and the versions the
 # suite was verified with (deploy/constraints.txt), the S3 pieces (the amazon provider's s3fs, moto's S3
 # server), OpenLineage, and the test tools; and tiny_pacs, a second real DICOMweb server, in its own virtualenv
-# (.servers/tiny-pacs) so that its dependencies never meet Airflow's. Safe to run again.
+# (.test-env/tiny-pacs) so that its dependencies never meet Airflow's; and the oldest google-auth this package
+# allows, and 2.62 (the one release that looks up regional access boundaries by default), each in a folder of
+# .test-env/ that a test puts ahead of .venv's. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +47,7 @@ echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into 
     "apache-airflow-providers-amazon[s3fs]" apache-airflow-providers-openlineage "moto[server]" \
     -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-TINY_PACS=.servers/tiny-pacs
+TINY_PACS=.test-env/tiny-pacs
 if [ ! -x "$TINY_PACS/bin/python" ]; then
     echo "setup: creating $TINY_PACS (tiny_pacs, a second DICOMweb server for the tests)"
     "$PYTHON" -m venv "$TINY_PACS"
@@ -54,3 +56,12 @@ echo "setup: installing tiny_pacs with its DICOMweb front-end into $TINY_PACS"
 "$TINY_PACS/bin/python" -m pip install -q --disable-pip-version-check \
     "tiny-pacs[dicomweb]==0.4.1" "tiny-pacs-dicomweb==0.1.0" -c tests/tiny-pacs-constraints.txt 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+for version in 2.29.0 2.62.2; do
+    target=".test-env/google-auth-$version"
+    if [ ! -d "$target/google/auth" ]; then
+        echo "setup: installing google-auth $version into $target (the tests run it beside .venv's)"
+        .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$target" \
+            "google-auth==$version" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    fi
+done

@@ -3,7 +3,7 @@
 A second real DICOMweb server, written by others, with the limits such servers have: QIDO pages silently
 capped at 10,000 results (no ``Warning`` header), no study-level instance search (``/studies/{uid}/instances``
 and the top-level ``/series`` and ``/instances`` answer 404), a 204 for an empty search, and 409 with
-FailureReason 0x0110 for a duplicate. It runs from its own virtualenv (``.servers/tiny-pacs``, made by
+FailureReason 0x0110 for a duplicate. It runs from its own virtualenv (``.test-env/tiny-pacs``, made by
 ``scripts/setup.sh`` with the versions pinned there), so its dependencies never meet Airflow's. Requests carry
 a static bearer token (its ``auth: token`` mode).
 """
@@ -23,12 +23,12 @@ from tests.orthanc_server import free_port
 from tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_BINARY = ROOT / ".servers" / "tiny-pacs" / "bin" / "tiny-pacs"
+DEFAULT_BINARY = ROOT / ".test-env" / "tiny-pacs" / "bin" / "tiny-pacs"
 INSTALL_HINT = (
     "tiny_pacs with its DICOMweb front-end is required for the integration tests. scripts/setup.sh installs it\n"
-    "into .servers/tiny-pacs; by hand:\n"
-    "    python3 -m venv .servers/tiny-pacs\n"
-    "    .servers/tiny-pacs/bin/pip install 'tiny-pacs[dicomweb]==0.4.1' 'tiny-pacs-dicomweb==0.1.0'\n"
+    "into .test-env/tiny-pacs; by hand:\n"
+    "    python3 -m venv .test-env/tiny-pacs\n"
+    "    .test-env/tiny-pacs/bin/pip install 'tiny-pacs[dicomweb]==0.4.1' 'tiny-pacs-dicomweb==0.1.0'\n"
     "(Set TINY_PACS_BINARY if it lives elsewhere.)"
 )
 

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--debug", action="store_true", help="log every request on stderr (secrets redacted)")
     add_connection_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, prog="dicomweb [OPTIONS] [URL]"
+    )
     store.add_parser(commands)
     search.add_parser(commands)
     retrieve.add_parser(commands)

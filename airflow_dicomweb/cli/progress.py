@@ -54,10 +54,12 @@ class ProgressDisplay:
     def _draw(self, progress: Progress) -> None:
         from tqdm import tqdm
 
+        transferred = progress.bytes_done - progress.bytes_skipped
+        total = None if progress.bytes_total is None else progress.bytes_total - progress.bytes_skipped
         if self._bar is None:
             sized = _sized(self.stream)
             self._bar = tqdm(
-                total=progress.bytes_total,
+                total=total,
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,
@@ -67,9 +69,11 @@ class ProgressDisplay:
                 ncols=None if sized else 100,
                 nrows=None if sized else 24,
             )
-        self._bar.n = progress.bytes_done
+        self._bar.total = total  # the bar and its rate count bytes moved, not files found already in place
+        self._bar.n = transferred
         files = f"{progress.files_done}" + (f"/{progress.files_total}" if progress.files_total else "")
-        self._bar.set_postfix_str(f"{files} files", refresh=False)
+        skipped = f", {progress.files_skipped} already there" if progress.files_skipped else ""
+        self._bar.set_postfix_str(f"{files} files{skipped}", refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

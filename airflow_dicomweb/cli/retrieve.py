@@ -44,7 +44,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         EXAMPLES,
     )
     parser.add_argument("path", nargs="?", metavar="PATH", help="studies/UID[/series/UID[/instances/UID]]")
-    parser.add_argument("--dest", default=".", metavar="DIR", help="where files land (default: here)")
+    parser.add_argument(
+        "--dest",
+        default=".",
+        metavar="DIR",
+        help="where files land (default: here); '-' writes the metadata, rendered image, bulk value or one "
+        "frame to standard output instead",
+    )
     parser.add_argument("--all", action="store_true", help="every study of the store")
     parser.add_argument(
         "--parallel", "-m", type=int, default=4, metavar="N", help="studies (--all) or series at once (4)"
@@ -92,10 +98,20 @@ def run(client: DicomWebClient, args: argparse.Namespace, progress: ProgressDisp
         args.viewport_size = parse_viewport(args.viewport) if args.viewport else None
         if args.all and (args.metadata or args.rendered or frames or args.bulkdata):
             raise ValueError("--all retrieves instances only")
+        if args.dest == "-" and not (
+            args.metadata or args.rendered or args.bulkdata or len(frames or []) == 1
+        ):
+            raise ValueError(
+                "--dest - (standard output) takes one value: --metadata, --rendered, --bulkdata or one frame; "
+                "instances need a folder"
+            )
     except ValueError as exc:
         print(f"dicomweb retrieve: {exc}", file=sys.stderr)
         return exit_codes.USAGE
     dest = Path(args.dest)
+    if args.dest == "-":
+        assert path is not None
+        return to_stdout(client, path, args, frames)
     if args.all:
         return retrieve_all(client, dest, args, progress)
     assert path is not None
@@ -183,30 +199,68 @@ def retrieve_all(
     return exit_codes.OK
 
 
-def write_metadata(client: DicomWebClient, path: ResourcePath, dest: Path) -> int:
-    metadata: Any
+def to_stdout(client: DicomWebClient, path: ResourcePath, args: argparse.Namespace, frames: Any) -> int:
+    """``--dest -``: the one value asked for, on standard output (JSON for metadata, bytes otherwise)."""
+    if args.metadata:
+        json.dump(metadata_of(client, path), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return exit_codes.OK
+    if args.rendered:
+        found = rendered_image(client, path, args)
+        if found is None:
+            return exit_codes.ITEMS_FAILED
+        value: Any = found[2]
+    elif frames:
+        assert path.series is not None and path.instance is not None
+        value = client.retrieve_instance_frames(path.study, path.series, path.instance, frames)[0]
+    else:
+        assert path.series is not None and path.instance is not None
+        value = client.retrieve_bulkdata(
+            study_instance_uid=path.study,
+            series_instance_uid=path.series,
+            sop_instance_uid=path.instance,
+            tag_path=args.bulkdata,
+        )
+    sys.stdout.flush()
+    sys.stdout.buffer.write(value)
+    sys.stdout.buffer.flush()
+    return exit_codes.OK
+
+
+def metadata_of(client: DicomWebClient, path: ResourcePath) -> Any:
     if path.instance:
         assert path.series is not None
-        metadata = client.retrieve_instance_metadata(path.study, path.series, path.instance)
+        return client.retrieve_instance_metadata(path.study, path.series, path.instance)
+    if path.series:
+        return client.retrieve_series_metadata(path.study, path.series)
+    return client.retrieve_study_metadata(path.study)
+
+
+def write_metadata(client: DicomWebClient, path: ResourcePath, dest: Path) -> int:
+    metadata = metadata_of(client, path)
+    if path.instance:
+        assert path.series is not None
         target = dest / path.study / path.series / f"{path.instance}.json"
     elif path.series:
-        metadata = client.retrieve_series_metadata(path.study, path.series)
         target = dest / path.study / f"{path.series}.json"
     else:
-        metadata = client.retrieve_study_metadata(path.study)
         target = dest / f"{path.study}.json"
     Location.of(target).write_atomically(json.dumps(metadata, indent=1).encode())
     print(target)
     return exit_codes.OK
 
 
-def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args: argparse.Namespace) -> int:
+def rendered_image(
+    client: DicomWebClient, path: ResourcePath, args: argparse.Namespace
+) -> tuple[str, str, bytes] | None:
+    """The rendered image of PATH (its first instance when PATH is a study or series), with the series and
+    instance it shows; None (said on stderr) when there is no instance to render."""
     series, instance = path.series, path.instance
     if not instance:
         found = client.search_for_instances(path.study, series, limit=1)
         if not found:
             print(f"dicomweb retrieve: {path} has no instance to render", file=sys.stderr)
-            return exit_codes.ITEMS_FAILED
+            return None
         # from the server's answer: validated before they name a file (a hostile "../../x" is refused)
         series = validate_uid(_first(found[0], "0020000E"), "SeriesInstanceUID in the search result")
         instance = validate_uid(_first(found[0], "00080018"), "SOPInstanceUID in the search result")
@@ -214,6 +268,14 @@ def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args:
     image = client.retrieve_instance_rendered(
         path.study, series, instance, media_type=f"image/{args.format}", viewport=args.viewport_size
     )
+    return series, instance, image
+
+
+def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args: argparse.Namespace) -> int:
+    found = rendered_image(client, path, args)
+    if found is None:
+        return exit_codes.ITEMS_FAILED
+    series, instance, image = found
     target = dest / path.study / series / f"{instance}.{'jpg' if args.format == 'jpeg' else 'png'}"
     Location.of(target).write_atomically(image)
     print(target)

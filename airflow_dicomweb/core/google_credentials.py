@@ -8,7 +8,8 @@ never handled by hand: ``AuthorizedSession`` refreshes them before expiry and on
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_dicomweb.core.errors import DicomWebConfigError
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from google.auth.transport.requests import AuthorizedSession, Request
 
 DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+log = logging.getLogger(__name__)
 
 
 def _keyfile_info(google: Mapping[str, Any]) -> dict | None:
@@ -82,17 +85,68 @@ def google_credentials(settings: DicomWebSettings) -> Credentials:
 def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
     """Whether google-auth may look up the "regional access boundary" of the credentials.
 
-    google-auth (2.62 and newer) asks ``iamcredentials.googleapis.com/.../allowedLocations`` for it in the
-    background. Behind a private endpoint or in an air-gapped network that host is unreachable, and its
-    failures fill task and triggerer logs. So the lookup is off when the connection names a private
-    ``api_root`` or an ``iam_endpoint_override``, unless the extra ``regional_access_boundary`` says
-    otherwise (true or false).
+    The lookup asks ``iamcredentials.googleapis.com/.../allowedLocations`` in the background. Behind a private
+    endpoint or in an air-gapped network that host is unreachable, and its failures fill task and triggerer
+    logs. So the lookup is refused when the connection names a private ``api_root`` or an
+    ``iam_endpoint_override``, unless the extra ``regional_access_boundary`` says otherwise (true or false).
+
+    This decides whether the lookup may go out; whether google-auth makes it is google-auth's own choice,
+    which has changed between releases: none before 2.62, always in 2.62, and from 2.63 only when the
+    process sets ``GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED`` (an experimental,
+    process-wide switch that this package leaves to the deployment). An explicit ``true`` that google-auth
+    will not act on is logged once.
     """
     explicit = settings.google.get("regional_access_boundary")
     if explicit is not None:
-        return str(explicit).strip().lower() in ("true", "1", "yes", "on")
+        allowed = str(explicit).strip().lower() in ("true", "1", "yes", "on")
+        if allowed and not _google_auth_looks_up_boundaries():
+            _warn_once(
+                "regional_access_boundary is true, but google-auth %s makes no regional access boundary "
+                "lookup%s",
+                _google_auth_version(),
+                " unless GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED is true in the "
+                "environment"
+                if _boundary_switch() is not None
+                else "",
+            )
+        return allowed
     api_root = str(settings.google.get("api_root") or DEFAULT_GOOGLE_API_ROOT).rstrip("/")
     return api_root == DEFAULT_GOOGLE_API_ROOT and not settings.google.get("iam_endpoint_override")
+
+
+def _boundary_switch() -> Callable[[], bool] | None:
+    """google-auth's process-wide opt-in of the lookup (2.63 and newer), or None where it has none."""
+    try:
+        from google.auth import _regional_access_boundary_utils as boundary_utils
+    except ImportError:
+        return None
+    return getattr(boundary_utils, "is_regional_access_boundary_lookup_enabled", None)
+
+
+def _google_auth_looks_up_boundaries() -> bool:
+    """Whether the installed google-auth makes the lookup at all (never before 2.62; opt-in from 2.63)."""
+    try:
+        from google.auth import _regional_access_boundary_utils  # noqa: F401 - 2.62 and newer have it
+    except ImportError:
+        return False
+    switch = _boundary_switch()
+    return switch is None or bool(switch())
+
+
+def _google_auth_version() -> str:
+    from google.auth import version
+
+    return str(version.__version__)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str, *args: object) -> None:
+    text = message % args
+    if text not in _warned:
+        _warned.add(text)
+        log.warning(text)
 
 
 def _auth_request(allow_boundary_lookup: bool) -> Request:

@@ -18,10 +18,18 @@ class Progress:
     elapsed: float
     files_total: int | None = None
     bytes_total: int | None = None
+    #: of the done ones, those that needed no transfer: already on the server (store), in place (retrieve)
+    files_skipped: int = 0
+    bytes_skipped: int = 0
 
     @property
     def bytes_per_second(self) -> float:
-        return self.bytes_done / self.elapsed if self.elapsed > 0 else 0.0
+        """The transfer rate: what was skipped moved no byte."""
+        return (self.bytes_done - self.bytes_skipped) / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def files_per_second(self) -> float:
+        return (self.files_done - self.files_skipped) / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def finished(self) -> bool:
@@ -31,9 +39,10 @@ class Progress:
         files = (
             f"{self.files_done}/{self.files_total}" if self.files_total is not None else f"{self.files_done}"
         )
+        skipped = f" ({self.files_skipped} already there)" if self.files_skipped else ""
         return (
-            f"{files} files, {self.bytes_done / 1e6:.1f} MB in {self.elapsed:.1f} s "
-            f"({self.bytes_per_second / 1e6:.1f} MB/s, {self.files_done / self.elapsed if self.elapsed else 0:.0f} files/s)"
+            f"{files} files{skipped}, {self.bytes_done / 1e6:.1f} MB in {self.elapsed:.1f} s "
+            f"({self.bytes_per_second / 1e6:.1f} MB/s, {self.files_per_second:.0f} files/s)"
         )
 
 
@@ -56,6 +65,8 @@ class ProgressTracker:
         self.bytes_total = bytes_total
         self.files_done = 0
         self.bytes_done = 0
+        self.files_skipped = 0
+        self.bytes_skipped = 0
 
     def part(self) -> ProgressCallback:
         """A progress callback for one part of the work (one series of a study, say).
@@ -63,25 +74,34 @@ class ProgressTracker:
         The part reports its own running totals; each report adds its difference from the part's previous
         one here, so several parts running at once add up.
         """
-        last = [0, 0]
+        last = [0, 0, 0, 0]
 
         def report(progress: Progress) -> None:
-            files, nbytes = progress.files_done - last[0], progress.bytes_done - last[1]
-            last[0], last[1] = progress.files_done, progress.bytes_done
-            self.add(files, nbytes)
+            now = [progress.files_done, progress.bytes_done, progress.files_skipped, progress.bytes_skipped]
+            files, nbytes, files_skipped, bytes_skipped = (a - b for a, b in zip(now, last, strict=True))
+            last[:] = now
+            self.add(files - files_skipped, nbytes - bytes_skipped)
+            if files_skipped or bytes_skipped:
+                self.add(files_skipped, bytes_skipped, skipped=True)
 
         return report
 
-    def add(self, files: int, nbytes: int) -> Progress:
+    def add(self, files: int, nbytes: int, *, skipped: bool = False) -> Progress:
+        """Count files done; ``skipped`` ones needed no transfer (they do not count in the rate)."""
         with self._lock:
             self.files_done += files
             self.bytes_done += nbytes
+            if skipped:
+                self.files_skipped += files
+                self.bytes_skipped += nbytes
             snapshot = Progress(
                 self.files_done,
                 self.bytes_done,
                 time.monotonic() - self._started,
                 self.files_total,
                 self.bytes_total,
+                self.files_skipped,
+                self.bytes_skipped,
             )
         if self._callback is not None:
             self._callback(snapshot)

@@ -226,7 +226,7 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         total = sum(len(sops) for sops in by_series.values())
         tracker = ProgressTracker(progress, files_total=total)
         if present:
-            tracker.add(len(present), sizes)
+            tracker.add(len(present), sizes, skipped=True)
         if total and len(present) == total:
             return present
         fetched: list[Path | Location] = []

@@ -199,7 +199,7 @@ class StowMixin:
                     Status.ALREADY_PRESENT,
                     reason="already on the server (found by search before sending)",
                 )
-                state.tracker.add(1, item.size)
+                state.tracker.add(1, item.size, skipped=True)
             else:
                 to_send.append(replace(item, header=header))
         return to_send

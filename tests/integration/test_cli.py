@@ -65,6 +65,7 @@ def test_help_is_complete_with_examples_and_exit_codes():
     for command in ("store", "search", "retrieve", "delete", "operation"):
         code, out, _ = dicomweb(command, "--help")
         assert code == 0 and "examples:" in out and "dicomweb " in out, command
+        assert out.startswith(f"usage: dicomweb [OPTIONS] [URL] {command} [-h]"), out.splitlines()[0]
 
 
 def test_store_files_folders_and_globs_then_again_then_a_bad_file(orthanc_cli, tmp_path):
@@ -173,8 +174,34 @@ def test_retrieve_a_study_resumes_and_every_other_form(orthanc_cli, tmp_path):
     assert orthanc_cli("retrieve", "studies/1.2.3/series")[0] == 2
     assert orthanc_cli("retrieve", f"studies/{study}", "--frames", "1")[0] == 2  # frames need an instance
     assert orthanc_cli("retrieve", f"studies/{study}", "--all")[0] == 2
-    code, _, err = orthanc_cli("retrieve", f"studies/{generate_uid()}", "--dest", str(tmp_path / "none"))
-    assert code in (0, 3), err  # an unknown study: nothing to fetch, or the server's 404
+    unknown = generate_uid()
+    code, _, err = orthanc_cli("retrieve", f"studies/{unknown}", "--dest", str(tmp_path / "none"))
+    assert code == 3 and f"study {unknown} was not found on the server" in err
+
+    # '-' sends one value to standard output
+    code, out, err = orthanc_cli("retrieve", f"studies/{study}/series/{series}", "--metadata", "--dest", "-")
+    assert code == 0, err
+    assert len(json.loads(out)) == 6
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow_dicomweb.cli",
+            *orthanc_cli.base,
+            "retrieve",
+            instance,
+            "--bulkdata",
+            "7FE00010",
+            "--dest",
+            "-",
+        ],
+        env=environment(DICOMWEB_PASSWORD=orthanc_cli.orthanc.password),
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout == pixels
+    code, _, err = orthanc_cli("retrieve", f"studies/{study}", "--dest", "-")
+    assert code == 2 and "instances need a folder" in err
 
 
 def test_retrieve_all_fetches_every_study_in_parallel(orthanc_cli, tmp_path):
@@ -253,6 +280,8 @@ def test_the_progress_lines_and_a_server_error_exit_3(orthanc_cli, tmp_path):
     assert code == 0 and "store: 3/3 files" in err  # not a terminal: progress as lines on stderr
     code, _, err = orthanc_cli("--quiet", "store", str(tmp_path))
     assert code == 0 and "store:" not in err
+    code, _, err = orthanc_cli("store", str(tmp_path))  # all there already: no transfer, no rate
+    assert code == 0 and "store: 3/3 files (3 already there)" in err and "(0.0 MB/s, 0 files/s)" in err
     code, _, err = dicomweb("--retries", "0", "http://127.0.0.1:9/dicom-web", "search", "studies")
     assert code == 3 and "connection failed" in err
     code, _, err = dicomweb(

@@ -1,8 +1,12 @@
 """google-auth's background "regional access boundary" lookup at iamcredentials.googleapis.com: off when the
 connection names a private API root (air-gapped, Private Service Connect), on when asked for."""
 
+import json
+import os
 import socket
-import time
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,10 +49,65 @@ def test_no_boundary_lookup_leaves_the_worker_behind_a_private_api_root(
     assert "NameResolutionError" not in caplog.text
 
 
-def test_the_lookup_can_be_asked_for(google, monkeypatch, resolved):
-    """The control: with the switch on, google-auth does try to reach the host (unreachable from here)."""
-    search_twice(google, monkeypatch, regional_access_boundary=True)
-    deadline = time.monotonic() + 10
-    while LOOKUP_HOST not in resolved and time.monotonic() < deadline:
-        time.sleep(0.1)  # it runs in a background thread
-    assert LOOKUP_HOST in resolved
+ROOT = Path(__file__).resolve().parents[2]
+SWITCH = "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED"
+#: google-auth releases the suite runs besides the virtualenv's (the newest allowed): the oldest the package
+#: allows, and 2.62, the one release that looks boundaries up by default (scripts/setup.sh installs both)
+OLDER_GOOGLE_AUTH = ("2.29.0", "2.62.2")
+
+
+def probe(google, google_auth: str | None, env: dict[str, str] | None = None, wait: float = 4, **extra):
+    """One search in a new process with that google-auth (None: the virtualenv's); what it resolved."""
+    path = [str(ROOT)]
+    if google_auth is not None:
+        target = ROOT / ".test-env" / f"google-auth-{google_auth}"
+        if not (target / "google" / "auth").is_dir():
+            pytest.fail(f"google-auth {google_auth} is not in {target}: run scripts/setup.sh", pytrace=False)
+        path.insert(0, str(target))
+    environment = {k: v for k, v in os.environ.items() if k != SWITCH}
+    environment.update(env or {}, PYTHONPATH=os.pathsep.join(path))
+    environment["PROBE_CONNECTION"] = google_connection(google, **extra)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "google_auth_probe.py"), str(wait)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["version"] == (google_auth or google_auth_version())
+    assert "127.0.0.1" in result["resolved"]  # the search itself went out
+    return result
+
+
+def google_auth_version() -> str:
+    from google.auth import version
+
+    return version.__version__
+
+
+@pytest.mark.parametrize("google_auth", [*OLDER_GOOGLE_AUTH, None], ids=[*OLDER_GOOGLE_AUTH, "newest"])
+def test_a_private_api_root_makes_no_lookup_on_any_google_auth(google, google_auth):
+    result = probe(google, google_auth, env={SWITCH: "true"}, wait=3)
+    assert LOOKUP_HOST not in result["resolved"]
+
+
+def test_the_lookup_can_be_asked_for_where_google_auth_makes_it(google):
+    """The control: with the extra on, the lookup goes out on 2.62 (its default) and on the newest with
+    google-auth's own opt-in set."""
+    assert LOOKUP_HOST in probe(google, "2.62.2", regional_access_boundary=True)["resolved"]
+    newest = probe(google, None, env={SWITCH: "true"}, regional_access_boundary=True)
+    assert LOOKUP_HOST in newest["resolved"]
+
+
+def test_where_google_auth_makes_no_lookup_asking_for_one_says_so(google):
+    newest = probe(google, None, wait=2, regional_access_boundary=True)
+    assert LOOKUP_HOST not in newest["resolved"]
+    assert (
+        f"google-auth {google_auth_version()} makes no regional access boundary lookup unless {SWITCH}"
+        in (newest["log"])
+    )
+    oldest = probe(google, "2.29.0", wait=2, regional_access_boundary=True)
+    assert LOOKUP_HOST not in oldest["resolved"]
+    assert "google-auth 2.29.0 makes no regional access boundary lookup" in oldest["log"]
