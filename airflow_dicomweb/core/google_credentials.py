@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_dicomweb.core.errors import DicomWebConfigError
@@ -99,14 +99,15 @@ def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
     explicit = settings.google.get("regional_access_boundary")
     if explicit is not None:
         allowed = str(explicit).strip().lower() in ("true", "1", "yes", "on")
-        if allowed and not _google_auth_looks_up_boundaries():
+        lookup = _google_auth_lookup()
+        if allowed and lookup != "on":
             _warn_once(
                 "regional_access_boundary is true, but google-auth %s makes no regional access boundary "
                 "lookup%s",
                 _google_auth_version(),
                 " unless GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED is true in the "
                 "environment"
-                if _boundary_switch() is not None
+                if lookup == "opt-in"
                 else "",
             )
         return allowed
@@ -114,23 +115,15 @@ def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
     return api_root == DEFAULT_GOOGLE_API_ROOT and not settings.google.get("iam_endpoint_override")
 
 
-def _boundary_switch() -> Callable[[], bool] | None:
-    """google-auth's process-wide opt-in of the lookup (2.63 and newer), or None where it has none."""
+def _google_auth_lookup() -> str:
+    """Whether the installed google-auth looks boundaries up: ``absent`` (before 2.62), ``on`` (2.62, or a
+    newer one whose process-wide opt-in is set), or ``opt-in`` (2.63 and newer, not opted in)."""
     try:
         from google.auth import _regional_access_boundary_utils as boundary_utils
     except ImportError:
-        return None
-    return getattr(boundary_utils, "is_regional_access_boundary_lookup_enabled", None)
-
-
-def _google_auth_looks_up_boundaries() -> bool:
-    """Whether the installed google-auth makes the lookup at all (never before 2.62; opt-in from 2.63)."""
-    try:
-        from google.auth import _regional_access_boundary_utils  # noqa: F401 - 2.62 and newer have it
-    except ImportError:
-        return False
-    switch = _boundary_switch()
-    return switch is None or bool(switch())
+        return "absent"
+    switch = getattr(boundary_utils, "is_regional_access_boundary_lookup_enabled", None)
+    return "on" if switch is None or switch() else "opt-in"
 
 
 def _google_auth_version() -> str:

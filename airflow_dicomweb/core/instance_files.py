@@ -55,13 +55,13 @@ def write_instances(
 ) -> list[Any]:
     """Write every part of a WADO-RS response to its own file; the paths written, in order.
 
-        ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
-        that does not match is refused. ``source`` (the request, without credentials) names the response in
-        errors. ``on_file(path, size)`` is called as each file is renamed into place. With ``keep_existing``, a part
-    whose file is already in place (complete, since files are only renamed into place whole) is not written
-    again: the file in place is kept and counted. On this machine the paths
-        are :class:`~pathlib.Path`; on an object store, :class:`~airflow_dicomweb.core.storage.Location`
-        (written by :func:`~airflow_dicomweb.core.instance_objects.write_instance_objects`).
+    ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
+    that does not match is refused. ``source`` (the request, without credentials) names the response in
+    errors. ``on_file(path, size)`` is called as each file is renamed into place. With ``keep_existing``, a
+    part whose file is already in place (complete: files are only renamed into place whole) is not written
+    again; the file in place is kept and counted. On this machine the paths are :class:`~pathlib.Path`; on an
+    object store, :class:`~airflow_dicomweb.core.storage.Location` (written by
+    :func:`~airflow_dicomweb.core.instance_objects.write_instance_objects`).
     """
     if isinstance(dest_dir, Location) and not dest_dir.is_local:
         from airflow_dicomweb.core.instance_objects import write_instance_objects

@@ -5,12 +5,13 @@ With ``limit=None`` every match is returned. Servers cap their pages, often sile
 says how many results remain, so a page shorter than asked proves nothing: the next offset is asked until a
 page comes back empty. Once a short page has been followed by more results, its length is the server's cap,
 and a page shorter than that cap is the last one. A search therefore costs at most one request more than its
-pages. A server that ignores ``offset`` answers the same page again: after a page shorter than asked, that
-page is taken as the whole answer, with a warning in the log (a server that ignores ``limit`` and ``offset``,
-as OHIF's static-wado, answers everything at once; no client can get more from one that does not); after a
-full page the rest cannot be had, and :class:`DicomWebPaginationError` says how many results were seen, rather than
-looping or losing results silently. A server that sends more results than a ``limit`` asked is cut at the
-limit.
+pages.
+
+A server that ignores ``offset`` answers the same page again. After a page shorter than asked, that page is
+taken as the whole answer, with a warning in the log: a server that ignores ``limit`` and ``offset``, as
+OHIF's static-wado, answers everything at once, and no client can get more from one that does not. After a
+full page the rest cannot be had, and :class:`DicomWebPaginationError` says how many results were seen,
+rather than looping or losing results silently. More results than a ``limit`` asked are never handed over.
 """
 
 from __future__ import annotations

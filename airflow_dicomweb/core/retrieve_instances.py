@@ -191,17 +191,12 @@ class RetrieveInstancesMixin(WadoResponseMixin):
         except (DicomWebHTTPError, DicomWebPaginationError) as exc:
             if isinstance(exc, DicomWebHTTPError) and exc.status not in LISTING_UNSUPPORTED:
                 raise
-            name = resource_name(expected)
-            if not _holds_any(dest, segments[1::2]):
-                log.info("%s: its instances cannot be listed (%s); fetching it whole", name, exc)
-                return self._retrieve_to_dir(
-                    segments, dest, expected, transfer_syntax, tracker=ProgressTracker(progress)
-                )
+            keep = _holds_any(dest, segments[1::2])
             log.info(
-                "%s: its instances cannot be listed (%s); fetching it whole and keeping the complete files "
-                "already in place",
-                name,
+                "%s: its instances cannot be listed (%s); fetching it whole%s",
+                resource_name(expected),
                 exc,
+                " and keeping the complete files already in place" if keep else "",
             )
             return self._retrieve_to_dir(
                 segments,
@@ -209,7 +204,7 @@ class RetrieveInstancesMixin(WadoResponseMixin):
                 expected,
                 transfer_syntax,
                 tracker=ProgressTracker(progress),
-                keep_existing=True,
+                keep_existing=keep,
             )
         complete = _complete_files(dest, study)
         missing_by_series: dict[str, list[str]] = {}
