@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_dicomweb import __version__
+from airflow_dicomweb.core import auth, defaults, servers
 
 
 def _field(label: str, description: str, kind: str = "string", **schema: object) -> dict:
@@ -18,14 +19,21 @@ CONNECTION_FIELDS = {
         "Authentication",
         "auto (basic when a login is set, else none), none, basic (login/password), bearer (the token in "
         "the password) or google (a service account, or Application Default Credentials).",
-        enum=["auto", "none", "basic", "bearer", "google"],
-        default="auto",
+        enum=[defaults.AUTH_TYPE, *auth.names()],
+        default=defaults.AUTH_TYPE,
+    ),
+    "server": _field(
+        "Server",
+        "What kind of DICOMweb server this is: auto (told from the URL where it can be: Google's DICOM "
+        "stores; generic otherwise), generic, orthanc (deletes through its REST API, ^ sent as ?) or google.",
+        enum=[defaults.SERVER, *servers.names()],
+        default=defaults.SERVER,
     ),
     "timeout": _field(
         "Timeout (seconds)",
         "Read timeout of each request; the connect timeout is at most 10 s.",
         "number",
-        default=300,
+        default=defaults.TIMEOUT[1],
     ),
     "verify": _field("Verify TLS", "true, false, or the path of a CA bundle.", default="true"),
     "headers": _field(
@@ -37,45 +45,57 @@ CONNECTION_FIELDS = {
         "Retries",
         "Retries of a failed request (connection errors, cut bodies, 408, 429, 5xx).",
         "integer",
-        default=5,
+        default=defaults.MAX_RETRIES,
     ),
     "retry_initial_wait": _field(
-        "First retry wait (s)", "Backoff starts here and doubles.", "number", default=1
+        "First retry wait (s)",
+        "Backoff starts here and doubles.",
+        "number",
+        default=defaults.RETRY_INITIAL_WAIT,
     ),
     "retry_max_wait": _field(
-        "Longest retry wait (s)", "The cap of one wait (Retry-After is honoured).", "number", default=32
+        "Longest retry wait (s)",
+        "The cap of one wait (Retry-After is honoured).",
+        "number",
+        default=defaults.RETRY_MAX_WAIT,
     ),
     "retry_max_elapsed": _field(
-        "Retry budget (s)", "No retry starts after this many seconds.", "number", default=300
+        "Retry budget (s)",
+        "No retry starts after this many seconds.",
+        "number",
+        default=defaults.RETRY_MAX_ELAPSED,
     ),
-    "pool_size": _field("Connections per host", "Pooled keep-alive connections.", "integer", default=16),
+    "pool_size": _field(
+        "Connections per host", "Pooled keep-alive connections.", "integer", default=defaults.POOL_SIZE
+    ),
     "max_response_mib": _field(
         "Largest response in memory (MiB)",
         "JSON, XML, rendered images, frames and bulk data held in memory are refused beyond this size once "
         "decoded. Files streamed to disk have no cap.",
         "integer",
-        default=256,
+        default=defaults.MAX_RESPONSE_MIB,
     ),
     "speed_limit": _field(
         "Speed floor (bytes/s)",
         "A body slower than this over a whole speed window is cut and retried; 0 turns it off.",
         "number",
-        default=1024,
+        default=defaults.SPEED_LIMIT,
     ),
-    "speed_time": _field("Speed window (s)", "The window of the speed floor.", "number", default=60),
+    "speed_time": _field(
+        "Speed window (s)", "The window of the speed floor.", "number", default=defaults.SPEED_TIME
+    ),
     "caret_as_wildcard": _field(
         "Send ^ as ? in searches",
         "For servers that do not percent-decode queries (Orthanc): person-name separators are sent as the "
-        "one-character wildcard.",
+        "one-character wildcard. Default: as the server profile says (true for orthanc).",
         "boolean",
-        default=False,
     ),
     "delete_api": _field(
         "Delete through",
         "dicomweb (DICOMweb DELETE) or orthanc (Orthanc's own REST API, for Orthanc's DICOMweb plugin, which "
-        "has no DELETE).",
-        enum=["dicomweb", "orthanc"],
-        default="dicomweb",
+        "has no DELETE); auto: as the server profile says (orthanc for an Orthanc, else dicomweb).",
+        enum=["auto", "dicomweb", "orthanc"],
+        default="auto",
     ),
     "orthanc_root": _field(
         "Orthanc REST root",
@@ -118,7 +138,9 @@ CONNECTION_FIELDS = {
         "Default https://healthcare.googleapis.com; a private endpoint's URL otherwise.",
         format="url",
     ),
-    "api_version": _field("Google API version", "v1 or v1beta1.", enum=["v1", "v1beta1"], default="v1"),
+    "api_version": _field(
+        "Google API version", "v1 or v1beta1.", enum=["v1", "v1beta1"], default=defaults.GOOGLE_API_VERSION
+    ),
 }
 
 

@@ -262,7 +262,7 @@ def hook_store(args) -> tuple[int, int]:
 
 
 def hook_retrieve(args) -> tuple[int, int]:
-    from airflow_dicomweb.core.storage import Location
+    from airflow_dicomweb.core.storage.location import Location
     from airflow_dicomweb.operators.storage_paths import to_location
 
     dest = to_location(args["object_store"]) if args.get("object_store") else args["dest"]
@@ -314,7 +314,7 @@ def main() -> None:
     if client == "hook" and args.get("zero_cost"):
         import logging
 
-        logging.getLogger("airflow_dicomweb.core.stow").setLevel(logging.ERROR)  # 1 line per "failure"
+        logging.getLogger("airflow_dicomweb.core.stow.store").setLevel(logging.ERROR)  # 1 line per "failure"
     start_rss = rss_mib()
     cpu = cpu_seconds()
     started = time.perf_counter()

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebConfigError
 from airflow_dicomweb.core.settings import DicomWebSettings
 
@@ -43,7 +44,12 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     tls.add_argument(
         "--request-timeout", metavar="CONNECT,READ", help="seconds to connect and between bytes (10,300)"
     )
-    tls.add_argument("--retries", type=int, metavar="N", help="retries of a failed request (default 5)")
+    tls.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help=f"retries of a failed request (default {defaults.MAX_RETRIES})",
+    )
     tls.add_argument("--retry-max-elapsed", type=float, metavar="S", help="give up retrying after S seconds")
     tls.add_argument("--max-response-mib", type=int, metavar="MIB", help="cap on a response held in memory")
 

@@ -11,9 +11,10 @@ import time
 from airflow_dicomweb.cli import exit_codes
 from airflow_dicomweb.cli.parsers import add_command
 from airflow_dicomweb.cli.resource_path import ResourcePath
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebOperationError
-from airflow_dicomweb.core.operations import (
+from airflow_dicomweb.core.operations.state import (
     RUNNING,
     describe_operation,
     operation_state,
@@ -43,9 +44,19 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     delete.add_argument("path", metavar="PATH")
     delete.add_argument("--no-wait", action="store_true", help="print the operation's name and return")
     delete.add_argument(
-        "--timeout", type=float, default=3600, metavar="S", help="wait at most S seconds (3600)"
+        "--timeout",
+        type=float,
+        default=defaults.OPERATION_TIMEOUT,
+        metavar="S",
+        help=f"wait at most S seconds ({defaults.OPERATION_TIMEOUT:g})",
     )
-    delete.add_argument("--poll", type=float, default=2.0, metavar="S", help="first poll interval (2 s)")
+    delete.add_argument(
+        "--poll",
+        type=float,
+        default=defaults.CLI_OPERATION_POLL_INTERVAL,
+        metavar="S",
+        help=f"first poll interval ({defaults.CLI_OPERATION_POLL_INTERVAL:g} s)",
+    )
     delete.set_defaults(run=run_delete)
     operation = add_command(
         commands,
@@ -56,8 +67,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     operation.add_argument("name", metavar="NAME", help="the operation's name, as the delete printed it")
     operation.add_argument("--wait", action="store_true", help="wait until it is done")
-    operation.add_argument("--timeout", type=float, default=3600, metavar="S", help="wait at most S seconds")
-    operation.add_argument("--poll", type=float, default=2.0, metavar="S", help="first poll interval (2 s)")
+    operation.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.OPERATION_TIMEOUT,
+        metavar="S",
+        help="wait at most S seconds",
+    )
+    operation.add_argument(
+        "--poll",
+        type=float,
+        default=defaults.CLI_OPERATION_POLL_INTERVAL,
+        metavar="S",
+        help=f"first poll interval ({defaults.CLI_OPERATION_POLL_INTERVAL:g} s)",
+    )
     operation.set_defaults(run=run_operation)
 
 

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if not args.debug:  # the store lists its failures itself, once, at the end
-        logging.getLogger("airflow_dicomweb.core.stow").setLevel(logging.ERROR)
+        logging.getLogger("airflow_dicomweb.core.stow.store").setLevel(logging.ERROR)
     progress = ProgressDisplay(args.command, quiet=args.quiet)
     try:
         client = DicomWebClient(settings_from_args(args))

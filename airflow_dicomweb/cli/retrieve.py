@@ -15,12 +15,13 @@ from airflow_dicomweb.cli import exit_codes
 from airflow_dicomweb.cli.parsers import add_command
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.cli.resource_path import ResourcePath
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.progress import ProgressTracker
-from airflow_dicomweb.core.storage import Location
+from airflow_dicomweb.core.storage.location import Location
 from airflow_dicomweb.core.uids import validate_uid
-from airflow_dicomweb.core.wado import normalize_tag_path
+from airflow_dicomweb.core.wado.bulkdata import normalize_tag_path
 
 EXAMPLES = """examples:
   dicomweb https://pacs.example/dicom-web retrieve studies/1.2.3 --dest export/
@@ -53,7 +54,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--all", action="store_true", help="every study of the store")
     parser.add_argument(
-        "--parallel", "-m", type=int, default=4, metavar="N", help="studies (--all) or series at once (4)"
+        "--parallel",
+        "-m",
+        type=int,
+        default=defaults.SERIES_CONCURRENCY,
+        metavar="N",
+        help=f"studies (--all) or series at once ({defaults.SERIES_CONCURRENCY})",
     )
     parser.add_argument("--transfer-syntax", default="*", metavar="UID", help="as stored (*) by default")
     form = parser.add_mutually_exclusive_group()

@@ -10,8 +10,9 @@ import sys
 from airflow_dicomweb.cli import exit_codes
 from airflow_dicomweb.cli.parsers import add_command
 from airflow_dicomweb.cli.progress import ProgressDisplay
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
-from airflow_dicomweb.core.store_result import Status
+from airflow_dicomweb.core.stow.result import Status
 
 EXAMPLES = """examples:
   dicomweb https://pacs.example/dicom-web store scan.dcm
@@ -31,8 +32,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         EXAMPLES,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or quoted glob patterns")
-    parser.add_argument("--parallel", "-m", type=int, default=4, metavar="N", help="requests at once (4)")
-    parser.add_argument("--batch", type=int, default=16, metavar="N", help="files per request (16)")
+    parser.add_argument(
+        "--parallel",
+        "-m",
+        type=int,
+        default=defaults.STORE_CONCURRENCY,
+        metavar="N",
+        help=f"requests at once ({defaults.STORE_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=defaults.STORE_BATCH_FILES,
+        metavar="N",
+        help=f"files per request ({defaults.STORE_BATCH_FILES})",
+    )
     parser.add_argument("--study", metavar="UID", help="post to /studies/UID: every file must be in it")
     parser.add_argument("--storage-class", metavar="C", help="Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE")
     parser.add_argument(

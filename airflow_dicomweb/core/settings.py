@@ -13,23 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.auth import auth_type
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebUnsafeUrlError
-from airflow_dicomweb.core.redaction import Redactor
-from airflow_dicomweb.core.response_body import (
-    DEFAULT_MAX_RESPONSE_MIB,
-    DEFAULT_SPEED_LIMIT,
-    DEFAULT_SPEED_TIME,
-    MIB,
-    ResponseLimits,
-)
-from airflow_dicomweb.core.retry import RetryPolicy
-from airflow_dicomweb.core.url_policy import parse as parse_url_strictly
+from airflow_dicomweb.core.http.redaction import Redactor
+from airflow_dicomweb.core.http.response_body import MIB, ResponseLimits
+from airflow_dicomweb.core.http.retry import RetryPolicy
+from airflow_dicomweb.core.http.url_policy import parse as parse_url_strictly
+from airflow_dicomweb.core.servers import profile_for
+from airflow_dicomweb.core.servers.profile import ServerProfile
 
-AUTH_TYPES = ("none", "basic", "bearer", "google")
 #: How deletes are made: DICOMweb DELETE, or Orthanc's own REST API (Orthanc's plugin has no DELETE).
 DELETE_APIS = ("dicomweb", "orthanc")
-DEFAULT_TIMEOUT = (10.0, 300.0)
-DEFAULT_GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
 
 
 @dataclass(frozen=True)
@@ -40,17 +35,23 @@ class DicomWebSettings:
     auth_type: str = "none"
     login: str | None = None
     password: str | None = field(default=None, repr=False)
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    timeout: tuple[float, float] = defaults.TIMEOUT
     verify: bool | str = True
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     operations_root: str | None = None
-    pool_size: int = 16
-    caret_as_wildcard: bool = False
+    pool_size: int = defaults.POOL_SIZE
+    #: None: as the server profile says (True for Orthanc, else False).
+    caret_as_wildcard: bool | None = None
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
-    delete_api: str = "dicomweb"
+    #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
+    delete_api: str | None = None
     orthanc_root: str | None = None
+    #: The server profile's name, or ``auto``: told from the service root.
+    server: str = defaults.SERVER
+    #: The server profile the settings resolve to (from ``server`` and the service root).
+    profile: ServerProfile = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -60,6 +61,12 @@ class DicomWebSettings:
             )
         if parts.username or parts.password:
             raise DicomWebConfigError("put credentials in login/password, not in the service root URL")
+        profile = profile_for(self.server, self.base_url)
+        object.__setattr__(self, "profile", profile)
+        if self.delete_api is None:
+            object.__setattr__(self, "delete_api", profile.delete_api)
+        if self.caret_as_wildcard is None:
+            object.__setattr__(self, "caret_as_wildcard", profile.caret_as_wildcard)
         if self.delete_api not in DELETE_APIS:
             raise DicomWebConfigError(
                 f"unknown delete_api {self.delete_api!r}; expected one of {', '.join(DELETE_APIS)}"
@@ -77,16 +84,7 @@ class DicomWebSettings:
         for name, value in self.headers.items():
             _refuse_line_breaks(f"the value of header {name!r} in the connection's headers extra", value)
             _refuse_line_breaks("a header name in the connection's headers extra", name)
-        if self.auth_type == "bearer":
-            _refuse_line_breaks("the bearer token (the connection's password)", self.password or "")
-        if self.auth_type not in AUTH_TYPES:
-            raise DicomWebConfigError(
-                f"unknown auth_type {self.auth_type!r}; expected one of {', '.join(AUTH_TYPES)}"
-            )
-        if self.auth_type == "basic" and not self.login:
-            raise DicomWebConfigError("auth_type 'basic' needs a login")
-        if self.auth_type == "bearer" and not self.password:
-            raise DicomWebConfigError("auth_type 'bearer' needs the token in the connection's password")
+        auth_type(self.auth_type).validate(self)
 
     def redactor(self) -> Redactor:
         """A redactor of every secret of these settings, in every form: the password, the Basic
@@ -141,8 +139,8 @@ class DicomWebSettings:
         extras = _parse_extra(extra)
         google_keys = ("project", "location", "dataset", "dicom_store")
         if not host and all(extras.get(k) for k in google_keys):
-            root = str(extras.get("api_root") or DEFAULT_GOOGLE_API_ROOT).rstrip("/")
-            version = str(extras.get("api_version") or "v1")
+            root = str(extras.get("api_root") or defaults.GOOGLE_API_ROOT).rstrip("/")
+            version = str(extras.get("api_version") or defaults.GOOGLE_API_VERSION)
             host = (
                 f"{root}/{version}/projects/{extras['project']}/locations/{extras['location']}"
                 f"/datasets/{extras['dataset']}/dicomStores/{extras['dicom_store']}/dicomWeb"
@@ -155,9 +153,9 @@ class DicomWebSettings:
             login, password = unquote(parts.username), unquote(parts.password or "")
         base_url = _strip_userinfo(base_url)
 
-        auth_type = str(extras.get("auth_type") or "auto").strip().lower()
-        if auth_type == "auto":  # the connection form's default
-            auth_type = "basic" if login else "none"
+        auth = str(extras.get("auth_type") or defaults.AUTH_TYPE).strip().lower()
+        if auth == "auto":  # the connection form's default
+            auth = "basic" if login else "none"
         google_fields = (
             "key_path",
             "keyfile_dict",
@@ -174,14 +172,14 @@ class DicomWebSettings:
         )
         google = {k: extras[k] for k in google_fields if extras.get(k) not in (None, "")}
         retry = RetryPolicy(
-            max_attempts=int(extras.get("max_retries", 5)) + 1,
-            max_elapsed=float(extras.get("retry_max_elapsed", 300)),
-            initial_wait=float(extras.get("retry_initial_wait", 1)),
-            max_wait=float(extras.get("retry_max_wait", 32)),
+            max_attempts=int(extras.get("max_retries", defaults.MAX_RETRIES)) + 1,
+            max_elapsed=float(extras.get("retry_max_elapsed", defaults.RETRY_MAX_ELAPSED)),
+            initial_wait=float(extras.get("retry_initial_wait", defaults.RETRY_INITIAL_WAIT)),
+            max_wait=float(extras.get("retry_max_wait", defaults.RETRY_MAX_WAIT)),
         )
         return cls(
             base_url=base_url,
-            auth_type=auth_type,
+            auth_type=auth,
             login=login or None,
             password=password or None,
             timeout=_parse_timeout(extras.get("timeout")),
@@ -189,13 +187,20 @@ class DicomWebSettings:
             headers=_parse_headers(extras.get("headers")),
             retry=retry,
             operations_root=extras.get("operations_root") or None,
-            pool_size=int(extras.get("pool_size", 16)),
+            pool_size=int(extras.get("pool_size", defaults.POOL_SIZE)),
             caret_as_wildcard=_parse_bool(extras.get("caret_as_wildcard"), "caret_as_wildcard"),
+            server=str(extras.get("server") or defaults.SERVER).strip().lower(),
             google=google,
             limits=_parse_limits(extras),
-            delete_api=str(extras.get("delete_api") or "dicomweb").strip().lower(),
+            delete_api=_auto(extras.get("delete_api")),
             orthanc_root=extras.get("orthanc_root") or None,
         )
+
+
+def _auto(value: Any) -> str | None:
+    """A choice whose ``auto`` (or absence) leaves it to the server profile."""
+    text = str(value or "").strip().lower()
+    return None if text in ("", "auto") else text
 
 
 def _safe(url: str) -> str:
@@ -245,11 +250,11 @@ def _parse_extra(extra: Mapping[str, Any] | str | None) -> dict[str, Any]:
 
 def _parse_timeout(value: Any) -> tuple[float, float]:
     if value in (None, ""):
-        return DEFAULT_TIMEOUT
+        return defaults.TIMEOUT
     try:
         if isinstance(value, Mapping):
-            return float(value.get("connect", DEFAULT_TIMEOUT[0])), float(
-                value.get("read", DEFAULT_TIMEOUT[1])
+            return float(value.get("connect", defaults.TIMEOUT[0])), float(
+                value.get("read", defaults.TIMEOUT[1])
             )
         if isinstance(value, list | tuple) and len(value) == 2:
             return float(value[0]), float(value[1])
@@ -260,7 +265,7 @@ def _parse_timeout(value: Any) -> tuple[float, float]:
         ) from None
     if seconds <= 0:
         raise DicomWebConfigError("timeout must be positive")
-    return min(seconds, DEFAULT_TIMEOUT[0]), seconds
+    return min(seconds, defaults.TIMEOUT[0]), seconds
 
 
 def _refuse_line_breaks(what: str, value: str) -> None:
@@ -285,15 +290,15 @@ def _number(extras: Mapping[str, Any], name: str, default: float, minimum: float
 
 def _parse_limits(extras: Mapping[str, Any]) -> ResponseLimits:
     return ResponseLimits(
-        max_bytes=int(_number(extras, "max_response_mib", DEFAULT_MAX_RESPONSE_MIB, 1 / MIB) * MIB),
-        speed_limit=_number(extras, "speed_limit", DEFAULT_SPEED_LIMIT, 0),
-        speed_time=_number(extras, "speed_time", DEFAULT_SPEED_TIME, 0.001),
+        max_bytes=int(_number(extras, "max_response_mib", defaults.MAX_RESPONSE_MIB, 1 / MIB) * MIB),
+        speed_limit=_number(extras, "speed_limit", defaults.SPEED_LIMIT, 0),
+        speed_time=_number(extras, "speed_time", defaults.SPEED_TIME, 0.001),
     )
 
 
-def _parse_bool(value: Any, name: str) -> bool:
+def _parse_bool(value: Any, name: str) -> bool | None:
     if value in (None, ""):
-        return False
+        return None
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()

@@ -13,10 +13,11 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.settings import DicomWebSettings
-from airflow_dicomweb.core.transport import Transport
 
 
 def settings_from_connection(conn: Any, extra_overrides: dict[str, Any] | None = None) -> DicomWebSettings:
@@ -39,7 +40,7 @@ class DicomWebHook(BaseHook, DicomWebApi):
     """
 
     conn_name_attr = "dicomweb_conn_id"
-    default_conn_name = "dicomweb_default"
+    default_conn_name = defaults.CONN_ID
     conn_type = "dicomweb"
     hook_name = "DICOMweb"
 
@@ -77,3 +78,4 @@ class DicomWebHook(BaseHook, DicomWebApi):
         if "transport" in self.__dict__:
             self.transport.close()
             del self.__dict__["transport"]
+        self.__dict__.pop("transactions", None)  # made over the transport just closed

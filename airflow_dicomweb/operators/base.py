@@ -10,9 +10,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_dicomweb.core.progress import ThrottledProgressLog
-from airflow_dicomweb.core.storage import Location
+from airflow_dicomweb.core.storage.location import Location
 from airflow_dicomweb.core.uids import validate_uid
-from airflow_dicomweb.core.wado import normalize_tag_path
+from airflow_dicomweb.core.wado.bulkdata import normalize_tag_path
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
 from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name

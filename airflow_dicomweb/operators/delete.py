@@ -10,6 +10,7 @@ from airflow.configuration import conf
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebDeleteNotSupportedError
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger, operation_from_event
@@ -46,8 +47,8 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
         sop_instance_uid: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 10.0,
-        timeout: float = 3600.0,
+        poll_interval: float = defaults.TASK_OPERATION_POLL_INTERVAL,
+        timeout: float = defaults.OPERATION_TIMEOUT,
         on_unsupported: str = "fail",
         **kwargs: Any,
     ) -> None:

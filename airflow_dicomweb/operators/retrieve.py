@@ -7,8 +7,9 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.progress import Progress
-from airflow_dicomweb.core.storage import Location
+from airflow_dicomweb.core.storage.location import Location
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 
 
@@ -43,10 +44,10 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
         dest_dir: str,
         series_instance_uid: str | None = None,
         sop_instance_uid: str | None = None,
-        transfer_syntax: str | None = "*",
-        skip_existing: bool = True,
+        transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
+        skip_existing: bool = defaults.RESUME_RETRIEVES,
         series_concurrency: int | None = None,
-        max_xcom_paths: int = 1000,
+        max_xcom_paths: int = defaults.MAX_XCOM_ITEMS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

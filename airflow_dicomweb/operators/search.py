@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.template_values import as_bool, as_int, as_optional_int
 
@@ -50,7 +51,7 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
         limit: int | None = None,
         offset: int = 0,
         output_path: str | None = None,
-        max_xcom_results: int = 1000,
+        max_xcom_results: int = defaults.MAX_XCOM_ITEMS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

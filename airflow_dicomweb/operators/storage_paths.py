@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from airflow_dicomweb.core.storage import Location
+from airflow_dicomweb.core.storage.location import Location
 
 
 def is_url(value: Any) -> bool:

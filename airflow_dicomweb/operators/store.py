@@ -8,7 +8,8 @@ from typing import Any
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_dicomweb.core.store_result import Status, StoreResult
+from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.stow.result import Status, StoreResult
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.storage_paths import as_input
 from airflow_dicomweb.operators.template_values import as_bool, as_int
@@ -84,12 +85,12 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         files: Any,
         study_instance_uid: str | None = None,
         storage_class: str | None = None,
-        concurrency: int = 4,
-        batch_files: int = 16,
-        skip_existing: bool = True,
+        concurrency: int = defaults.STORE_CONCURRENCY,
+        batch_files: int = defaults.STORE_BATCH_FILES,
+        skip_existing: bool = defaults.STORE_SKIP_EXISTING,
         fail_on_error: bool = True,
         return_outcomes: bool = False,
-        max_xcom_uids: int = 1000,
+        max_xcom_uids: int = defaults.MAX_XCOM_ITEMS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,8 +115,12 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
             files,
             self.study_instance_uid or None,
             storage_class=self.storage_class or None,
-            concurrency=as_int(self.concurrency, "concurrency", default=4, minimum=1),
-            batch_files=as_int(self.batch_files, "batch_files", default=16, minimum=1),
+            concurrency=as_int(
+                self.concurrency, "concurrency", default=defaults.STORE_CONCURRENCY, minimum=1
+            ),
+            batch_files=as_int(
+                self.batch_files, "batch_files", default=defaults.STORE_BATCH_FILES, minimum=1
+            ),
             skip_existing=as_bool(self.skip_existing, "skip_existing"),
             progress=self.progress_log("stored"),
         )

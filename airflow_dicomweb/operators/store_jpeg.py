@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebStorageError
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.storage_paths import as_input, is_url, to_location
@@ -64,7 +65,7 @@ class DicomWebStoreJpegOperator(DicomWebBaseOperator):
         study_instance_uid: str | None = None,
         storage_class: str | None = None,
         method: str = "auto",
-        concurrency: int = 4,
+        concurrency: int = defaults.STORE_CONCURRENCY,
         fail_on_error: bool = True,
         **kwargs: Any,
     ) -> None:

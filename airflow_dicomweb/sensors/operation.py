@@ -12,7 +12,7 @@ from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core.errors import DicomWebOperationError
-from airflow_dicomweb.core.operations import (
+from airflow_dicomweb.core.operations.state import (
     RUNNING,
     describe_operation,
     operation_state,

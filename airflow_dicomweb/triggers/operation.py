@@ -8,8 +8,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.core.operations import RUNNING, describe_operation, operation_counter, operation_state
+from airflow_dicomweb.core.operations.state import (
+    RUNNING,
+    describe_operation,
+    operation_counter,
+    operation_state,
+)
 from airflow_dicomweb.triggers.base import client_for
 
 
@@ -25,8 +31,8 @@ class DicomWebOperationTrigger(BaseTrigger):
         self,
         operation_name: str,
         dicomweb_conn_id: str,
-        poll_interval: float = 10.0,
-        max_poll_interval: float = 60.0,
+        poll_interval: float = defaults.TASK_OPERATION_POLL_INTERVAL,
+        max_poll_interval: float = defaults.OPERATION_MAX_POLL_INTERVAL,
     ) -> None:
         super().__init__()
         self.operation_name = operation_name

@@ -11,8 +11,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.core.study_arrivals import DEFAULT_EVENT_ATTRIBUTES, ArrivalCursor, poll_new_studies
+from airflow_dicomweb.core.qido.study_arrivals import (
+    DEFAULT_EVENT_ATTRIBUTES,
+    ArrivalCursor,
+    poll_new_studies,
+)
 from airflow_dicomweb.triggers.base import client_for
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
@@ -41,10 +46,10 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
 
     def __init__(
         self,
-        dicomweb_conn_id: str = "dicomweb_default",
+        dicomweb_conn_id: str = defaults.CONN_ID,
         filters: dict[str, Any] | None = None,
-        poll_interval: float = 60.0,
-        lookback_days: int | None = 1,
+        poll_interval: float = defaults.ARRIVAL_POLL_INTERVAL,
+        lookback_days: int | None = defaults.ARRIVAL_LOOKBACK_DAYS,
         announce_existing: bool = False,
         event_attributes: list[str] | None = None,
         page_size: int | None = None,

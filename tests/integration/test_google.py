@@ -16,8 +16,8 @@ from airflow_dicomweb.core.errors import (
     DicomWebOperationError,
     DicomWebOperationTimeoutError,
 )
-from airflow_dicomweb.core.operations import operation_counter
-from airflow_dicomweb.core.store_result import Status
+from airflow_dicomweb.core.operations.state import operation_counter
+from airflow_dicomweb.core.stow.result import Status
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from tests.conftest import google_connection
 from tests.dicom_factory import make_series

@@ -12,7 +12,7 @@ from PIL import Image
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
-from airflow_dicomweb.core.jpeg_instances import build_part10, instance_metadata, read_jpeg_info
+from airflow_dicomweb.core.dicom.jpeg_instances import build_part10, instance_metadata, read_jpeg_info
 
 DCIODVFY = shutil.which("dciodvfy")
 KINDS = {

@@ -6,7 +6,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.errors import InvalidUIDError
-from airflow_dicomweb.core.store_result import Status
+from airflow_dicomweb.core.stow.result import Status
 from tests.dicom_factory import make_instance, make_series
 
 

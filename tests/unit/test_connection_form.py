@@ -36,6 +36,6 @@ def test_the_form_carries_every_documented_extra_and_the_core_reads_each():
         if line.startswith("| extra "):
             documented |= set(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
     assert documented == set(FIELDS)
-    core = "".join(p.read_text() for p in (ROOT / "airflow_dicomweb" / "core").glob("*.py"))
+    core = "".join(p.read_text() for p in (ROOT / "airflow_dicomweb" / "core").rglob("*.py"))
     for name in FIELDS:
         assert f'"{name}"' in core, f"{name} is on the form but the core never reads it"

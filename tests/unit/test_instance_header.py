@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_files
 
-from airflow_dicomweb.core.instance_header import NotAnInstanceError, read_instance_header
+from airflow_dicomweb.core.dicom.instance_header import NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.uids import is_valid_uid
 from tests.dicom_factory import make_instance
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_dicomweb.core.errors import DicomWebResponseError
-from airflow_dicomweb.core.json_array_stream import iter_json_array
+from airflow_dicomweb.core.qido.json_stream import iter_json_array
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -74,7 +74,7 @@ def test_an_empty_body_is_no_result_and_results_come_before_the_body_ends():
 def test_a_huge_element_in_small_chunks_is_decoded_a_logarithmic_number_of_times(monkeypatch):
     """Work, counted rather than timed: the buffer at least doubles between attempts, so an element of n
     chunks is tried about log2(n) times, not n times (which would re-parse it quadratically)."""
-    import airflow_dicomweb.core.json_array_stream as module
+    import airflow_dicomweb.core.qido.json_stream as module
 
     attempts = []
     real = json.JSONDecoder.raw_decode

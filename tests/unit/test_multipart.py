@@ -4,8 +4,8 @@ import pytest
 
 from airflow_dicomweb.core.errors import MultipartError
 from airflow_dicomweb.core.media_types import parse_content_type
-from airflow_dicomweb.core.multipart_reader import PartEnd, PartStart, iter_multipart
-from airflow_dicomweb.core.multipart_writer import BodyPart, InputChangedError, MultipartBody
+from airflow_dicomweb.core.multipart.reader import PartEnd, PartStart, iter_multipart
+from airflow_dicomweb.core.multipart.writer import BodyPart, InputChangedError, MultipartBody
 
 
 def decode(chunks, boundary, **kw):

@@ -4,7 +4,7 @@ import os
 import pydicom
 from pydicom.data import get_testdata_file
 
-from airflow_dicomweb.core.part10_uids import read_uids
+from airflow_dicomweb.core.dicom.part10_uids import read_uids
 
 
 def bundled_files():

@@ -7,8 +7,8 @@ import string
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_dicomweb.core.multipart_reader import PartEnd, PartStart, iter_multipart
-from airflow_dicomweb.core.multipart_writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.multipart.reader import PartEnd, PartStart, iter_multipart
+from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 
 # RFC 2046 bchars (a boundary may not end in a space, so none is used)
 BOUNDARIES = st.text(alphabet=string.ascii_letters + string.digits + "'()+_,-./:=?", min_size=1, max_size=70)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom.datadict import keyword_dict
 
-from airflow_dicomweb.core.query import build_query
-from airflow_dicomweb.core.stow_response import parse_stow_response
+from airflow_dicomweb.core.qido.query import build_query
+from airflow_dicomweb.core.stow.response import parse_stow_response
 from tests.google_emulator import stow_json, stow_xml
 
 UIDS = st.lists(st.integers(min_value=0, max_value=10**12), min_size=2, max_size=8).map(

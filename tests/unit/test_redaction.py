@@ -4,7 +4,7 @@ import base64
 import json
 from urllib.parse import quote, quote_plus
 
-from airflow_dicomweb.core.redaction import Redactor
+from airflow_dicomweb.core.http.redaction import Redactor
 from airflow_dicomweb.core.settings import DicomWebSettings
 
 PASSWORD = 'p"a\\ss w/rd+é'

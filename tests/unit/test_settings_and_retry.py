@@ -3,9 +3,9 @@ import time
 import pytest
 
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebHTTPError
-from airflow_dicomweb.core.retry import RetryPolicy, parse_retry_after
+from airflow_dicomweb.core.http.retry import RetryPolicy, parse_retry_after
+from airflow_dicomweb.core.http.transport import Transport, summarize_error_body
 from airflow_dicomweb.core.settings import DicomWebSettings
-from airflow_dicomweb.core.transport import Transport, summarize_error_body
 
 
 def test_full_url_host_with_basic_auth_and_extras():

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from airflow_dicomweb.core.errors import DicomWebResponseError
-from airflow_dicomweb.core.stow_response import parse_stow_response, reason_meaning
+from airflow_dicomweb.core.stow.response import parse_stow_response, reason_meaning
 
 
 def seq_item(uid, **tags):

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from airflow_dicomweb.core.errors import InvalidUIDError
-from airflow_dicomweb.core.query import build_query, normalize_attribute
+from airflow_dicomweb.core.qido.query import build_query, normalize_attribute
 from airflow_dicomweb.core.uids import is_valid_uid, validate_uid
 
 

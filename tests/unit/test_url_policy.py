@@ -3,7 +3,7 @@
 import pytest
 
 from airflow_dicomweb.core.errors import DicomWebUnsafeUrlError
-from airflow_dicomweb.core.url_policy import UrlPolicy, operation_path
+from airflow_dicomweb.core.http.url_policy import UrlPolicy, operation_path
 
 POLICY = UrlPolicy("https://pacs.example:8443/dicom-web")
 

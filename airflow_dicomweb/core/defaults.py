@@ -1,0 +1,72 @@
+"""Every default of the provider, defined once: the core's signatures, the connection's extras (and the
+connection form), the operators, sensors and triggers, and the command line all read them from here.
+
+Where two layers differ on purpose, both values are here, named for where they apply (a library call
+retrieves everything unless told to resume; a task resumes by default).
+"""
+
+from __future__ import annotations
+
+# --- the connection -----------------------------------------------------------------------------------
+#: The Airflow connection used when none is named.
+CONN_ID = "dicomweb_default"
+#: The auth type of a connection that names none: ``basic`` with a login, else ``none``.
+AUTH_TYPE = "auto"
+#: The server profile of a connection that names none: told from the URL where it can be.
+SERVER = "auto"
+#: (connect, read) timeouts in seconds.
+TIMEOUT = (10.0, 300.0)
+#: Retries of a failed request, and the backoff between them (seconds).
+MAX_RETRIES = 5
+RETRY_INITIAL_WAIT = 1.0
+RETRY_MAX_WAIT = 32.0
+RETRY_MAX_ELAPSED = 300.0
+#: Pooled keep-alive connections per host.
+POOL_SIZE = 16
+#: The most a response held in memory may be, once decoded (MiB).
+MAX_RESPONSE_MIB = 256
+#: The speed floor: a body slower than SPEED_LIMIT bytes/s over a whole SPEED_TIME-second window is cut.
+SPEED_LIMIT = 1024
+SPEED_TIME = 60.0
+#: How deletes are made, where the server profile says nothing.
+DELETE_API = "dicomweb"
+#: Google's API root and version, for a store named by its parts.
+GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
+GOOGLE_API_VERSION = "v1"
+
+# --- store (STOW-RS) ------------------------------------------------------------------------------------
+#: Requests in flight at once.
+STORE_CONCURRENCY = 4
+#: Instances per request, and bytes per request.
+STORE_BATCH_FILES = 16
+STORE_BATCH_BYTES = 64 * 1024 * 1024
+#: Ask the server which instances it holds before sending (one search per series).
+STORE_SKIP_EXISTING = True
+
+# --- retrieve (WADO-RS) ---------------------------------------------------------------------------------
+#: The transfer syntax asked for: ``*`` is the bytes as stored, never transcoded.
+TRANSFER_SYNTAX = "*"
+#: Series of a study fetched at once when not told (4 streams reach what the disk and a local server allow
+#: on 2 cores; more only add contention: benchmarks/).
+SERIES_CONCURRENCY = 4
+#: A library call fetches everything; a task or the command line resumes (keeps complete files).
+RETRIEVE_SKIP_EXISTING = False
+RESUME_RETRIEVES = True
+
+# --- long-running operations ------------------------------------------------------------------------------
+#: How long to wait on an operation, and how often to poll it (growing by half up to the longest interval).
+OPERATION_TIMEOUT = 3600.0
+OPERATION_POLL_INTERVAL = 5.0
+OPERATION_MAX_POLL_INTERVAL = 60.0
+#: Tasks, sensors and triggers poll less often: they share the workers and the triggerer.
+TASK_OPERATION_POLL_INTERVAL = 10.0
+#: The command line polls more often: someone is watching.
+CLI_OPERATION_POLL_INTERVAL = 2.0
+
+# --- the study-arrival watcher --------------------------------------------------------------------------
+ARRIVAL_POLL_INTERVAL = 60.0
+ARRIVAL_LOOKBACK_DAYS = 1
+
+# --- XCom ----------------------------------------------------------------------------------------------------
+#: The most UIDs, paths or results a task pushes to XCom before it refuses (or summarises).
+MAX_XCOM_ITEMS = 1000

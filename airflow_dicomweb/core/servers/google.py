@@ -1,0 +1,18 @@
+"""``server: google``: a DICOM store of the Cloud Healthcare API.
+
+Recognized by its service root, ``.../projects/{p}/locations/{l}/datasets/{d}/dicomStores/{s}/dicomWeb``
+(on ``healthcare.googleapis.com`` or a private endpoint). Pages of at most 5,000 studies or series and
+50,000 instances; an empty search may answer 204; a study or series delete starts a long-running operation.
+"""
+
+from urllib.parse import urlsplit
+
+from airflow_dicomweb.core.servers.profile import ServerProfile
+
+
+def _is_google_store(base_url: str) -> bool:
+    path = urlsplit(base_url).path
+    return "/projects/" in path and "/dicomStores/" in path and path.rstrip("/").endswith("/dicomWeb")
+
+
+PROFILE = ServerProfile(name="google", empty_search_204=True, recognizes=_is_google_store)

@@ -1,0 +1,38 @@
+"""A server profile: a small, immutable description of what one kind of DICOMweb server does, consulted by
+the transactions instead of branches on the server's name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+#: The most results one QIDO-RS request asks for, per level, where a profile says nothing (Google's maxima).
+PAGE_SIZE_MAX = {"studies": 5000, "series": 5000, "instances": 50000}
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    """What a server can do. The defaults describe a server that implements PS3.18 as written."""
+
+    name: str
+    #: WADO-RS retrieve of a whole study, and of a whole series.
+    study_retrieve: bool = True
+    series_retrieve: bool = True
+    #: The most results a QIDO-RS page may ask for, per level; the server may cap lower, silently.
+    page_size_max: Mapping[str, int] = field(default_factory=lambda: dict(PAGE_SIZE_MAX))
+    #: Whether the server honours QIDO-RS ``offset`` (one that does not answers everything at once).
+    honours_offset: bool = True
+    #: The largest STOW-RS request body it takes, in bytes (None: no known cap).
+    stow_max_bytes: int | None = None
+    #: Whether an empty search answers 204 rather than ``[]`` (both are always understood).
+    empty_search_204: bool = False
+    #: How deletes are made when the connection's ``delete_api`` does not say: ``dicomweb`` (DELETE) or
+    #: ``orthanc`` (Orthanc's REST API).
+    delete_api: str = "dicomweb"
+    #: How long-running operations are named and polled: ``google`` (``{api_root}/{version}/{name}``,
+    #: ``done`` with ``response`` or ``error``), or ``none`` (deletes finish at once).
+    operations: str = "google"
+    #: ``^`` in search values sent as ``?``, for servers that do not percent-decode queries.
+    caret_as_wildcard: bool = False
+    #: With ``server: auto``, whether a service root belongs to this kind of server.
+    recognizes: Callable[[str], bool] | None = field(default=None, compare=False)

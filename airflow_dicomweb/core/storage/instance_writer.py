@@ -1,0 +1,245 @@
+"""Writing retrieved instances into a destination: ``dest/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm``, on
+this machine or on an object store, by one writer.
+
+A part's file is named after its UIDs, so they are needed before its bytes go anywhere: they are read from
+the part's first bytes (:mod:`~airflow_dicomweb.core.dicom.part10_uids`), checked as DICOM UIDs and against
+what was asked for, and only then is the file opened, through the destination's atomic writer (a temporary
+file renamed into place on this machine, an upload committed at the end on an object store). An
+interrupted retrieve leaves nothing under a final name, and a hostile part (a UID of ``../../x``) is refused
+before it names anything. A part whose first 64 KiB do not give the UIDs (an unusual encoding) is written
+under a temporary name, read back with the full header reader, then moved. Memory holds a part's first
+bytes at most.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from airflow_dicomweb.core.dicom.instance_header import NotAnInstanceError, read_instance_header
+from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, PREAMBLE, read_uids
+from airflow_dicomweb.core.errors import DicomWebResponseError, InvalidUIDError
+from airflow_dicomweb.core.multipart.reader import MultipartEvent, PartEnd, PartStart
+from airflow_dicomweb.core.storage.location import TEMP_PREFIX, TEMP_SUFFIX, AtomicWriter, Location
+from airflow_dicomweb.core.uids import validate_uid
+
+log = logging.getLogger(__name__)
+ACCEPTED_PART_TYPES = ("application/dicom", "")
+UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+
+
+def instance_location(dest: Location, study: str, series: str, sop: str) -> Location:
+    """Where an instance is written (its UIDs already validated: digits and dots cannot leave ``dest``)."""
+    return dest.join(study, series, f"{sop}.dcm")
+
+
+def check_part_type(event: PartStart, source: str) -> None:
+    """A part of an instance retrieve must be application/dicom (or say nothing); else a clear error."""
+    media_type = event.content_type.split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_PART_TYPES:
+        raise DicomWebResponseError(
+            f"{source}: part {event.index} is {event.content_type!r}, not application/dicom"
+        )
+
+
+def write_instances(
+    events: Iterable[MultipartEvent],
+    dest: Location,
+    *,
+    source: str,
+    expected: Mapping[str, str] | None = None,
+    on_file: Callable[[Location, int], None] | None = None,
+    keep_existing: bool = False,
+) -> list[Location]:
+    """Write every part of a WADO-RS response to its own file; the files written, in order.
+
+    ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
+    that does not match is refused. ``source`` (the request, without credentials) names the response in
+    errors. ``on_file(location, size)`` is called as each file is complete. With ``keep_existing``, a part
+    whose file is already in place (complete: files appear only whole) is not written again; the file in
+    place is kept and counted.
+    """
+    written: list[Location] = []
+    part: _Part | None = None
+    try:
+        for event in events:
+            if isinstance(event, PartStart):
+                check_part_type(event, source)
+                part = _Part(dest, event.index, source, expected or {}, keep_existing)
+            elif isinstance(event, PartEnd):
+                assert part is not None
+                written.append(part.finish())
+                part = None
+                if on_file is not None:
+                    on_file(written[-1], event.size)
+            else:
+                assert part is not None
+                part.feed(event)
+    finally:
+        if part is not None:
+            part.discard()
+    return written
+
+
+class _Part:
+    """One part on its way into its file."""
+
+    def __init__(
+        self, dest: Location, index: int, source: str, expected: Mapping[str, str], keep_existing: bool
+    ) -> None:
+        self.dest, self.index, self.source, self.expected = dest, index, source, expected
+        self.keep_existing = keep_existing
+        self.head = bytearray()
+        self.writer: AtomicWriter | _Kept | None = None
+        self.temp: Location | None = None
+
+    def feed(self, data: memoryview) -> None:
+        if self.writer is not None:
+            self.writer.write(data)
+            return
+        if self.head:  # the part began with fewer bytes than its UIDs need: join them
+            self.head += data
+            data = memoryview(self.head)
+        start = bytes(data[:HEAD_BYTES])  # at most 64 KiB copied; the rest is written from the reader's view
+        uids = read_uids(start) if len(start) > PREAMBLE + 4 else None
+        if uids is not None:
+            self._open(checked_uids(uids, self.index, self.source, self.expected))
+        elif len(start) >= HEAD_BYTES:  # no UIDs in the first bytes: a temporary name, read back at the end
+            self.temp = self.dest.join(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{TEMP_SUFFIX}")
+            self.writer = self.temp.writer()
+        elif not self.head:
+            self.head = bytearray(data)  # held until more comes: the reader may reuse its buffer
+            return
+        else:
+            return
+        assert self.writer is not None
+        self.writer.write(data)
+        self.head = bytearray()
+
+    def _open(self, uids: Mapping[str, str]) -> AtomicWriter | _Kept:
+        target = _target(self.dest, uids)
+        self.writer = _Kept(target) if self.keep_existing and target.exists() else target.writer()
+        return self.writer
+
+    def finish(self) -> Location:
+        writer = self.writer
+        if writer is None:  # a part smaller than the first bytes read: parse it from memory
+            uids = read_uids(bytes(self.head)) or _uids_in_memory(bytes(self.head))
+            writer = self._open(checked_uids(uids, self.index, self.source, self.expected))
+            writer.write(self.head)
+        written = writer.commit()
+        if self.temp is None:
+            log.debug("wrote %s", written)
+            return written
+        try:
+            found = checked_uids(header_uids(self.temp), self.index, self.source, self.expected)
+        except DicomWebResponseError:
+            self.temp.remove()
+            raise
+        target = _target(self.dest, found)
+        self.temp.move_to(target)
+        return target
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.discard()
+        if self.temp is not None:
+            self.temp.remove()
+
+
+class _Kept:
+    """Stands for the writer of a part whose file is already in place: its bytes are dropped."""
+
+    def __init__(self, target: Location) -> None:
+        self.target = target
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def commit(self) -> Location:
+        return self.target
+
+    def discard(self) -> None:
+        pass
+
+
+def _target(dest: Location, uids: Mapping[str, str]) -> Location:
+    return instance_location(
+        dest, uids["StudyInstanceUID"], uids["SeriesInstanceUID"], uids["SOPInstanceUID"]
+    )
+
+
+def header_uids(location: Location) -> dict[str, str]:
+    """The three UIDs of a written instance, read with the full header reader (the slow path)."""
+    try:
+        header = read_instance_header(location)
+    except NotAnInstanceError as exc:
+        return {"error": str(exc)}
+    return {
+        "StudyInstanceUID": header.study_instance_uid,
+        "SeriesInstanceUID": header.series_instance_uid,
+        "SOPInstanceUID": header.sop_instance_uid,
+    }
+
+
+def _uids_in_memory(data: bytes) -> dict[str, str]:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many kinds on malformed data
+        return {"error": str(NotAnInstanceError(f"not a DICOM Part 10 instance ({type(exc).__name__})"))}
+    return {k: str(ds.get(k, "")).strip("\0 ") for k in UID_KEYWORDS}
+
+
+def checked_uids(
+    found: Mapping[str, str], index: int, source: str, expected: Mapping[str, str]
+) -> Mapping[str, str]:
+    """A part's UIDs once each is a valid UID and the ones asked for match; else the error naming the part."""
+    if "error" in found:
+        raise DicomWebResponseError(
+            f"{source}: part {index} is not a usable DICOM instance: {found['error']}"
+        )
+    try:
+        for keyword in UID_KEYWORDS:
+            validate_uid(found.get(keyword), keyword)
+    except InvalidUIDError as exc:
+        raise DicomWebResponseError(f"{source}: part {index} is not a usable DICOM instance: {exc}") from None
+    for keyword, want in expected.items():
+        if found[keyword] != want:
+            raise DicomWebResponseError(
+                f"{source}: part {index} has {keyword} {found[keyword]}, but {want} was asked for"
+            )
+    return found
+
+
+def remove_stale_partials(dest: Location) -> int:
+    """Delete the temporary files that a killed retrieve left under ``dest`` (on this machine); how many.
+
+    Temporary names carry the writer's process id: only files whose writer is no longer running are
+    removed, so a retrieve running beside this one into the same folder keeps its own.
+    """
+    if not dest.is_local or not Path(dest.path).is_dir():
+        return 0
+    count = 0
+    for path in Path(dest.path).rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        pid = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

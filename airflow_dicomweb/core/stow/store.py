@@ -1,0 +1,382 @@
+"""STOW-RS: store instances (PS3.18 section 10.5), streamed from disk, in parallel batches.
+
+Each file is checked before it is sent (a Part 10 instance with valid UIDs, of the target study if one is
+given); a file that fails the check is reported and the rest go on. Files are sent in batches of several
+instances per request over pooled keep-alive connections, by a few threads at once. Every file ends with
+one outcome: stored, already present, or failed with the HTTP status, FailureReason and server message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.dicom.instance_header import (
+    InstanceHeader,
+    NotAnInstanceError,
+    read_instance_header,
+)
+from airflow_dicomweb.core.errors import DicomWebError, DicomWebStorageError
+from airflow_dicomweb.core.http.transport import Transport
+from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
+from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
+from airflow_dicomweb.core.qido.search import Search
+from airflow_dicomweb.core.servers.profile import ServerProfile
+from airflow_dicomweb.core.storage.location import Location
+from airflow_dicomweb.core.stow.inputs import Input, InputProblem, expand_inputs
+from airflow_dicomweb.core.stow.response import StowResponse, parse_stow_response, reason_meaning
+from airflow_dicomweb.core.stow.result import InstanceOutcome, Status, StoreResult
+from airflow_dicomweb.core.uids import validate_uid
+
+log = logging.getLogger(__name__)
+
+#: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
+STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
+#: Google's storage classes, sent as the ``Storage-Class`` header.
+STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
+
+
+def stow_url(transport: Transport, study_instance_uid: str | None) -> str:
+    """``/studies``, or ``/studies/{uid}`` to store into one study."""
+    return transport.url("studies", *([study_instance_uid] if study_instance_uid else []))
+
+
+def input_problem_outcomes(problems: list[InputProblem]) -> list[InstanceOutcome]:
+    """Failed outcomes, with their reasons, of the inputs that named no file."""
+    for p in problems:
+        log.warning("store input %s: %s", p.given, p.reason)
+    return [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
+
+
+def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Request headers of a store: JSON replies, the storage class if any, and the caller's own."""
+    headers = {"Accept": DICOM_JSON}
+    if storage_class is not None:
+        if storage_class not in STORAGE_CLASSES:
+            raise ValueError(
+                f"storage_class must be one of {', '.join(STORAGE_CLASSES)}, got {storage_class!r}"
+            )
+        headers["Storage-Class"] = storage_class
+    return {**headers, **(extra_headers or {})}
+
+
+@dataclass(frozen=True)
+class _Item:
+    index: int
+    path: Location
+    size: int
+    header: InstanceHeader | None = None
+
+
+def _batches(items: list[_Item], max_files: int, max_bytes: int) -> Iterator[list[_Item]]:
+    batch: list[_Item] = []
+    size = 0
+    for item in items:
+        if batch and (len(batch) >= max_files or size + item.size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        yield batch
+
+
+class Store:
+    """The store transaction (STOW-RS) of one service: over its ``transport``, asking ``search`` which
+    instances the server holds already, in requests no larger than its server ``profile`` takes."""
+
+    def __init__(self, transport: Transport, search: Search, profile: ServerProfile) -> None:
+        self.transport = transport
+        self.search = search
+        self.profile = profile
+
+    def store_instances(
+        self,
+        files: Iterable[Input] | Input,
+        study_instance_uid: str | None = None,
+        *,
+        skip_existing: bool = defaults.STORE_SKIP_EXISTING,
+        concurrency: int = defaults.STORE_CONCURRENCY,
+        batch_files: int = defaults.STORE_BATCH_FILES,
+        batch_bytes: int = defaults.STORE_BATCH_BYTES,
+        storage_class: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> StoreResult:
+        """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
+
+        ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study.
+        ``skip_existing`` (the default) first asks the server, with one search per series, which of the
+        files' instances it already holds, and reports those as already present without sending them:
+        servers differ on duplicates (Orthanc answers 200 as if it stored them, Google 409), and a re-run
+        must never report a file as newly stored when it was already there.
+        ``storage_class`` (Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE) is sent as ``Storage-Class``.
+        The call raises only for bad arguments; everything that goes wrong with a file or a request is
+        reported in the returned :class:`StoreResult` (see :meth:`StoreResult.failed`).
+        """
+        if study_instance_uid is not None:
+            validate_uid(study_instance_uid, "study_instance_uid")
+        headers = stow_headers(storage_class, extra_headers)
+        if concurrency < 1 or batch_files < 1 or batch_bytes < 1:
+            raise ValueError("concurrency, batch_files and batch_bytes must be at least 1")
+        if self.profile.stow_max_bytes is not None:
+            batch_bytes = min(batch_bytes, self.profile.stow_max_bytes)
+        paths, problems = expand_inputs(files)
+        outcomes: list[InstanceOutcome | None] = [None] * len(paths)
+        result_head = input_problem_outcomes(problems)
+
+        items: list[_Item] = []
+        for index, found in enumerate(paths):
+            try:
+                size = found.size if found.size is not None else found.location.size()
+                items.append(_Item(index, found.location, size))
+            except OSError as exc:
+                outcomes[index] = _failed(
+                    _Item(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
+                )
+        url = stow_url(self.transport, study_instance_uid)
+        state = _StoreState(
+            ProgressTracker(progress, len(paths), sum(i.size for i in items)), study_instance_uid
+        )
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow") as pool:
+            if skip_existing:
+                items = self._skip_existing(items, state, outcomes, pool)
+
+            def run(batch: list[_Item]) -> None:
+                for index, outcome in self._store_batch(batch, url, headers, state):
+                    outcomes[index] = outcome
+                state.tracker.add(len(batch), sum(i.size for i in batch))
+
+            pending: set[Future] = set()
+            for batch in _batches(items, batch_files, batch_bytes):
+                if len(pending) >= 2 * concurrency:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        f.result()
+                pending.add(pool.submit(run, batch))
+            for f in pending:
+                f.result()
+        result = StoreResult(result_head + [o for o in outcomes if o is not None])
+        log.info("store to %s: %s", self.transport.redact(url), result)
+        return result
+
+    def _skip_existing(
+        self,
+        items: list[_Item],
+        state: _StoreState,
+        outcomes: list[InstanceOutcome | None],
+        pool: ThreadPoolExecutor,
+    ) -> list[_Item]:
+        """Inspect every file, then drop (as already present) those whose instance the server holds."""
+        remaining: list[tuple[_Item, InstanceHeader]] = []
+        for item, (header, outcome) in zip(items, pool.map(state.inspect, items), strict=True):
+            if outcome is not None:
+                outcomes[item.index] = outcome
+                state.tracker.add(1, item.size)
+            elif header is not None:
+                remaining.append((item, header))
+        held: dict[tuple[str, str], set[str]] = {}
+        for _, header in remaining:
+            held.setdefault((header.study_instance_uid, header.series_instance_uid), set())
+        for (study, series), sops in held.items():
+            try:
+                for found in self.search.iter_search(
+                    "instances", study_instance_uid=study, series_instance_uid=series
+                ):
+                    element = found.get("00080018") or {}
+                    sops.update(str(v) for v in element.get("Value") or [])
+            except DicomWebError as exc:
+                log.warning(
+                    "could not ask which instances of series %s are stored (%s); sending them all",
+                    series,
+                    exc,
+                )
+        to_send = []
+        for item, header in remaining:
+            if header.sop_instance_uid in held[(header.study_instance_uid, header.series_instance_uid)]:
+                outcomes[item.index] = _outcome(
+                    item,
+                    header,
+                    Status.ALREADY_PRESENT,
+                    reason="already on the server (found by search before sending)",
+                )
+                state.tracker.add(1, item.size, skipped=True)
+            else:
+                to_send.append(replace(item, header=header))
+        return to_send
+
+    def _store_batch(
+        self, batch: list[_Item], url: str, headers: dict[str, str], state: _StoreState
+    ) -> list[tuple[int, InstanceOutcome]]:
+        results: list[tuple[int, InstanceOutcome]] = []
+        to_send: list[tuple[_Item, InstanceHeader]] = []
+        for item in batch:
+            header, outcome = (item.header, None) if item.header else state.inspect(item)
+            if outcome is not None:
+                results.append((item.index, outcome))
+            elif header is not None:
+                to_send.append((item, header))
+        if not to_send:
+            return results
+        body = MultipartBody(
+            [BodyPart(content_type=DICOM, source=item.path, size=item.size) for item, _ in to_send],
+            part_type=DICOM,
+        )
+        return results + send_stow(self.transport, url, headers, body, to_send)
+
+
+def send_stow(
+    transport: Transport,
+    url: str,
+    headers: dict[str, str],
+    body: MultipartBody,
+    sent: list[tuple[_Item, InstanceHeader]],
+    raise_statuses: tuple[int, ...] = (),
+) -> list[tuple[int, InstanceOutcome]]:
+    """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome.
+
+    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle.
+    """
+    try:
+        response = transport.request(
+            "POST",
+            url,
+            data=body,
+            headers={**headers, "Content-Type": body.content_type},
+            ok=STOW_RESPONSE_STATUSES,
+        )
+    except DicomWebError as exc:
+        status = getattr(exc, "status", None)
+        if status in raise_statuses:
+            raise
+        return [
+            (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
+            for item, header in sent
+        ]
+    try:
+        parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
+    except DicomWebError as exc:
+        parsed, problem = StowResponse(), str(exc)
+    else:
+        problem = ""
+    return [
+        (item.index, _map_response(item, header, parsed, response.status_code, problem))
+        for item, header in sent
+    ]
+
+
+class _StoreState:
+    """Shared by a store's worker threads: the target study, SOP Instance UIDs claimed, and progress."""
+
+    def __init__(self, tracker: ProgressTracker, study_instance_uid: str | None) -> None:
+        self._lock = threading.Lock()
+        self._claimed: dict[str, Location] = {}
+        self.tracker = tracker
+        self.study_instance_uid = study_instance_uid
+
+    def claim(self, sop_instance_uid: str, path: Location) -> Location | None:
+        """None if this is the first file with this SOP Instance UID, else the path that came first."""
+        with self._lock:
+            first = self._claimed.get(sop_instance_uid)
+            if first is None:
+                self._claimed[sop_instance_uid] = path
+            return first
+
+    def inspect(self, item: _Item) -> tuple[InstanceHeader | None, InstanceOutcome | None]:
+        """The file's header if it may be sent, else the outcome that ends it here."""
+        try:
+            header = read_instance_header(item.path)
+        except NotAnInstanceError as exc:
+            return None, _failed(item, None, f"not stored: {exc}")
+        except DicomWebStorageError as exc:
+            return None, _failed(item, None, f"cannot read: {exc}")
+        except OSError as exc:
+            return None, _failed(item, None, f"cannot read file: {exc.strerror or exc}")
+        target = self.study_instance_uid
+        if target and header.study_instance_uid != target:
+            return header, _failed(
+                item,
+                header,
+                f"belongs to study {header.study_instance_uid}, not to the target study {target}",
+            )
+        first = self.claim(header.sop_instance_uid, item.path)
+        if first is not None:
+            return header, _outcome(
+                item, header, Status.ALREADY_PRESENT, reason=f"same SOP Instance UID as {first}, sent once"
+            )
+        return header, None
+
+
+def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw: Any) -> InstanceOutcome:
+    return InstanceOutcome(
+        path=str(item.path),
+        size=item.size or None,
+        status=status,
+        sop_instance_uid=header.sop_instance_uid if header else None,
+        study_instance_uid=header.study_instance_uid if header else None,
+        series_instance_uid=header.series_instance_uid if header else None,
+        **kw,
+    )
+
+
+def _failed(item: _Item, header: InstanceHeader | None, reason: str, **kw: Any) -> InstanceOutcome:
+    log.warning("store %s: %s", item.path, reason)
+    return _outcome(item, header, Status.FAILED, reason=reason, **kw)
+
+
+def _map_response(
+    item: _Item, header: InstanceHeader, parsed: StowResponse, http_status: int, problem: str
+) -> InstanceOutcome:
+    uid = header.sop_instance_uid
+    ref = parsed.referenced.get(uid)
+    if ref is not None:
+        reason = f"stored with warning: {reason_meaning(ref.warning_reason)}" if ref.warning_reason else ""
+        return _outcome(
+            item,
+            header,
+            Status.STORED,
+            retrieve_url=ref.retrieve_url,
+            http_status=http_status,
+            warning_reason=ref.warning_reason,
+            reason=reason,
+        )
+    failed = parsed.failed.get(uid)
+    if failed is not None:
+        meaning = reason_meaning(failed.failure_reason)
+        detail = f": {failed.failure_detail}" if failed.failure_detail else ""
+        if failed.already_exists:
+            return _outcome(
+                item,
+                header,
+                Status.ALREADY_PRESENT,
+                http_status=http_status,
+                failure_reason=failed.failure_reason,
+                reason=f"already on the server{detail}",
+            )
+        return _failed(
+            item,
+            header,
+            f"refused by the server: {meaning}{detail}",
+            http_status=http_status,
+            failure_reason=failed.failure_reason,
+        )
+    if http_status >= 400:
+        why = f": {problem}" if problem else ""
+        return _failed(
+            item,
+            header,
+            f"the server rejected the request (HTTP {http_status}) without a FailureReason for this "
+            f"instance{why}",
+            http_status=http_status,
+        )
+    why = problem or "the response's ReferencedSOPSequence does not list this instance"
+    return _failed(
+        item, header, f"not acknowledged by the server (HTTP {http_status}): {why}", http_status=http_status
+    )

@@ -1,0 +1,379 @@
+"""WADO-RS of instances: a study, series or instance written to files, resumably (PS3.18 section 10.4).
+
+Instances are asked for with ``transfer-syntax=*`` by default, so servers return the bytes they stored
+instead of transcoding. Multipart responses are decoded as they arrive and written part by part, so memory
+stays bounded whatever the size of a study or of one instance. A whole retrieve is retried when its
+response is cut short; files already renamed into place are simply written again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.errors import (
+    DicomWebHTTPError,
+    DicomWebNotFoundError,
+    DicomWebPaginationError,
+    DicomWebResponseError,
+)
+from airflow_dicomweb.core.http.transport import IDENTITY, Transport
+from airflow_dicomweb.core.media_types import DICOM, multipart_accept
+from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
+from airflow_dicomweb.core.qido.search import Search
+from airflow_dicomweb.core.storage.instance_writer import (
+    instance_location,
+    remove_stale_partials,
+    write_instances,
+)
+from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.uids import resource_segments, validate_uid
+from airflow_dicomweb.core.wado.response import WadoResponses
+
+#: Statuses of a search resource a server does not offer (or cannot answer for this study): listing is then
+#: done without, never a reason to fail a retrieve.
+LISTING_UNSUPPORTED = frozenset({400, 404, 405, 501})
+
+log = logging.getLogger(__name__)
+
+
+class RetrieveInstances:
+    """Retrieve studies, series and instances into a destination (WADO-RS), over ``transport``; ``search``
+    lists what a resumed retrieve lacks."""
+
+    def __init__(self, transport: Transport, responses: WadoResponses, search: Search) -> None:
+        self.transport = transport
+        self.responses = responses
+        self.search = search
+
+    def _retrieve_to(
+        self,
+        segments: list[str],
+        dest: Location,
+        expected: dict[str, str],
+        transfer_syntax: str | None,
+        accept: str | None = None,
+        tracker: ProgressTracker | None = None,
+        keep_existing: bool = False,
+    ) -> list[Location]:
+        url = self.transport.url(*segments)
+        safe_url = self.transport.redact(url)
+        headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax), **IDENTITY}
+
+        def attempt() -> list[Location]:
+            response = self.transport.send("GET", url, headers=headers)
+            try:
+                events = self.responses.events(response, safe_url, DICOM)
+                return write_instances(
+                    events,
+                    dest,
+                    source=f"GET {safe_url}",
+                    expected=expected,
+                    on_file=counted(tracker),
+                    keep_existing=keep_existing,
+                )
+            finally:
+                response.close()
+
+        try:
+            return self.transport.retry(attempt)
+        except DicomWebNotFoundError as exc:
+            raise named_not_found(exc, expected) from None
+
+    def retrieve_study(
+        self,
+        study_instance_uid: str,
+        dest_dir: Destination,
+        transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
+        *,
+        skip_existing: bool = defaults.RETRIEVE_SKIP_EXISTING,
+        series_concurrency: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[Path | Location]:
+        """Every instance of a study, written under ``dest_dir``; the paths of its files there.
+
+        With ``skip_existing``, instances whose file is already in place (files are only ever renamed into
+        place once complete) are not fetched again: the study's instances are listed with QIDO-RS and only
+        the missing ones are retrieved, by whole series where a series is missing entirely.
+        ``series_concurrency`` > 1 fetches the study's series as that many parallel streams; 1 forces one
+        stream. By default (None) the study's series are listed first (one QIDO-RS request) and fetched
+        :data:`~airflow_dicomweb.core.defaults.SERIES_CONCURRENCY` at a time when there are several: one stream is limited by the
+        client's single thread of parsing and writing, or by one connection's latency. A server that cannot
+        list the series gets one stream.
+
+        Listing is an optimisation, never a requirement: a server that cannot list a study's instances
+        (no such search resource, or a search it cannot complete) still gets the study retrieved, whole into
+        a destination that holds none of it yet, or whole while keeping the complete files already in place.
+        A study the server does not hold raises :class:`DicomWebNotFoundError` naming the study.
+        """
+        resource_segments(study_instance_uid)
+        dest = Location.of(dest_dir)
+        series: list[str] = []
+        files_total: int | None = 0
+        if series_concurrency is None or series_concurrency > 1:
+            try:
+                for item in self.search.iter_search("series", study_instance_uid=study_instance_uid):
+                    series.append(
+                        validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
+                    )
+                    count = _count(_first(item, "00201209"))  # NumberOfSeriesRelatedInstances, if given
+                    files_total = (
+                        files_total + count if files_total is not None and count is not None else None
+                    )
+            except (DicomWebHTTPError, DicomWebResponseError) as exc:
+                log.info("study %s: series not listed (%s); one stream", study_instance_uid, exc)
+                series = []
+            if series_concurrency is None:
+                series_concurrency = min(defaults.SERIES_CONCURRENCY, len(series))
+        if series_concurrency > 1 and len(series) > 1:
+            shared = ProgressTracker(progress, files_total=files_total or None) if progress else None
+            with ThreadPoolExecutor(max_workers=series_concurrency, thread_name_prefix="wado") as pool:
+                parts = pool.map(
+                    lambda se: self.retrieve_series(
+                        study_instance_uid,
+                        se,
+                        dest,
+                        transfer_syntax,
+                        skip_existing=skip_existing,
+                        progress=shared.part() if shared else None,
+                    ),
+                    series,
+                )
+                return [path for paths in parts for path in paths]
+        if skip_existing:
+            return native(self._retrieve_missing(study_instance_uid, None, dest, transfer_syntax, progress))
+        return native(
+            self._retrieve_to(
+                resource_segments(study_instance_uid),
+                dest,
+                {"StudyInstanceUID": study_instance_uid},
+                transfer_syntax,
+                tracker=ProgressTracker(progress) if progress else None,
+            )
+        )
+
+    def retrieve_series(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        dest_dir: Destination,
+        transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
+        *,
+        skip_existing: bool = defaults.RETRIEVE_SKIP_EXISTING,
+        progress: ProgressCallback | None = None,
+    ) -> list[Path | Location]:
+        """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
+        resource_segments(study_instance_uid, series_instance_uid)
+        dest = Location.of(dest_dir)
+        if skip_existing:
+            return native(
+                self._retrieve_missing(
+                    study_instance_uid, series_instance_uid, dest, transfer_syntax, progress
+                )
+            )
+        return native(
+            self._retrieve_to(
+                resource_segments(study_instance_uid, series_instance_uid),
+                dest,
+                {"StudyInstanceUID": study_instance_uid, "SeriesInstanceUID": series_instance_uid},
+                transfer_syntax,
+                tracker=ProgressTracker(progress) if progress else None,
+            )
+        )
+
+    def _retrieve_missing(
+        self,
+        study: str,
+        series: str | None,
+        dest: Location,
+        transfer_syntax: str | None,
+        progress: ProgressCallback | None,
+    ) -> list[Location]:
+        if removed := remove_stale_partials(dest):
+            log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
+        segments = resource_segments(study, series)
+        expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
+        try:
+            by_series = self._list_instances(study, series)
+        except (DicomWebHTTPError, DicomWebPaginationError) as exc:
+            if isinstance(exc, DicomWebHTTPError) and exc.status not in LISTING_UNSUPPORTED:
+                raise
+            keep = _holds_any(dest, segments[1::2])
+            log.info(
+                "%s: its instances cannot be listed (%s); fetching it whole%s",
+                resource_name(expected),
+                exc,
+                " and keeping the complete files already in place" if keep else "",
+            )
+            return self._retrieve_to(
+                segments,
+                dest,
+                expected,
+                transfer_syntax,
+                tracker=ProgressTracker(progress),
+                keep_existing=keep,
+            )
+        complete = _complete_files(dest, study)
+        missing_by_series: dict[str, list[str]] = {}
+        present: list[Location] = []
+        sizes = 0
+        for series_uid, sops in by_series.items():
+            for sop in sops:
+                found = complete(series_uid, sop)
+                if found is not None:
+                    present.append(found[0])
+                    sizes += found[1]
+                else:
+                    missing_by_series.setdefault(series_uid, []).append(sop)
+        total = sum(len(sops) for sops in by_series.values())
+        tracker = ProgressTracker(progress, files_total=total)
+        if present:
+            tracker.add(len(present), sizes, skipped=True)
+        if total and len(present) == total:
+            return present
+        fetched: list[Location] = []
+        if not present:  # nothing in place, or nothing listed (a study the search does not see yet, or none)
+            return self._retrieve_to(segments, dest, expected, transfer_syntax, tracker=tracker)
+        for series_uid, missing in missing_by_series.items():
+            if len(missing) == len(by_series[series_uid]):
+                fetched += self._retrieve_to(
+                    resource_segments(study, series_uid),
+                    dest,
+                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid},
+                    transfer_syntax,
+                    tracker=tracker,
+                )
+                continue
+            for sop in missing:
+                fetched += self._retrieve_to(
+                    resource_segments(study, series_uid, sop),
+                    dest,
+                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid, "SOPInstanceUID": sop},
+                    transfer_syntax,
+                    tracker=tracker,
+                )
+        log.info("retrieve %s: %d files already complete, %d fetched", study, len(present), len(fetched))
+        return present + fetched
+
+    def _list_instances(self, study: str, series: str | None) -> dict[str, list[str]]:
+        """The SOP Instance UIDs of a study or series, by series, from a QIDO-RS search."""
+        by_series: dict[str, list[str]] = {}
+        for item in self.search.iter_search(
+            "instances", study_instance_uid=study, series_instance_uid=series
+        ):
+            series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
+            sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
+            by_series.setdefault(series_uid, []).append(sop_uid)
+        return by_series
+
+    def retrieve_instance(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        dest_dir: Destination,
+        transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
+        single_part: bool = False,
+    ) -> list[Path | Location]:
+        """One instance, written under ``dest_dir``; a list holding its path.
+
+        ``single_part`` asks for ``application/dicom`` instead of a multipart response (Google offers both
+        for one instance; Orthanc only the multipart form).
+        """
+        segments = resource_segments(study_instance_uid, series_instance_uid, sop_instance_uid)
+        expected = {
+            "StudyInstanceUID": study_instance_uid,
+            "SeriesInstanceUID": series_instance_uid,
+            "SOPInstanceUID": sop_instance_uid,
+        }
+        accept = None
+        if single_part:
+            accept = DICOM + (f"; transfer-syntax={transfer_syntax}" if transfer_syntax else "")
+        return native(self._retrieve_to(segments, Location.of(dest_dir), expected, transfer_syntax, accept))
+
+
+def native(written: list[Location]) -> list[Path | Location]:
+    """Results as callers get them: paths on this machine, locations on an object store."""
+    return [location.native() for location in written]
+
+
+def _holds_any(dest: Location, uids: list[str]) -> bool:
+    """Whether ``dest`` already holds a complete instance file of the study (or series) with these UIDs."""
+    if dest.is_local:
+        folder = Path(dest.path).joinpath(*uids)
+        return folder.is_dir() and next(folder.rglob("*.dcm"), None) is not None
+    return any(location.name.endswith(".dcm") for location, _ in dest.join(*uids).files())
+
+
+def resource_name(expected: dict[str, str]) -> str:
+    """``study 1.2``, ``series 1.2.3 of study 1.2``... for messages."""
+    parts = [f"{word} {expected[key]}" for word, key in _RESOURCE_WORDS if key in expected]
+    return " of ".join(reversed(parts))
+
+
+_RESOURCE_WORDS = (
+    ("study", "StudyInstanceUID"),
+    ("series", "SeriesInstanceUID"),
+    ("instance", "SOPInstanceUID"),
+)
+
+
+def named_not_found(exc: DicomWebNotFoundError, expected: dict[str, str]) -> DicomWebNotFoundError:
+    """A 404 of a retrieve, its message naming what was asked for rather than only the route."""
+    named = DicomWebNotFoundError(
+        exc.status, method=exc.method, url=exc.url, server_message=exc.server_message
+    )
+    named.args = (f"{resource_name(expected)} was not found on the server ({exc})",)
+    return named
+
+
+def _complete_files(dest: Location, study: str) -> Callable[[str, str], tuple[Location, int] | None]:
+    """A lookup of the instances of ``study`` already complete under ``dest`` (files appear only once whole):
+    one stat per instance on this machine, one listing on an object store."""
+    if dest.is_local:
+
+        def on_disk(series: str, sop: str) -> tuple[Location, int] | None:
+            location = instance_location(dest, study, series, sop)
+            try:
+                return location, os.stat(location.path).st_size
+            except FileNotFoundError:
+                return None
+
+        return on_disk
+    listed = {location.path: (location, size) for location, size in dest.join(study).files()}
+
+    def in_store(series: str, sop: str) -> tuple[Location, int] | None:
+        found = listed.get(instance_location(dest, study, series, sop).path)
+        return (found[0], found[1]) if found else None
+
+    return in_store
+
+
+def counted(tracker: ProgressTracker | None) -> Callable[[Any, int], None] | None:
+    """An ``on_file`` callback that counts each file written in ``tracker``."""
+    if tracker is None:
+        return None
+
+    def on_file(_path: Any, size: int) -> None:
+        tracker.add(1, size)
+
+    return on_file
+
+
+def _count(value: Any) -> int | None:
+    """A count from a search result, or None when absent or not a count (a hostile server's "abc")."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return None
+    return count if count >= 0 else None
+
+
+def _first(item: dict, tag: str) -> Any:
+    element = item.get(tag)
+    return element["Value"][0] if isinstance(element, dict) and element.get("Value") else None
