@@ -56,7 +56,7 @@ class Transactions:
         return cls(
             search=search,
             store=Store(transport, search, profile),
-            store_jpeg=StoreJpeg(transport),
+            store_jpeg=StoreJpeg(transport, profile),
             instances=RetrieveInstances(transport, responses, search),
             metadata=metadata,
             pixels=RetrievePixels(transport, responses),

@@ -42,10 +42,17 @@ def part10(study: str, series: str, number: int) -> bytes:
     return out.getvalue()
 
 
-def client_for(server) -> DicomWebClient:
+def client_for(tiny, **extra) -> DicomWebClient:
     return DicomWebClient.from_url(
-        server.dicomweb_url, auth_type="bearer", password=server.token, **FAST_RETRY_EXTRAS
+        tiny.dicomweb_url, auth_type="bearer", password=tiny.token, **FAST_RETRY_EXTRAS, **extra
     )
+
+
+def requests_made(client: DicomWebClient) -> list[str]:
+    """The URL of every request the client makes from now on (a hook of its session)."""
+    made: list[str] = []
+    client.transport.session.hooks["response"].append(lambda response, **_: made.append(response.url))
+    return made
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -208,3 +215,30 @@ def test_an_unknown_study_is_named(tiny_pacs, tmp_path):
     assert done.returncode != 0
     assert f"study {unknown} was not found" in done.stderr
     assert "/instances" not in done.stderr.split("(")[0]
+
+
+def test_a_duplicate_is_already_present_where_the_profile_says_so_and_never_guessed(tiny_pacs, tmp_path):
+    study, series = generate_uid(), generate_uid()
+    path = tmp_path / "one.dcm"
+    path.write_bytes(part10(study, series, 1))
+    profiled = client_for(tiny_pacs, server="tiny-pacs")
+    assert len(profiled.store_instances([path], skip_existing=False).stored) == 1
+    again = profiled.store_instances([path], skip_existing=False)
+    assert len(again.already_present) == 1 and again.already_present[0].http_status == 409
+    # without the profile, a bare 409 with 0x0110 ("Processing failure") is not taken for a duplicate
+    generic = client_for(tiny_pacs).store_instances([path], skip_existing=False)
+    assert len(generic.failed) == 1 and "Processing failure" in generic.failed[0].reason
+
+
+def test_the_profile_s_page_cap_saves_the_request_past_the_last_page(tiny_pacs, small_study, big_series):
+    study = small_study[0]
+    for extra, expected in (({}, 2), ({"server": "tiny-pacs"}, 1)):
+        client = client_for(tiny_pacs, **extra)
+        made = requests_made(client)
+        assert len(client.search_for_series(study)) == 3
+        assert len(made) == expected, (extra, made)
+    big_study, big, everything = big_series
+    client = client_for(tiny_pacs, server="tiny-pacs")
+    made = requests_made(client)
+    assert len(client.search_for_instances(big_study, big)) == len(everything)
+    assert len(made) == 2  # 10,000 then 50: as many requests as pages

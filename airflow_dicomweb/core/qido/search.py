@@ -4,8 +4,8 @@ With ``limit=None`` every match is returned. Servers cap their pages, often sile
 50,000, Azure at 200, HealthImaging and tiny_pacs at 10,000, dcm4chee with a ``Warning`` header) and none
 says how many results remain, so a page shorter than asked proves nothing: the next offset is asked until a
 page comes back empty. Once a short page has been followed by more results, its length is the server's cap,
-and a page shorter than that cap is the last one. A search therefore costs at most one request more than its
-pages.
+and a page shorter than that cap is the last one; a server profile that states its server's cap
+(``page_cap``) saves even that. A search therefore costs at most one request more than its pages.
 
 A server that ignores ``offset`` answers the same page again. After a page shorter than asked, that page is
 taken as the whole answer, with a warning in the log: a server that ignores ``limit`` and ``offset``, as
@@ -174,7 +174,7 @@ class Search:
         remaining = limit
         seen = 0
         previous: _Page | None = None
-        server_cap: int | None = None  # learned when a short page is followed by more results
+        server_cap = self.profile.page_cap  # else learned when a short page is followed by more results
         while remaining is None or remaining > 0:
             ask = page_size if remaining is None else min(page_size, remaining)
             query = build_query(

@@ -20,10 +20,16 @@ class ServerProfile:
     series_retrieve: bool = True
     #: The most results a QIDO-RS page may ask for, per level; the server may cap lower, silently.
     page_size_max: Mapping[str, int] = field(default_factory=lambda: dict(PAGE_SIZE_MAX))
+    #: The server's own page cap, where it is documented (it answers at most that many, silently): a page
+    #: shorter than it is the last, and costs no further request. None: not known, learned from the answers.
+    page_cap: int | None = None
     #: Whether the server honours QIDO-RS ``offset`` (one that does not answers everything at once).
     honours_offset: bool = True
     #: The largest STOW-RS request body it takes, in bytes (None: no known cap).
     stow_max_bytes: int | None = None
+    #: FailureReasons by which this server says an instance is stored already, beyond those every server is
+    #: read by (0x0111 Duplicate SOP Instance; 0x0110 with a FailureDetail saying it already exists).
+    duplicate_failure_reasons: frozenset[int] = frozenset()
     #: Whether an empty search answers 204 rather than ``[]`` (both are always understood).
     empty_search_204: bool = False
     #: How deletes are made when the connection's ``delete_api`` does not say: ``dicomweb`` (DELETE) or

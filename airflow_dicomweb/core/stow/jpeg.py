@@ -27,6 +27,7 @@ from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebStorageError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
 from airflow_dicomweb.core.stow.result import InstanceOutcome, StoreResult
 from airflow_dicomweb.core.stow.store import (
@@ -76,8 +77,9 @@ class StoreJpeg:
     """Store JPEG images with DICOM JSON metadata (STOW-RS) over ``transport``: in Google's JSON + bulk data
     form, or as Part 10 instances made here for servers without it."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, profile: ServerProfile) -> None:
         self.transport = transport
+        self.profile = profile
 
     def store_jpeg_instances(
         self,
@@ -145,7 +147,9 @@ class StoreJpeg:
                     part_type=DICOM_JSON,
                 )
             raise_statuses = (UNSUPPORTED_MEDIA_TYPE,) if how == "auto" else ()
-            [(_, outcome)] = send_stow(self.transport, url, headers, body, [(item, header)], raise_statuses)
+            [(_, outcome)] = send_stow(
+                self.transport, self.profile, url, headers, body, [(item, header)], raise_statuses
+            )
             return outcome
 
         outcomes: list[InstanceOutcome] = []

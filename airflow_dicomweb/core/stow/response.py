@@ -84,7 +84,11 @@ class FailedInstance:
         FailureDetail saying the instance already exists; Orthanc answers the same 272 for an instance
         posted to another study, so the detail text decides.
         """
-        if self.failure_reason == 0x0111:
+        return self.is_duplicate(frozenset())
+
+    def is_duplicate(self, server_reasons: frozenset[int]) -> bool:
+        """:attr:`already_exists`, or a FailureReason by which this server (its profile) says so."""
+        if self.failure_reason == 0x0111 or self.failure_reason in server_reasons:
             return True
         return self.failure_reason == 0x0110 and "already exist" in self.failure_detail.lower()
 

@@ -229,11 +229,12 @@ class Store:
             [BodyPart(content_type=DICOM, source=item.path, size=item.size) for item, _ in to_send],
             part_type=DICOM,
         )
-        return results + send_stow(self.transport, url, headers, body, to_send)
+        return results + send_stow(self.transport, self.profile, url, headers, body, to_send)
 
 
 def send_stow(
     transport: Transport,
+    profile: ServerProfile,
     url: str,
     headers: dict[str, str],
     body: MultipartBody,
@@ -242,7 +243,8 @@ def send_stow(
 ) -> list[tuple[int, InstanceOutcome]]:
     """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome.
 
-    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle.
+    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle. A
+    failure is read as "already stored" as every server means it, or as the server ``profile`` says.
     """
     try:
         response = transport.request(
@@ -267,7 +269,7 @@ def send_stow(
     else:
         problem = ""
     return [
-        (item.index, _map_response(item, header, parsed, response.status_code, problem))
+        (item.index, _map_response(item, header, parsed, response.status_code, problem, profile))
         for item, header in sent
     ]
 
@@ -332,7 +334,12 @@ def _failed(item: _Item, header: InstanceHeader | None, reason: str, **kw: Any) 
 
 
 def _map_response(
-    item: _Item, header: InstanceHeader, parsed: StowResponse, http_status: int, problem: str
+    item: _Item,
+    header: InstanceHeader,
+    parsed: StowResponse,
+    http_status: int,
+    problem: str,
+    profile: ServerProfile,
 ) -> InstanceOutcome:
     uid = header.sop_instance_uid
     ref = parsed.referenced.get(uid)
@@ -351,7 +358,7 @@ def _map_response(
     if failed is not None:
         meaning = reason_meaning(failed.failure_reason)
         detail = f": {failed.failure_detail}" if failed.failure_detail else ""
-        if failed.already_exists:
+        if failed.is_duplicate(profile.duplicate_failure_reasons):
             return _outcome(
                 item,
                 header,
