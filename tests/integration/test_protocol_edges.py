@@ -156,3 +156,38 @@ def test_a_frame_list_is_sent_with_commas_as_ps3_18_writes_it():
         )
     assert frames == [b"\x01" * 16, b"\x03" * 16]
     assert server.requests[0].path == "/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5/frames/1,3"
+
+
+def test_a_relative_bulkdata_uri_resolves_against_the_metadata_that_carried_it():
+    """RFC 3986: ``./frames`` in ``.../instances/3/metadata`` is ``.../instances/3/frames``, not a path under
+    the service root (OHIF's static-wado writes such URIs)."""
+    boundary = "bulk-boundary"
+    value = b"\x07" * 32
+
+    def handler(request):
+        if request.path.endswith("/metadata"):
+            body = json.dumps([{"7FE00010": {"vr": "OW", "BulkDataURI": "./frames"}}]).encode()
+            return 200, {"Content-Type": "application/dicom+json"}, body
+        if request.path.endswith("/instances/1.2.3.4.5/frames"):
+            body = (
+                f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+                + value
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            headers = {
+                "Content-Type": f'multipart/related; type="application/octet-stream"; boundary={boundary}'
+            }
+            return 200, headers, body
+        return 404, {}, b""
+
+    with FakeServer(handler) as server:
+        got = DicomWebClient.from_url(server.url + "/dicomweb", **FAST_RETRY_EXTRAS).retrieve_bulkdata(
+            study_instance_uid="1.2.3",
+            series_instance_uid="1.2.3.4",
+            sop_instance_uid="1.2.3.4.5",
+            tag_path="7FE00010",
+        )
+    assert got == value
+    assert [r.path for r in server.requests][
+        -1
+    ] == "/dicomweb/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5/frames"

@@ -89,16 +89,18 @@ class Transport:
     def same_origin(self, url: str) -> bool:
         return self.policy.is_allowed(url)
 
-    def resolve(self, uri: str) -> str:
+    def resolve(self, uri: str, base: str | None = None) -> str:
         """A URI a server gave us (a BulkDataURI, a link) made absolute and kept on the service's origin.
 
-        A relative URI is resolved against the service root. An absolute one on another origin is moved
-        onto the service root when its path lies under the root's path (a server behind a proxy that names
-        its internal host), and refused otherwise: credentials only ever go to the configured service.
+        A relative URI is resolved as RFC 3986 says: against ``base``, the URL of the response that carried
+        it (OHIF's static-wado writes ``./frames`` in an instance's metadata), or the service root when that
+        is not known. An absolute one on another origin is moved onto the service root when its path lies
+        under the root's path (a server behind a proxy that names its internal host), and refused otherwise:
+        credentials only ever go to the configured service.
         """
         # Checked before urljoin, which silently drops tabs and line breaks.
         refuse_ambiguous(uri, "a link from the server")
-        absolute = urljoin(self.base_url + "/", uri)
+        absolute = urljoin(base or self.base_url + "/", uri)
         parsed = parse_url_strictly(absolute, "a link from the server")
         if self.policy.is_allowed(absolute):
             return absolute

@@ -58,9 +58,11 @@ class RetrieveBulkdata:
 
         A tag path is ``7FE00010`` or ``SEQTAG/index/TAG`` (Google's ``.../bulkdata/{path}``). Servers that
         place bulkdata elsewhere (Orthanc's ``/bulk/``) are reached through the BulkDataURI found in the
-        instance's metadata. With ``dest_path`` the value is streamed into that file (written under a
+        instance's metadata, resolved against the metadata's URL when it is relative (RFC 3986). A relative
+        ``bulkdata_uri`` given here is resolved against the service root. With ``dest_path`` the value is streamed into that file (written under a
         temporary name and renamed when complete) and its path returned; else the bytes are returned.
         """
+        base = None
         if bulkdata_uri is None:
             if not (study_instance_uid and series_instance_uid and sop_instance_uid and tag_path):
                 raise ValueError("give a bulkdata_uri, or the three UIDs of an instance and a tag_path")
@@ -73,6 +75,7 @@ class RetrieveBulkdata:
                     study_instance_uid, series_instance_uid, sop_instance_uid
                 )
                 bulkdata_uri = find_bulkdata_uri(metadata, path) if isinstance(metadata, dict) else None
+                base = self.transport.url(*segments, "metadata")  # the URL that carried it
                 if bulkdata_uri is None:
                     tag = "/".join(path)
                     hint = (
@@ -90,7 +93,7 @@ class RetrieveBulkdata:
                             f"none){hint}"
                         ),
                     ) from None
-        return self._fetch_bulk(self.transport.resolve(bulkdata_uri), dest_path)
+        return self._fetch_bulk(self.transport.resolve(bulkdata_uri, base), dest_path)
 
     def _fetch_bulk(self, url: str, dest_path: Destination | None) -> bytes | Path | Location:
         accept = f"{multipart_accept(OCTET_STREAM, '*')}, {OCTET_STREAM}; transfer-syntax=*"
