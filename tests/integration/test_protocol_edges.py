@@ -191,3 +191,18 @@ def test_a_relative_bulkdata_uri_resolves_against_the_metadata_that_carried_it()
     assert [r.path for r in server.requests][
         -1
     ] == "/dicomweb/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5/frames"
+
+
+def test_a_store_to_a_server_that_is_gone_ends_after_one_retry_budget_not_one_per_batch(tmp_path):
+    """Once a request could not reach the server after every retry, the batches after it are not sent:
+    each file still gets its outcome, and no file waits through a retry budget of its own."""
+    from tests.orthanc_server import free_port
+
+    files = make_series(tmp_path, 30, rows=8, columns=8)
+    client = DicomWebClient.from_url(f"http://127.0.0.1:{free_port()}/dicom-web", **FAST_RETRY_EXTRAS)
+    result = client.store_instances(files, skip_existing=False, batch_files=1, concurrency=2)
+    assert len(result.failed) == 30 and not result.stored
+    tried = [o for o in result.failed if o.reason.startswith("request failed")]
+    skipped = [o for o in result.failed if o.reason.startswith("not sent: the server could not be reached")]
+    assert 1 <= len(tried) <= 4  # those in flight when the first one gave up (two per thread at most)
+    assert len(tried) + len(skipped) == 30

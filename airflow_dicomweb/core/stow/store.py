@@ -21,7 +21,7 @@ from airflow_dicomweb.core.dicom.instance_header import (
     NotAnInstanceError,
     read_instance_header,
 )
-from airflow_dicomweb.core.errors import DicomWebError, DicomWebStorageError
+from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebError, DicomWebStorageError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
@@ -225,11 +225,24 @@ class Store:
                 to_send.append((item, header))
         if not to_send:
             return results
+        if state.unreachable:  # another batch found the server gone, after every retry: not tried again
+            return results + [
+                (item.index, _failed(item, header, f"not sent: {state.unreachable}"))
+                for item, header in to_send
+            ]
         body = MultipartBody(
             [BodyPart(content_type=DICOM, source=item.path, size=item.size) for item, _ in to_send],
             part_type=DICOM,
         )
-        return results + send_stow(self.transport, self.profile, url, headers, body, to_send)
+        try:
+            return results + send_stow(
+                self.transport, self.profile, url, headers, body, to_send, raise_unreachable=True
+            )
+        except DicomWebConnectionError as exc:
+            state.unreachable = f"the server could not be reached ({exc})"
+            return results + [
+                (item.index, _failed(item, header, f"request failed: {exc}")) for item, header in to_send
+            ]
 
 
 def send_stow(
@@ -240,10 +253,13 @@ def send_stow(
     body: MultipartBody,
     sent: list[tuple[_Item, InstanceHeader]],
     raise_statuses: tuple[int, ...] = (),
+    *,
+    raise_unreachable: bool = False,
 ) -> list[tuple[int, InstanceOutcome]]:
     """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome.
 
-    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle. A
+    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle, and so
+    is a server that could not be reached after every retry with ``raise_unreachable``. A
     failure is read as "already stored" as every server means it, or as the server ``profile`` says.
     """
     try:
@@ -256,7 +272,7 @@ def send_stow(
         )
     except DicomWebError as exc:
         status = getattr(exc, "status", None)
-        if status in raise_statuses:
+        if status in raise_statuses or (raise_unreachable and isinstance(exc, DicomWebConnectionError)):
             raise
         return [
             (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
@@ -282,6 +298,9 @@ class _StoreState:
         self._claimed: dict[str, Location] = {}
         self.tracker = tracker
         self.study_instance_uid = study_instance_uid
+        #: why the server is taken for gone: a request failed to reach it after every retry, so the
+        #: batches after it are not sent (the store ends within one retry budget, not one per batch)
+        self.unreachable = ""
 
     def claim(self, sop_instance_uid: str, path: Location) -> Location | None:
         """None if this is the first file with this SOP Instance UID, else the path that came first."""
