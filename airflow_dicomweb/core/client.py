@@ -57,7 +57,7 @@ class Transactions:
             search=search,
             store=Store(transport, search, profile),
             store_jpeg=StoreJpeg(transport, profile),
-            instances=RetrieveInstances(transport, responses, search),
+            instances=RetrieveInstances(transport, responses, search, metadata, profile),
             metadata=metadata,
             pixels=RetrievePixels(transport, responses),
             bulkdata=RetrieveBulkdata(transport, responses, metadata),

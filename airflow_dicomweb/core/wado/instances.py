@@ -26,6 +26,7 @@ from airflow_dicomweb.core.http.transport import IDENTITY, Transport
 from airflow_dicomweb.core.media_types import DICOM, multipart_accept
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
+from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.storage.instance_writer import (
     instance_location,
     remove_stale_partials,
@@ -33,6 +34,7 @@ from airflow_dicomweb.core.storage.instance_writer import (
 )
 from airflow_dicomweb.core.storage.location import Destination, Location
 from airflow_dicomweb.core.uids import resource_segments, validate_uid
+from airflow_dicomweb.core.wado.metadata import RetrieveMetadata
 from airflow_dicomweb.core.wado.response import WadoResponses
 
 #: Statuses of a search resource a server does not offer (or cannot answer for this study): listing is then
@@ -46,10 +48,19 @@ class RetrieveInstances:
     """Retrieve studies, series and instances into a destination (WADO-RS), over ``transport``; ``search``
     lists what a resumed retrieve lacks."""
 
-    def __init__(self, transport: Transport, responses: WadoResponses, search: Search) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        responses: WadoResponses,
+        search: Search,
+        metadata: RetrieveMetadata,
+        profile: ServerProfile,
+    ) -> None:
         self.transport = transport
         self.responses = responses
         self.search = search
+        self.metadata = metadata
+        self.profile = profile
 
     def _retrieve_to(
         self,
@@ -147,15 +158,8 @@ class RetrieveInstances:
                 return [path for paths in parts for path in paths]
         if skip_existing:
             return native(self._retrieve_missing(study_instance_uid, None, dest, transfer_syntax, progress))
-        return native(
-            self._retrieve_to(
-                resource_segments(study_instance_uid),
-                dest,
-                {"StudyInstanceUID": study_instance_uid},
-                transfer_syntax,
-                tracker=ProgressTracker(progress) if progress else None,
-            )
-        )
+        tracker = ProgressTracker(progress) if progress else None
+        return native(self._fetch_whole(study_instance_uid, None, dest, transfer_syntax, tracker))
 
     def retrieve_series(
         self,
@@ -176,14 +180,9 @@ class RetrieveInstances:
                     study_instance_uid, series_instance_uid, dest, transfer_syntax, progress
                 )
             )
+        tracker = ProgressTracker(progress) if progress else None
         return native(
-            self._retrieve_to(
-                resource_segments(study_instance_uid, series_instance_uid),
-                dest,
-                {"StudyInstanceUID": study_instance_uid, "SeriesInstanceUID": series_instance_uid},
-                transfer_syntax,
-                tracker=ProgressTracker(progress) if progress else None,
-            )
+            self._fetch_whole(study_instance_uid, series_instance_uid, dest, transfer_syntax, tracker)
         )
 
     def _retrieve_missing(
@@ -210,14 +209,7 @@ class RetrieveInstances:
                 exc,
                 " and keeping the complete files already in place" if keep else "",
             )
-            return self._retrieve_to(
-                segments,
-                dest,
-                expected,
-                transfer_syntax,
-                tracker=ProgressTracker(progress),
-                keep_existing=keep,
-            )
+            return self._fetch_whole(study, series, dest, transfer_syntax, ProgressTracker(progress), keep)
         complete = _complete_files(dest, study)
         missing_by_series: dict[str, list[str]] = {}
         present: list[Location] = []
@@ -238,16 +230,10 @@ class RetrieveInstances:
             return present
         fetched: list[Location] = []
         if not present:  # nothing in place, or nothing listed (a study the search does not see yet, or none)
-            return self._retrieve_to(segments, dest, expected, transfer_syntax, tracker=tracker)
+            return self._fetch_whole(study, series, dest, transfer_syntax, tracker)
         for series_uid, missing in missing_by_series.items():
             if len(missing) == len(by_series[series_uid]):
-                fetched += self._retrieve_to(
-                    resource_segments(study, series_uid),
-                    dest,
-                    {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid},
-                    transfer_syntax,
-                    tracker=tracker,
-                )
+                fetched += self._fetch_whole(study, series_uid, dest, transfer_syntax, tracker)
                 continue
             for sop in missing:
                 fetched += self._retrieve_to(
@@ -259,6 +245,99 @@ class RetrieveInstances:
                 )
         log.info("retrieve %s: %d files already complete, %d fetched", study, len(present), len(fetched))
         return present + fetched
+
+    def _fetch_whole(
+        self,
+        study: str,
+        series: str | None,
+        dest: Location,
+        transfer_syntax: str | None,
+        tracker: ProgressTracker | None,
+        keep_existing: bool = False,
+    ) -> list[Location]:
+        """A whole study or series: in one WADO-RS response where the server retrieves at that level, else
+        fanned out, instance by instance, from its series metadata (the profile says so, or the server shows
+        it: a 400, 404, 405 or 501 on a study or series it holds)."""
+        segments = resource_segments(study, series)
+        expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
+        level = "series" if series else "study"
+        if self.profile.series_retrieve if series else self.profile.study_retrieve:
+            try:
+                return self._retrieve_to(
+                    segments, dest, expected, transfer_syntax, tracker=tracker, keep_existing=keep_existing
+                )
+            except DicomWebHTTPError as refused:
+                if refused.status not in LISTING_UNSUPPORTED:
+                    raise
+                try:
+                    instances = self._instances_by_metadata(study, series)
+                except (DicomWebHTTPError, DicomWebResponseError):
+                    instances = []
+                if not instances:
+                    raise refused from None  # the server does not hold it
+                log.info(
+                    "%s: the server has no %s-level retrieve (HTTP %d); fetching its %d instances one by one",
+                    resource_name(expected),
+                    level,
+                    refused.status,
+                    len(instances),
+                )
+        else:
+            instances = self._instances_by_metadata(study, series)
+        return self._fetch_instances(study, instances, dest, transfer_syntax, tracker, keep_existing)
+
+    def _instances_by_metadata(self, study: str, series: str | None) -> list[tuple[str, str]]:
+        """(series, SOP Instance UID) of every instance of a study or series, from series metadata."""
+        if series is not None:
+            all_series = [series]
+        else:
+            all_series = [
+                validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
+                for item in self.search.iter_search("series", study_instance_uid=study)
+            ]
+        instances = []
+        for series_uid in all_series:
+            for dataset in self.metadata.retrieve_series_metadata(study, series_uid):
+                sop = validate_uid(_first(dataset, "00080018"), "SOPInstanceUID in the series metadata")
+                instances.append((series_uid, sop))
+        return instances
+
+    def _fetch_instances(
+        self,
+        study: str,
+        instances: list[tuple[str, str]],
+        dest: Location,
+        transfer_syntax: str | None,
+        tracker: ProgressTracker | None,
+        keep_existing: bool,
+    ) -> list[Location]:
+        """Instances one request each, a few at once (as many as a study's series would be)."""
+        kept: list[Location] = []
+        if keep_existing:
+            complete = _complete_files(dest, study)
+            missing = []
+            for series_uid, sop in instances:
+                found = complete(series_uid, sop)
+                if found is None:
+                    missing.append((series_uid, sop))
+                    continue
+                kept.append(found[0])
+                if tracker is not None:
+                    tracker.add(1, found[1], skipped=True)
+            instances = missing
+
+        def fetch(instance: tuple[str, str]) -> list[Location]:
+            series_uid, sop = instance
+            return self._retrieve_to(
+                resource_segments(study, series_uid, sop),
+                dest,
+                {"StudyInstanceUID": study, "SeriesInstanceUID": series_uid, "SOPInstanceUID": sop},
+                transfer_syntax,
+                tracker=tracker,
+            )
+
+        with ThreadPoolExecutor(max_workers=defaults.SERIES_CONCURRENCY, thread_name_prefix="wado") as pool:
+            return kept + [path for paths in pool.map(fetch, instances) for path in paths]
 
     def _list_instances(self, study: str, series: str | None) -> dict[str, list[str]]:
         """The SOP Instance UIDs of a study or series, by series, from a QIDO-RS search."""
