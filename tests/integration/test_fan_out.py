@@ -12,9 +12,8 @@ import pytest
 import requests
 from pydicom.uid import generate_uid
 
-from airflow_dicomweb.core.client import DicomWebClient, Transactions
+from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebNotFoundError
-from airflow_dicomweb.core.servers.profile import ServerProfile
 from tests.conftest import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
 from tests.fake_server import FakeServer
@@ -78,9 +77,8 @@ def test_the_client_adapts_when_the_server_shows_it_has_no_study_retrieve(no_who
 
 def test_a_profile_without_whole_retrieves_fans_out_at_once_and_resumes(no_whole_retrieve, study, tmp_path):
     uid, held = study
-    transport = client_for(no_whole_retrieve).transport
-    profile = ServerProfile(name="static", study_retrieve=False, series_retrieve=False)
-    retrieve = Transactions.over(transport, profile).instances
+    retrieve = client_for(no_whole_retrieve, server="static-wado").transactions.instances
+    assert retrieve.profile.study_retrieve is False
     dest = tmp_path / "out"
     retrieve.retrieve_study(uid, dest, skip_existing=True, series_concurrency=1)
     assert {p.stem: p.read_bytes() for p in dest.rglob("*.dcm")} == held

@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl
 
 import pydicom
 
+from airflow_dicomweb.core import servers
 from airflow_dicomweb.core.client import Transactions
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.servers.profile import ServerProfile
@@ -28,7 +29,7 @@ def test_a_server_that_ignores_offset_is_asked_once_and_offset_applied_here():
         return 200, {"Content-Type": "application/dicom+json"}, json.dumps(results).encode()
 
     with FakeServer(handler) as server:
-        search = transactions(server.url, ServerProfile(name="static", honours_offset=False)).search
+        search = transactions(server.url, servers.profile("static-wado")).search
         found = search.search_for_studies(limit=3, offset=2)
         everything = search.search_for_studies()
     assert [r["0020000D"]["Value"][0] for r in found] == ["1.2.3.2", "1.2.3.3", "1.2.3.4"]
@@ -52,3 +53,26 @@ def test_a_request_size_cap_splits_the_store_into_smaller_requests(tmp_path):
     assert len(result.stored) == 6
     posts = [r for r in server.requests if r.method == "POST"]
     assert len(posts) == 3 and all(len(p.body) <= 2 * size + 4096 for p in posts)
+
+
+def test_an_instance_larger_than_one_request_may_hold_is_refused_before_sending(tmp_path):
+    small = make_series(tmp_path / "small", 2, rows=16, columns=16)
+    big = make_series(tmp_path / "big", 1, rows=256, columns=256)
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in small]
+
+    def handler(request):
+        sent = [u for u in uids if u.encode() in request.body]
+        body = {"00081199": {"vr": "SQ", "Value": [{"00081155": {"vr": "UI", "Value": [u]}} for u in sent]}}
+        return 200, {"Content-Type": "application/dicom+json"}, json.dumps(body).encode()
+
+    cap = 64 * 1024  # the big instance is 128 KiB of pixels
+    with FakeServer(handler) as server:
+        store = transactions(server.url, ServerProfile(name="capped", stow_max_bytes=cap)).store
+        result = store.store_instances([*small, *big], skip_existing=False)
+    assert len(result.stored) == 2
+    [refused] = result.failed
+    assert (
+        refused.path.endswith(big[0].name)
+        and "more than one request to this server may hold" in refused.reason
+    )
+    assert all(len(r.body) <= cap for r in server.requests)  # it never left

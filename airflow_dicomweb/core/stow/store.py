@@ -145,6 +145,17 @@ class Store:
             ProgressTracker(progress, len(paths), sum(i.size for i in items)), study_instance_uid
         )
 
+        cap = self.profile.stow_max_bytes
+        for item in [i for i in items if cap is not None and i.size > cap]:
+            outcomes[item.index] = _failed(
+                item,
+                None,
+                f"not sent: {item.size:,} bytes, more than one request to this server may hold "
+                f"({cap:,} bytes, server profile {self.profile.name})",
+            )
+            state.tracker.add(1, item.size)
+        items = [i for i in items if cap is None or i.size <= cap]
+
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow") as pool:
             if skip_existing:
                 items = self._skip_existing(items, state, outcomes, pool)
