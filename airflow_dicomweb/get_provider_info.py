@@ -18,7 +18,8 @@ CONNECTION_FIELDS = {
     "auth_type": _field(
         "Authentication",
         "auto (basic when a login is set, else none), none, basic (login/password), bearer (the token in "
-        "the password) or google (a service account, or Application Default Credentials).",
+        "the password), google (a service account, or Application Default Credentials) or azure (an Entra ID "
+        "token: a service principal, or DefaultAzureCredential).",
         enum=[defaults.AUTH_TYPE, *auth.names()],
         default=defaults.AUTH_TYPE,
     ),
@@ -109,6 +110,10 @@ CONNECTION_FIELDS = {
         "Operations root",
         "Where long-running operations are polled, for servers other than Google.",
         format="url",
+    ),
+    "tenant_id": _field(
+        "Azure tenant",
+        "With auth_type azure and a login (the client id) and password (the client secret): the Entra ID tenant.",
     ),
     "key_path": _field("Google key file path", "Path of a service-account JSON key (auth_type google)."),
     "keyfile_dict": _field(

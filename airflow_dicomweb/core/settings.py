@@ -44,6 +44,8 @@ class DicomWebSettings:
     #: None: as the server profile says (True for Orthanc, else False).
     caret_as_wildcard: bool | None = None
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: Azure's fields (``tenant_id``), for ``auth_type: azure``.
+    azure: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
     #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
     delete_api: str | None = None
@@ -191,6 +193,7 @@ class DicomWebSettings:
             caret_as_wildcard=_parse_bool(extras.get("caret_as_wildcard"), "caret_as_wildcard"),
             server=str(extras.get("server") or defaults.SERVER).strip().lower(),
             google=google,
+            azure={k: extras[k] for k in ("tenant_id",) if extras.get(k) not in (None, "")},
             limits=_parse_limits(extras),
             delete_api=_auto(extras.get("delete_api")),
             orthanc_root=extras.get("orthanc_root") or None,

@@ -9,14 +9,13 @@ import re
 
 import pydicom
 import pytest
-import requests
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebNotFoundError
 from tests.conftest import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
+from tests.orthanc_front import OrthancFront
 
 WHOLE = re.compile(r"^/dicomweb/studies/[0-9.]+(/series/[0-9.]+)?$")
 
@@ -24,26 +23,14 @@ WHOLE = re.compile(r"^/dicomweb/studies/[0-9.]+(/series/[0-9.]+)?$")
 @pytest.fixture
 def no_whole_retrieve(clean_orthanc):
     """The front: 404 for GET of a whole study or series; every other request forwarded to Orthanc."""
-    session = requests.Session()
-    session.auth = (clean_orthanc.username, clean_orthanc.password)
 
-    def handler(request):
+    def gate(request):
         if request.method == "GET" and WHOLE.match(request.path):
             return 404, {"Content-Type": "text/html"}, b"<pre>Cannot GET</pre>"
-        url = clean_orthanc.dicomweb_url + request.path.removeprefix("/dicomweb")
-        answer = session.request(
-            request.method,
-            url + (f"?{request.query}" if request.query else ""),
-            headers={k: v for k, v in request.headers.items() if k.lower() in ("accept", "content-type")},
-            data=request.body or None,
-        )
-        body = answer.content.replace(clean_orthanc.dicomweb_url.encode(), front.url.encode() + b"/dicomweb")
-        return answer.status_code, {"Content-Type": answer.headers.get("Content-Type", "")}, body
+        return None
 
-    with FakeServer(handler) as front:
-        front.orthanc = clean_orthanc
+    with OrthancFront(clean_orthanc, gate) as front:
         yield front
-    session.close()
 
 
 @pytest.fixture

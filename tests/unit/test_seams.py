@@ -19,7 +19,7 @@ def settings(host: str, **extra) -> DicomWebSettings:
 
 
 def test_every_auth_type_and_server_is_a_module_of_its_package():
-    assert auth.names() == ["basic", "bearer", "google", "none"]
+    assert auth.names() == ["azure", "basic", "bearer", "google", "none"]
     assert servers.names() == ["generic", "google", "orthanc", "static-wado", "tiny-pacs"]
     for name in auth.names():
         assert auth.auth_type(name).name == name
@@ -52,7 +52,7 @@ def test_unknown_names_are_refused_with_the_choices():
     ):
         settings("http://127.0.0.1/dicom-web", server="dcm4che")
     with pytest.raises(
-        DicomWebConfigError, match=r"unknown auth_type 'kerberos'.*basic, bearer, google, none"
+        DicomWebConfigError, match=r"unknown auth_type .kerberos.*azure, basic, bearer, google, none"
     ):
         settings("http://127.0.0.1/dicom-web", auth_type="kerberos")
 
