@@ -18,8 +18,9 @@ CONNECTION_FIELDS = {
     "auth_type": _field(
         "Authentication",
         "auto (basic when a login is set, else none), none, basic (login/password), bearer (the token in "
-        "the password), google (a service account, or Application Default Credentials) or azure (an Entra ID "
-        "token: a service principal, or DefaultAzureCredential).",
+        "the password), google (a service account, or Application Default Credentials) azure (an Entra ID "
+        "token: a service principal, or DefaultAzureCredential) or aws (SigV4 for HealthImaging, botocore's "
+        "credential chain).",
         enum=[defaults.AUTH_TYPE, *auth.names()],
         default=defaults.AUTH_TYPE,
     ),
@@ -114,6 +115,10 @@ CONNECTION_FIELDS = {
     "tenant_id": _field(
         "Azure tenant",
         "With auth_type azure and a login (the client id) and password (the client secret): the Entra ID tenant.",
+    ),
+    "region_name": _field(
+        "AWS region",
+        "With auth_type aws: the region of the HealthImaging data store; default: read from the host.",
     ),
     "key_path": _field("Google key file path", "Path of a service-account JSON key (auth_type google)."),
     "keyfile_dict": _field(

@@ -46,6 +46,8 @@ class DicomWebSettings:
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: Azure's fields (``tenant_id``), for ``auth_type: azure``.
     azure: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: AWS's fields (``region_name``), for ``auth_type: aws``.
+    aws: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
     #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
     delete_api: str | None = None
@@ -194,6 +196,7 @@ class DicomWebSettings:
             server=str(extras.get("server") or defaults.SERVER).strip().lower(),
             google=google,
             azure={k: extras[k] for k in ("tenant_id",) if extras.get(k) not in (None, "")},
+            aws={k: extras[k] for k in ("region_name",) if extras.get(k) not in (None, "")},
             limits=_parse_limits(extras),
             delete_api=_auto(extras.get("delete_api")),
             orthanc_root=extras.get("orthanc_root") or None,

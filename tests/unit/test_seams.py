@@ -19,8 +19,8 @@ def settings(host: str, **extra) -> DicomWebSettings:
 
 
 def test_every_auth_type_and_server_is_a_module_of_its_package():
-    assert auth.names() == ["azure", "basic", "bearer", "google", "none"]
-    assert servers.names() == ["generic", "google", "orthanc", "static-wado", "tiny-pacs"]
+    assert auth.names() == ["aws", "azure", "basic", "bearer", "google", "none"]
+    assert servers.names() == ["generic", "google", "healthimaging", "orthanc", "static-wado", "tiny-pacs"]
     for name in auth.names():
         assert auth.auth_type(name).name == name
     for name in servers.names():
@@ -48,11 +48,11 @@ def test_a_profile_gives_defaults_that_the_connection_may_override():
 def test_unknown_names_are_refused_with_the_choices():
     with pytest.raises(
         DicomWebConfigError,
-        match=r"unknown server 'dcm4che'.*generic, google, orthanc, static-wado, tiny-pacs",
+        match=r"unknown server 'dcm4che'.*generic, google, healthimaging, orthanc, static-wado, tiny-pacs",
     ):
         settings("http://127.0.0.1/dicom-web", server="dcm4che")
     with pytest.raises(
-        DicomWebConfigError, match=r"unknown auth_type .kerberos.*azure, basic, bearer, google, none"
+        DicomWebConfigError, match=r"unknown auth_type .kerberos.*aws, azure, basic, bearer, google, none"
     ):
         settings("http://127.0.0.1/dicom-web", auth_type="kerberos")
 
