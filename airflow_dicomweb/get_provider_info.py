@@ -27,7 +27,7 @@ CONNECTION_FIELDS = {
     "server": _field(
         "Server",
         "What kind of DICOMweb server this is: auto (told from the URL where it can be: Google's DICOM "
-        "stores; generic otherwise), generic, orthanc (deletes through its REST API, ^ sent as ?), google, "
+        "stores, Azure's and HealthImaging's hosts; generic otherwise), generic, orthanc (deletes through its REST API, ^ sent as ?), google, "
         "static-wado (OHIF's: no study or series retrieve, limit and offset ignored) or tiny-pacs (its silent "
         "10,000 page cap and its duplicate answer known).",
         enum=[defaults.SERVER, *servers.names()],

@@ -78,4 +78,11 @@ class AzureEmulator:
             valid = token in self.tokens and token not in self.revoked and self.tokens[token] > time.time()
         if not valid:
             return 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b""
+        limit = dict(parse_qsl(request.query)).get("limit")
+        if limit is not None and not 1 <= int(limit) <= 200:  # the v2 API's documented range
+            return (
+                400,
+                {"Content-Type": "application/json"},
+                b'{"error": "The limit must be between 1 and 200."}',
+            )
         return None

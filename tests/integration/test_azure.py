@@ -11,7 +11,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
-from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError
+from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError, DicomWebHTTPError
 from tests.azure_emulator import AUDIENCE, AzureEmulator
 from tests.conftest import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
@@ -34,7 +34,10 @@ def azure(clean_orthanc, monkeypatch):
 
 
 def client_for(azure: AzureEmulator, **extra) -> DicomWebClient:
-    return DicomWebClient.from_url(azure.dicom.dicomweb_url, auth_type="azure", **FAST_RETRY_EXTRAS, **extra)
+    """A client of the emulator; ``server: azure`` unless told otherwise (its loopback URL is no Azure host)."""
+    return DicomWebClient.from_url(
+        azure.dicom.dicomweb_url, auth_type="azure", **FAST_RETRY_EXTRAS, **{"server": "azure", **extra}
+    )
 
 
 def test_store_search_and_retrieve_with_a_managed_identity_token(azure, tmp_path):
@@ -82,3 +85,24 @@ def test_without_azure_identity_the_error_names_the_extra(monkeypatch):
         DicomWebConfigError, match=r"needs azure-identity: pip install 'airflow-dicomweb\[azure\]'"
     ):
         DicomWebClient.from_url("https://ws-dicom.dicom.azurehealthcareapis.com/v2", auth_type="azure")
+
+
+def test_the_azure_profile_pages_within_its_limit_of_200(azure, tmp_path):
+    study = generate_uid()
+    files = make_series(tmp_path, 230, study_uid=study, rows=4, columns=4)
+    with client_for(azure) as client:
+        assert len(client.store_instances(files).stored) == 230
+        asked = len(azure.authorizations)
+        assert len(client.search_for_instances(study)) == 230
+        assert len(azure.authorizations) - asked == 2  # 200, then 30: no request past the last page
+    with (
+        client_for(azure, server="generic") as generic,
+        pytest.raises(DicomWebHTTPError, match="between 1 and 200"),
+    ):
+        generic.search_for_instances(study)  # asks for 50,000 a page, which Azure refuses
+    assert (
+        DicomWebClient.from_url(
+            "https://ws-dicom.dicom.azurehealthcareapis.com/v2", auth_type="azure"
+        ).transport.settings.profile.name
+        == "azure"
+    )  # told from the host

@@ -20,7 +20,15 @@ def settings(host: str, **extra) -> DicomWebSettings:
 
 def test_every_auth_type_and_server_is_a_module_of_its_package():
     assert auth.names() == ["aws", "azure", "basic", "bearer", "google", "none"]
-    assert servers.names() == ["generic", "google", "healthimaging", "orthanc", "static-wado", "tiny-pacs"]
+    assert servers.names() == [
+        "azure",
+        "generic",
+        "google",
+        "healthimaging",
+        "orthanc",
+        "static-wado",
+        "tiny-pacs",
+    ]
     for name in auth.names():
         assert auth.auth_type(name).name == name
     for name in servers.names():
@@ -48,7 +56,7 @@ def test_a_profile_gives_defaults_that_the_connection_may_override():
 def test_unknown_names_are_refused_with_the_choices():
     with pytest.raises(
         DicomWebConfigError,
-        match=r"unknown server 'dcm4che'.*generic, google, healthimaging, orthanc, static-wado, tiny-pacs",
+        match=r"unknown server 'dcm4che'.*azure, generic, google, healthimaging, orthanc, static-wado, tiny-pacs",
     ):
         settings("http://127.0.0.1/dicom-web", server="dcm4che")
     with pytest.raises(
