@@ -101,6 +101,13 @@ CONNECTION_FIELDS = {
         enum=["auto", "dicomweb", "orthanc"],
         default="auto",
     ),
+    "transfer_syntax_fallback": _field(
+        "Fall back to the server's transfer syntax",
+        "When a server cannot send the transfer syntax a retrieve asks for (406), take its default instead "
+        "of failing.",
+        "boolean",
+        default=False,
+    ),
     "orthanc_root": _field(
         "Orthanc REST root",
         "With delete_api orthanc: Orthanc's REST API; default: the service root without "

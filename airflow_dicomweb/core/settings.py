@@ -52,6 +52,8 @@ class DicomWebSettings:
     #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
     delete_api: str | None = None
     orthanc_root: str | None = None
+    #: On a 406 to a transfer syntax asked for, retrieve in the server's default instead of failing.
+    transfer_syntax_fallback: bool = False
     #: The server profile's name, or ``auto``: told from the service root.
     server: str = defaults.SERVER
     #: The server profile the settings resolve to (from ``server`` and the service root).
@@ -194,6 +196,9 @@ class DicomWebSettings:
             pool_size=int(extras.get("pool_size", defaults.POOL_SIZE)),
             caret_as_wildcard=_parse_bool(extras.get("caret_as_wildcard"), "caret_as_wildcard"),
             server=str(extras.get("server") or defaults.SERVER).strip().lower(),
+            transfer_syntax_fallback=bool(
+                _parse_bool(extras.get("transfer_syntax_fallback"), "transfer_syntax_fallback")
+            ),
             google=google,
             azure={k: extras[k] for k in ("tenant_id",) if extras.get(k) not in (None, "")},
             aws={k: extras[k] for k in ("region_name",) if extras.get(k) not in (None, "")},

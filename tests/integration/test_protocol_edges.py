@@ -2,10 +2,11 @@
 
 import json
 
+import pydicom
 import pytest
 
 from airflow_dicomweb.core.client import DicomWebClient
-from airflow_dicomweb.core.errors import DicomWebPaginationError
+from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebPaginationError
 from tests.conftest import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
 from tests.fake_server import FakeServer
@@ -206,3 +207,39 @@ def test_a_store_to_a_server_that_is_gone_ends_after_one_retry_budget_not_one_pe
     skipped = [o for o in result.failed if o.reason.startswith("not sent: the server could not be reached")]
     assert 1 <= len(tried) <= 4  # those in flight when the first one gave up (two per thread at most)
     assert len(tried) + len(skipped) == 30
+
+
+def test_a_transfer_syntax_the_server_cannot_send_is_named_or_falls_back(tmp_path):
+    [source] = make_series(tmp_path / "src", 1, rows=8, columns=8)
+    data = source.read_bytes()
+    ds = pydicom.dcmread(source, stop_before_pixels=True)
+    boundary = "ts-boundary"
+
+    def handler(request):
+        if "transfer-syntax=" in request.headers.get("Accept", ""):
+            return 406, {"Content-Type": "text/plain"}, b"only 1.2.840.10008.1.2.1 here"
+        body = (
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return (
+            200,
+            {"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'},
+            body,
+        )
+
+    uids = (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    with FakeServer(handler) as server:
+        strict = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
+        with pytest.raises(
+            DicomWebHTTPError, match=r"cannot send transfer syntax 1\.2\.840\.10008\.1\.2\.4\.201"
+        ):
+            strict.retrieve_instance(*uids, tmp_path / "a", transfer_syntax="htj2k-lossless")
+        assert "transfer-syntax=1.2.840.10008.1.2.4.201" in server.requests[-1].headers["Accept"]
+        lenient = DicomWebClient.from_url(server.url, transfer_syntax_fallback=True, **FAST_RETRY_EXTRAS)
+        [path] = lenient.retrieve_instance(*uids, tmp_path / "b", transfer_syntax="htj2k-lossless")
+    assert path.read_bytes() == data
+    assert "transfer-syntax" not in server.requests[-1].headers["Accept"]  # the server's default
+    with pytest.raises(ValueError, match="not \\*, a UID, or one of"):
+        strict.retrieve_instance(*uids, tmp_path / "c", transfer_syntax="webp")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.dicom.transfer_syntaxes import transfer_syntax_uid
 from airflow_dicomweb.core.errors import (
     DicomWebHTTPError,
     DicomWebNotFoundError,
@@ -72,9 +73,14 @@ class RetrieveInstances:
         tracker: ProgressTracker | None = None,
         keep_existing: bool = False,
     ) -> list[Location]:
+        transfer_syntax = transfer_syntax_uid(transfer_syntax)
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
-        headers = {"Accept": accept or multipart_accept(DICOM, transfer_syntax), **IDENTITY}
+        if accept is None:
+            accept = multipart_accept(DICOM, transfer_syntax)
+        elif transfer_syntax:
+            accept = f"{accept}; transfer-syntax={transfer_syntax}"
+        headers = {"Accept": accept, **IDENTITY}
 
         def attempt() -> list[Location]:
             response = self.transport.send("GET", url, headers=headers)
@@ -95,6 +101,26 @@ class RetrieveInstances:
             return self.transport.retry(attempt)
         except DicomWebNotFoundError as exc:
             raise named_not_found(exc, expected) from None
+        except DicomWebHTTPError as exc:
+            if exc.status != 406 or not transfer_syntax:
+                raise
+            if not self.transport.settings.transfer_syntax_fallback:
+                refused = DicomWebHTTPError(
+                    406, method=exc.method, url=exc.url, server_message=exc.server_message
+                )
+                refused.args = (
+                    f"{resource_name(expected)}: the server cannot send transfer syntax {transfer_syntax} "
+                    f"({exc}); ask for another, or set transfer_syntax_fallback on the connection to take the "
+                    "server's default",
+                )
+                raise refused from None
+            log.info(
+                "%s: the server cannot send transfer syntax %s (HTTP 406); taking its default",
+                resource_name(expected),
+                transfer_syntax,
+            )
+            plain = DICOM if accept.split(";", 1)[0].strip() == DICOM else None
+            return self._retrieve_to(segments, dest, expected, None, plain, tracker, keep_existing)
 
     def retrieve_study(
         self,
@@ -370,9 +396,7 @@ class RetrieveInstances:
             "SeriesInstanceUID": series_instance_uid,
             "SOPInstanceUID": sop_instance_uid,
         }
-        accept = None
-        if single_part:
-            accept = DICOM + (f"; transfer-syntax={transfer_syntax}" if transfer_syntax else "")
+        accept = DICOM if single_part else None  # the transfer syntax is added by _retrieve_to
         return native(self._retrieve_to(segments, Location.of(dest_dir), expected, transfer_syntax, accept))
 
 
