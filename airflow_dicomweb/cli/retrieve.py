@@ -61,7 +61,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"studies (--all) or series at once ({defaults.SERIES_CONCURRENCY})",
     )
-    parser.add_argument("--transfer-syntax", default="*", metavar="UID", help="as stored (*) by default")
+    parser.add_argument(
+        "--transfer-syntax",
+        default=defaults.TRANSFER_SYNTAX,
+        metavar="UID",
+        help="as stored (*) by default; a UID or a name: htj2k, htj2k-lossless, jpeg-ls, jpeg-2000-lossless...",
+    )
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--metadata", action="store_true", help="the metadata, as DICOM JSON")
     form.add_argument("--rendered", action="store_true", help="a rendered image (of the first instance)")

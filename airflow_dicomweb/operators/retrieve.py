@@ -19,7 +19,8 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
     :param study_instance_uid: the study (templated); with ``series_instance_uid`` a series, and with
         ``sop_instance_uid`` too, one instance.
     :param dest_dir: the destination folder (templated; ``{study_instance_uid}``-style placeholders).
-    :param transfer_syntax: ``*`` (the default) asks for the stored bytes; None lets the server transcode.
+    :param transfer_syntax: ``*`` (the default) asks for the stored bytes; a UID or a name (``htj2k``,
+        ``jpeg-ls``...) asks the server to transcode to it; None lets the server choose.
     :param skip_existing: files already complete are not fetched again, so a retried task resumes.
     :param series_concurrency: fetch a study's series as this many parallel streams. By default (None)
         the series are listed and up to 4 fetched at once; 1 forces a single stream.
