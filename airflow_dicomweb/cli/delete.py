@@ -9,7 +9,7 @@ import sys
 import time
 
 from airflow_dicomweb.cli import exit_codes
-from airflow_dicomweb.cli.parsers import add_command
+from airflow_dicomweb.cli.parsers import add_command, add_number
 from airflow_dicomweb.cli.resource_path import ResourcePath
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
@@ -43,20 +43,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     delete.add_argument("path", metavar="PATH")
     delete.add_argument("--no-wait", action="store_true", help="print the operation's name and return")
-    delete.add_argument(
-        "--timeout",
-        type=float,
-        default=defaults.OPERATION_TIMEOUT,
-        metavar="S",
-        help=f"wait at most S seconds ({defaults.OPERATION_TIMEOUT:g})",
-    )
-    delete.add_argument(
-        "--poll",
-        type=float,
-        default=defaults.CLI_OPERATION_POLL_INTERVAL,
-        metavar="S",
-        help=f"first poll interval ({defaults.CLI_OPERATION_POLL_INTERVAL:g} s)",
-    )
+    add_waiting(delete)
     delete.set_defaults(run=run_delete)
     operation = add_command(
         commands,
@@ -67,20 +54,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     operation.add_argument("name", metavar="NAME", help="the operation's name, as the delete printed it")
     operation.add_argument("--wait", action="store_true", help="wait until it is done")
-    operation.add_argument(
-        "--timeout",
-        type=float,
-        default=defaults.OPERATION_TIMEOUT,
-        metavar="S",
-        help="wait at most S seconds",
-    )
-    operation.add_argument(
-        "--poll",
-        type=float,
-        default=defaults.CLI_OPERATION_POLL_INTERVAL,
-        metavar="S",
-        help=f"first poll interval ({defaults.CLI_OPERATION_POLL_INTERVAL:g} s)",
-    )
+    add_waiting(operation)
     operation.set_defaults(run=run_operation)
 
 
@@ -105,6 +79,26 @@ def wait(client: DicomWebClient, name: str, timeout: float, poll: float) -> tupl
             return exit_codes.SERVER, operation
         time.sleep(min(interval, remaining))
         interval = min(interval * 1.5, 60.0)
+
+
+def add_waiting(parser: argparse.ArgumentParser) -> None:
+    """How long to wait on an operation, and how often to look."""
+    add_number(
+        parser,
+        "--timeout",
+        kind=float,
+        default=defaults.OPERATION_TIMEOUT,
+        metavar="S",
+        help="wait at most S seconds",
+    )
+    add_number(
+        parser,
+        "--poll",
+        kind=float,
+        default=defaults.CLI_OPERATION_POLL_INTERVAL,
+        metavar="S",
+        help="first poll interval, in seconds",
+    )
 
 
 def run_delete(client: DicomWebClient, args: argparse.Namespace, progress: object) -> int:

@@ -1,4 +1,5 @@
-"""How every subcommand's parser is made: its help, description and examples, laid out as written."""
+"""How every subcommand's parser is made: its help, description and examples, laid out as written; and its
+numeric options, each showing its default (from :mod:`airflow_dicomweb.core.defaults`) in its help."""
 
 from __future__ import annotations
 
@@ -15,3 +16,15 @@ def add_command(
         epilog=examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def add_number(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *flags: str,
+    kind: type[int] | type[float],
+    default: float,
+    metavar: str,
+    help: str,
+) -> None:
+    """A numeric option whose help ends with its default, as argparse fills it in."""
+    parser.add_argument(*flags, type=kind, default=default, metavar=metavar, help=f"{help} (%(default)s)")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dicomweb.cli import exit_codes
-from airflow_dicomweb.cli.parsers import add_command
+from airflow_dicomweb.cli.parsers import add_command, add_number
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.cli.resource_path import ResourcePath
 from airflow_dicomweb.core import defaults
@@ -53,13 +53,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "frame to standard output instead",
     )
     parser.add_argument("--all", action="store_true", help="every study of the store")
-    parser.add_argument(
+    add_number(
+        parser,
         "--parallel",
         "-m",
-        type=int,
+        kind=int,
         default=defaults.SERIES_CONCURRENCY,
         metavar="N",
-        help=f"studies (--all) or series at once ({defaults.SERIES_CONCURRENCY})",
+        help="studies (--all) or series at once",
     )
     parser.add_argument(
         "--transfer-syntax",

@@ -8,7 +8,7 @@ import re
 import sys
 
 from airflow_dicomweb.cli import exit_codes
-from airflow_dicomweb.cli.parsers import add_command
+from airflow_dicomweb.cli.parsers import add_command, add_number
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
@@ -32,20 +32,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         EXAMPLES,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or quoted glob patterns")
-    parser.add_argument(
+    add_number(
+        parser,
         "--parallel",
         "-m",
-        type=int,
+        kind=int,
         default=defaults.STORE_CONCURRENCY,
         metavar="N",
-        help=f"requests at once ({defaults.STORE_CONCURRENCY})",
+        help="requests at once",
     )
-    parser.add_argument(
-        "--batch",
-        type=int,
-        default=defaults.STORE_BATCH_FILES,
-        metavar="N",
-        help=f"files per request ({defaults.STORE_BATCH_FILES})",
+    add_number(
+        parser, "--batch", kind=int, default=defaults.STORE_BATCH_FILES, metavar="N", help="files per request"
     )
     parser.add_argument("--study", metavar="UID", help="post to /studies/UID: every file must be in it")
     parser.add_argument("--storage-class", metavar="C", help="Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE")
