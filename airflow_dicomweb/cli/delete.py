@@ -38,7 +38,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "delete",
         "delete a study, series or instance, and wait on the operation",
         "Delete PATH (studies/UID[/series/UID[/instances/UID]]). When the server starts a "
-        "long-running operation (Google), wait for it, polling with backoff and showing its counters.",
+        "long-running operation (Google's, or Azure's by its id), wait for it, polling with backoff and showing its counters.",
         DELETE_EXAMPLES,
     )
     delete.add_argument("path", metavar="PATH")

@@ -7,5 +7,7 @@ ITEMS_FAILED = 1
 USAGE = 2
 #: The server or the network failed after the retries (HTTP errors, timeouts, unreadable responses).
 SERVER = 3
+#: An unexpected error inside the command (a bug): one line on stderr, the traceback only with --debug.
+INTERNAL = 4
 #: Interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
 INTERRUPTED = 130

@@ -31,6 +31,7 @@ EPILOG = """exit codes:
   1    some items failed (files not stored, studies not retrieved, a failed operation)
   2    usage or configuration error
   3    server or network error after the retries (or an operation still running at --timeout)
+  4    unexpected error (a bug: run again with --debug for the traceback, and report it)
   130  interrupted (Ctrl-C); run the same command again to resume
 
 examples:
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.debug:  # the store lists its failures itself, once, at the end
         logging.getLogger("airflow_dicomweb.core.stow.store").setLevel(logging.ERROR)
+        # urllib3 logs a header it cannot parse (some servers' multipart answers) as a warning with a
+        # traceback; the answer is still read, and its body checked by the multipart reader.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     progress = ProgressDisplay(args.command, quiet=args.quiet)
     try:
         client = DicomWebClient(settings_from_args(args))
@@ -127,6 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `dicomweb search ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exit_codes.OK
+    except Exception as exc:  # a bug: one line, no traceback (it may quote a server's answer at length)
+        if args.debug:
+            logging.getLogger(__name__).exception("dicomweb %s: unexpected error", args.command)
+        message = client.transport.redact(str(exc))[:500]
+        print(
+            f"dicomweb {args.command}: unexpected error ({type(exc).__name__}: {message}); "
+            "run again with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return exit_codes.INTERNAL
 
 
 if __name__ == "__main__":

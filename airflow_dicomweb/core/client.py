@@ -62,7 +62,7 @@ class Transactions:
             pixels=RetrievePixels(transport, responses),
             bulkdata=RetrieveBulkdata(transport, responses, metadata),
             delete=Delete(transport),
-            operations=Operations(transport),
+            operations=Operations(transport, profile),
         )
 
 

@@ -66,6 +66,10 @@ CLI_OPERATION_POLL_INTERVAL = 2.0
 # --- the study-arrival watcher --------------------------------------------------------------------------
 ARRIVAL_POLL_INTERVAL = 60.0
 ARRIVAL_LOOKBACK_DAYS = 1
+#: Change-feed entries per request (Azure's v2 API takes at most 200), and at most per poll: the rest waits
+#: for the next poll, so one poll's time and memory stay bounded after a long outage.
+CHANGE_FEED_PAGE = 200
+CHANGE_FEED_MAX_PER_POLL = 20_000
 
 # --- XCom ----------------------------------------------------------------------------------------------------
 #: The most UIDs, paths or results a task pushes to XCom before it refuses (or summarises).

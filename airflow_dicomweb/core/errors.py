@@ -129,7 +129,8 @@ class DicomWebOperationError(DicomWebError):
         self.code = code
         self.message = message
         self.details = details or []
-        super().__init__(f"operation {name} failed with code {code}: {message}")
+        coded = f" with code {code}" if code is not None else ""
+        super().__init__(f"operation {name} failed{coded}: {message}")
 
 
 class DicomWebOperationTimeoutError(DicomWebError, TimeoutError):

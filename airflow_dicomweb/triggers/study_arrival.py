@@ -12,6 +12,8 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.change_feed.feed import ChangeFeed
+from airflow_dicomweb.core.change_feed.study_arrivals import ChangeFeedCursor, poll_change_feed
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.qido.study_arrivals import (
     DEFAULT_EVENT_ATTRIBUTES,
@@ -21,6 +23,10 @@ from airflow_dicomweb.core.qido.study_arrivals import (
 from airflow_dicomweb.triggers.base import client_for
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
+#: Where arrivals are read: ``search`` (QIDO-RS over a StudyDate window), ``change-feed`` (Azure's change
+#: feed), or ``auto`` (the change feed where the server profile has one).
+SOURCES = ("auto", "search", "change-feed")
+Cursor = ArrivalCursor | ChangeFeedCursor
 
 
 class DicomWebStudyArrivalTrigger(BaseEventTrigger):
@@ -34,6 +40,9 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
       lists all matching studies.
     - ``announce_existing``: on the very first poll, announce the studies already there (default: they are
       the baseline).
+    - ``source``: ``auto`` (default) reads Azure's change feed where the server profile has one
+      (``server: azure``), exactly and with no date window (``lookback_days`` is then how long an announced
+      study is remembered); ``search`` always polls QIDO-RS; ``change-feed`` insists on the feed.
 
     The cursor (the UIDs announced in the window) is kept in Airflow's asset state store when the
     triggerer provides one (Airflow 3.3+, one watched asset), so a restart neither loses the studies that
@@ -53,8 +62,11 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         announce_existing: bool = False,
         event_attributes: list[str] | None = None,
         page_size: int | None = None,
+        source: str = "auto",
     ) -> None:
         super().__init__()
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, not {poll_interval}")
         if lookback_days is not None and lookback_days < 0:
@@ -66,7 +78,8 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         self.announce_existing = announce_existing
         self.event_attributes = list(event_attributes or DEFAULT_EVENT_ATTRIBUTES)
         self.page_size = page_size
-        self._memory: ArrivalCursor | None = None
+        self.source = source
+        self._memory: Cursor | None = None
         self._warned = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -80,6 +93,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "announce_existing": self.announce_existing,
                 "event_attributes": self.event_attributes,
                 "page_size": self.page_size,
+                "source": self.source,
             },
         )
 
@@ -87,7 +101,10 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
     def cursor_key(self) -> str:
         """The state-store key: one per connection, filters and window, so that changing them starts anew."""
         identity = json.dumps(
-            [self.dicomweb_conn_id, self.filters, self.lookback_days], sort_keys=True, default=str
+            [self.dicomweb_conn_id, self.filters, self.lookback_days]
+            + ([self.source] if self.source != "auto" else []),
+            sort_keys=True,
+            default=str,
         )
         return f"{_CURSOR_KEY_PREFIX}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
 
@@ -96,27 +113,30 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
             self.log.warning(message)
             self._warned = True
 
-    async def load_cursor(self) -> ArrivalCursor:
+    async def load_cursor(self) -> Cursor | None:
+        """The stored cursor; None if there is none (the first poll takes a baseline)."""
         store = getattr(self, "asset_state_store", None)
         if store is None:
             self._warn_once("no asset state store: the study-arrival cursor is kept in memory only")
-            return self._memory or ArrivalCursor()
+            return self._memory
         try:
             data = await store.aget(self.cursor_key, default=None)
         except ValueError:
             self._warn_once(
                 "the asset state store needs one watched asset: the cursor is kept in memory only"
             )
-            return self._memory or ArrivalCursor()
+            return self._memory
         if data is None:
-            return ArrivalCursor()
+            return None
         try:
+            if isinstance(data, dict) and data.get("kind") == "change-feed":
+                return ChangeFeedCursor.from_json(data)
             return ArrivalCursor.from_json(data)
         except ValueError as exc:
             self.log.warning("stored study-arrival cursor unreadable (%s): taking a new baseline", exc)
-            return ArrivalCursor()
+            return None
 
-    async def save_cursor(self, cursor: ArrivalCursor) -> None:
+    async def save_cursor(self, cursor: Cursor) -> None:
         self._memory = cursor
         store = getattr(self, "asset_state_store", None)
         if store is None:
@@ -128,7 +148,26 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "the asset state store needs one watched asset: the cursor is kept in memory only"
             )
 
-    def _poll(self, client: Any, cursor: ArrivalCursor) -> tuple[list[dict[str, Any]], ArrivalCursor]:
+    def _reads_change_feed(self, client: Any) -> bool:
+        if self.source == "auto":
+            return bool(client.transport.settings.profile.change_feed)
+        return self.source == "change-feed"
+
+    def _poll(self, client: Any, cursor: Cursor | None) -> tuple[list[dict[str, Any]], Cursor]:
+        if self._reads_change_feed(client):
+            if not isinstance(cursor, ChangeFeedCursor):
+                cursor = ChangeFeedCursor()
+            return poll_change_feed(
+                ChangeFeed(client.transport),
+                client,
+                cursor,
+                filters=self.filters,
+                remember_days=self.lookback_days,
+                announce_existing=self.announce_existing,
+                event_attributes=self.event_attributes,
+            )
+        if not isinstance(cursor, ArrivalCursor):
+            cursor = ArrivalCursor()
         return poll_new_studies(
             client,
             cursor,
@@ -142,7 +181,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         cursor = await self.load_cursor()
-        pending: ArrivalCursor | None = None
+        pending: Cursor | None = None
         while True:
             if pending is not None:  # the previous poll's events have been handed over by now
                 await self.save_cursor(pending)
@@ -156,11 +195,11 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
             except DicomWebError as exc:
                 self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
             else:
-                if not cursor.started:
+                if cursor is None or not cursor.started:
                     self.log.info(
-                        "study-arrival watcher: baseline of %d studies%s",
-                        len(after.seen),
-                        ", announcing them" if self.announce_existing else "",
+                        "study-arrival watcher (%s): baseline taken%s",
+                        "change feed" if isinstance(after, ChangeFeedCursor) else "search",
+                        ", announcing what is there" if self.announce_existing else "",
                     )
                 for study in new:
                     self.log.info("new study %s", study["StudyInstanceUID"])

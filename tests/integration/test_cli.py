@@ -417,3 +417,21 @@ def test_a_hostile_search_answer_cannot_name_a_file_outside_the_destination(tmp_
         )
     assert code == 2 and "SeriesInstanceUID in the search result" in err
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_unexpected_error_is_one_line_with_no_traceback_and_no_secret(clean_orthanc, monkeypatch, capsys):
+    from airflow_dicomweb.cli.main import main as cli_main
+    from airflow_dicomweb.core.client import DicomWebClient
+
+    password = clean_orthanc.password
+
+    def broken(self, *args, **kwargs):
+        raise KeyError(f"a bug that quotes {password}")
+
+    monkeypatch.setattr(DicomWebClient, "iter_search", broken)
+    monkeypatch.setenv("DICOMWEB_PASSWORD", password)
+    code = cli_main(["--user", clean_orthanc.username, clean_orthanc.dicomweb_url, "search", "studies"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "unexpected error (KeyError" in err and "--debug" in err
+    assert "Traceback" not in err and password not in err

@@ -1,5 +1,8 @@
-"""Long-running operations: read one, or wait until it is done (Google's style: ``done`` with ``response``
-or ``error``, ``metadata.counter``), polled with growing waits."""
+"""Long-running operations: read one, or wait until it is done, polled with growing waits.
+
+Where one is polled is the server profile's say (``operations``): Google's under its API root
+(``{api_root}/v1/{name}``), Azure's under the service root (``operations/{id}``, which a bare id becomes).
+How one reads is :mod:`.state`'s."""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.operations.state import (
     RUNNING,
     describe_operation,
+    operation_name,
     operation_state,
     raise_for_operation_error,
 )
+from airflow_dicomweb.core.servers.profile import ServerProfile
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +27,20 @@ log = logging.getLogger(__name__)
 class Operations:
     """The long-running operations of one service, read over ``transport``."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, profile: ServerProfile) -> None:
         self.transport = transport
+        self.profile = profile
+
+    def _name(self, name: str) -> str:
+        if self.profile.operations == "azure" and name and "/" not in name:
+            return f"operations/{name}"
+        return name
 
     def get_operation(self, name: str) -> dict:
-        """The current state of a long-running operation."""
-        url = self.transport.operation_url(name)
-        response = self.transport.request("GET", url, headers={"Accept": "application/json"})
+        """The current state of a long-running operation (a name, or the URL the server gave)."""
+        url = self.transport.operation_url(self._name(name))
+        # Azure answers 202 while an operation runs, 200 once it is over.
+        response = self.transport.request("GET", url, headers={"Accept": "application/json"}, ok=(200, 202))
         try:
             body = response.json()
         except ValueError:
@@ -51,7 +63,7 @@ class Operations:
         :class:`DicomWebOperationTimeoutError` if it is still running after ``timeout`` seconds.
         """
         if isinstance(name, dict):
-            name = str(name.get("name") or "")
+            name = operation_name(name)
         if not name:
             raise ValueError("wait_for_operation needs an operation name")
         deadline = time.monotonic() + timeout

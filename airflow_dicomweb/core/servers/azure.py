@@ -3,7 +3,8 @@
 Recognized by its host, ``<workspace>-<service>.dicom.azurehealthcareapis.com``. A search takes a ``limit``
 of at most 200 (more is refused) and pages with ``offset``; an empty search answers 204. One STOW-RS
 request may hold 4 GB. A duplicate is refused with FailureReason 45070. A delete finishes at once (no
-operation).
+operation); what does start one (export, bulk update) is polled at ``{service root}/operations/{id}``.
+Arrivals are read from the change feed (``/changefeed``), exactly, rather than searched for.
 """
 
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ PROFILE = ServerProfile(
     empty_search_204=True,
     stow_max_bytes=4 * 1024**3,
     duplicate_failure_reasons=frozenset({45070}),
-    operations="none",
+    operations="azure",
+    change_feed=True,
     recognizes=_is_azure,
 )

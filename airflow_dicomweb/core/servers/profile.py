@@ -36,8 +36,12 @@ class ServerProfile:
     #: ``orthanc`` (Orthanc's REST API).
     delete_api: str = "dicomweb"
     #: How long-running operations are named and polled: ``google`` (``{api_root}/{version}/{name}``,
-    #: ``done`` with ``response`` or ``error``), or ``none`` (deletes finish at once).
+    #: ``done`` with ``response`` or ``error``), ``azure`` (``{service root}/operations/{id}``, ``status``),
+    #: or ``none`` (deletes finish at once).
     operations: str = "google"
+    #: Whether the server lists its changes in Azure's change feed (``/changefeed``, by sequence number),
+    #: which the study-arrival watcher then reads instead of searching a StudyDate window.
+    change_feed: bool = False
     #: ``^`` in search values sent as ``?``, for servers that do not percent-decode queries.
     caret_as_wildcard: bool = False
     #: With ``server: auto``, whether a service root belongs to this kind of server.
