@@ -30,6 +30,9 @@ SPEED_LIMIT = 1024
 SPEED_TIME = 60.0
 #: How deletes are made, where the server profile says nothing.
 DELETE_API = "dicomweb"
+#: dcm4chee's reason for rejecting what ``delete_api: dcm4chee`` deletes: (113039, DCM) "Data Retention
+#: Policy Expired", the rejection its archive purges for good.
+REJECTION_CODE = "113039^DCM"
 #: Google's API root and version, for a store named by its parts.
 GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
 GOOGLE_API_VERSION = "v1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,10 @@ from airflow_dicomweb.core.http.url_policy import parse as parse_url_strictly
 from airflow_dicomweb.core.servers import profile_for
 from airflow_dicomweb.core.servers.profile import ServerProfile
 
-#: How deletes are made: DICOMweb DELETE, or Orthanc's own REST API (Orthanc's plugin has no DELETE).
-DELETE_APIS = ("dicomweb", "orthanc")
+#: How deletes are made: DICOMweb DELETE, Orthanc's REST API (its plugin has no DELETE), or dcm4chee's
+#: reject-then-delete.
+DELETE_APIS = ("dicomweb", "orthanc", "dcm4chee")
+_REJECTION_CODE = re.compile(r"\A[A-Za-z0-9.\-]{1,16}\^[A-Za-z0-9.\-]{1,16}\Z")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class DicomWebSettings:
     #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
     delete_api: str | None = None
     orthanc_root: str | None = None
+    #: With ``delete_api: dcm4chee``: the rejection code, ``CodeValue^CodingSchemeDesignator``.
+    rejection_code: str = defaults.REJECTION_CODE
     #: On a 406 to a transfer syntax asked for, retrieve in the server's default instead of failing.
     transfer_syntax_fallback: bool = False
     #: The server profile's name, or ``auto``: told from the service root.
@@ -76,6 +81,11 @@ class DicomWebSettings:
         if self.delete_api not in DELETE_APIS:
             raise DicomWebConfigError(
                 f"unknown delete_api {self.delete_api!r}; expected one of {', '.join(DELETE_APIS)}"
+            )
+        if not _REJECTION_CODE.match(self.rejection_code):
+            raise DicomWebConfigError(
+                f"rejection_code {self.rejection_code[:40]!r} is not CodeValue^CodingSchemeDesignator "
+                f"(for example {defaults.REJECTION_CODE})"
             )
         for what, url in (
             ("the service root", self.base_url),
@@ -205,6 +215,7 @@ class DicomWebSettings:
             limits=_parse_limits(extras),
             delete_api=_auto(extras.get("delete_api")),
             orthanc_root=extras.get("orthanc_root") or None,
+            rejection_code=str(extras.get("rejection_code") or defaults.REJECTION_CODE),
         )
 
 

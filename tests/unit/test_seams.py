@@ -22,6 +22,7 @@ def test_every_auth_type_and_server_is_a_module_of_its_package():
     assert auth.names() == ["aws", "azure", "basic", "bearer", "google", "none"]
     assert servers.names() == [
         "azure",
+        "dcm4chee",
         "generic",
         "google",
         "healthimaging",
@@ -56,7 +57,7 @@ def test_a_profile_gives_defaults_that_the_connection_may_override():
 def test_unknown_names_are_refused_with_the_choices():
     with pytest.raises(
         DicomWebConfigError,
-        match=r"unknown server 'dcm4che'.*azure, generic, google, healthimaging, orthanc, static-wado, tiny-pacs",
+        match=r"unknown server 'dcm4che'.*azure, dcm4chee, generic, google, healthimaging, orthanc, static-wado, tiny-pacs",
     ):
         settings("http://127.0.0.1/dicom-web", server="dcm4che")
     with pytest.raises(

@@ -3,7 +3,8 @@
 Google answers a study or series delete with an operation (``{"name": ...}``) and an instance delete with
 ``{}``; a server that does not implement DICOMweb delete (Orthanc: 405) raises
 :class:`~airflow_dicomweb.core.errors.DicomWebDeleteNotSupportedError`, unless the connection says
-``delete_api: orthanc``: then Orthanc's own REST API deletes (:mod:`.orthanc_rest`), at once.
+another ``delete_api``: ``orthanc``, Orthanc's own REST API (:mod:`.orthanc_rest`), or ``dcm4chee``, reject
+then delete (:mod:`.dcm4chee_reject`), each at once.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import logging
 
 from airflow_dicomweb.core.errors import DicomWebResponseError
 from airflow_dicomweb.core.http.transport import Transport
+from airflow_dicomweb.core.operations.dcm4chee_reject import Dcm4cheeRejectDelete
 from airflow_dicomweb.core.operations.orthanc_rest import OrthancRestDelete
 from airflow_dicomweb.core.uids import resource_segments
 
 log = logging.getLogger(__name__)
+#: Deletes made through a server's own REST API (the connection's ``delete_api``), not DICOMweb DELETE.
+_OTHER_APIS: dict[str, type[OrthancRestDelete] | type[Dcm4cheeRejectDelete]] = {
+    "orthanc": OrthancRestDelete,
+    "dcm4chee": Dcm4cheeRejectDelete,
+}
 
 
 class Delete:
@@ -26,8 +33,9 @@ class Delete:
         self.transport = transport
 
     def _delete(self, segments: list[str]) -> dict | None:
-        if self.transport.settings.delete_api == "orthanc":
-            OrthancRestDelete(self.transport).delete(*segments[1::2])
+        api = self.transport.settings.delete_api
+        if api in _OTHER_APIS:
+            _OTHER_APIS[api](self.transport).delete(*segments[1::2])
             return None
         url = self.transport.url(*segments)
         response = self.transport.request("DELETE", url, ok=(200, 202, 204))
