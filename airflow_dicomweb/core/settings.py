@@ -49,7 +49,8 @@ class DicomWebSettings:
     google: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: Azure's fields (``tenant_id``), for ``auth_type: azure``.
     azure: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    #: AWS's fields (``region_name``), for ``auth_type: aws``.
+    #: AWS's fields (``region_name``), for ``auth_type: aws``; the Airflow layer may add ``credentials``, a
+    #: callable returning botocore credentials (from the Airflow AWS connection named by ``aws_conn_id``).
     aws: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
     #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
@@ -193,6 +194,11 @@ class DicomWebSettings:
             initial_wait=float(extras.get("retry_initial_wait", defaults.RETRY_INITIAL_WAIT)),
             max_wait=float(extras.get("retry_max_wait", defaults.RETRY_MAX_WAIT)),
         )
+        if extras.get("aws_conn_id"):
+            raise DicomWebConfigError(
+                "aws_conn_id names an Airflow AWS connection: it is read through the DicomWebHook (or the "
+                "command line's --conn-id); without Airflow, credentials come from botocore's default chain"
+            )
         return cls(
             base_url=base_url,
             auth_type=auth,

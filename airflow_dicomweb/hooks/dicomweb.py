@@ -7,6 +7,7 @@ connection on first use (so constructing the hook, as at DAG parse time, does no
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from typing import Any
 
@@ -18,19 +19,27 @@ from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.settings import DicomWebSettings
+from airflow_dicomweb.hooks.aws_connection import credentials_from
 
 
 def settings_from_connection(conn: Any, extra_overrides: dict[str, Any] | None = None) -> DicomWebSettings:
     """Core settings from an Airflow ``Connection`` (host, login, password, port, schema, extra);
-    ``extra_overrides`` win over the connection's extras (the command line's options do)."""
-    return DicomWebSettings.from_connection_fields(
+    ``extra_overrides`` win over the connection's extras (the command line's options do). An extra
+    ``aws_conn_id`` makes that Airflow AWS connection the source of ``auth_type: aws``'s credentials."""
+    extra = {**conn.extra_dejson, **(extra_overrides or {})}
+    aws_conn_id = extra.pop("aws_conn_id", None)
+    settings = DicomWebSettings.from_connection_fields(
         host=conn.host,
         login=conn.login,
         password=conn.password,
         port=conn.port,
         schema=conn.schema,
-        extra={**conn.extra_dejson, **(extra_overrides or {})},
+        extra=extra,
     )
+    if aws_conn_id:
+        source = credentials_from(str(aws_conn_id), settings.aws.get("region_name"))
+        settings = dataclasses.replace(settings, aws={**settings.aws, "credentials": source})
+    return settings
 
 
 class DicomWebHook(BaseHook, DicomWebApi):

@@ -92,3 +92,58 @@ def test_the_session_token_echoed_by_a_server_is_redacted(healthimaging):
         client.search_for_studies()
     healthimaging.handler = original
     assert raised.value.status == 400 and hi.SESSION_TOKEN not in str(raised.value)
+
+
+def test_an_airflow_aws_connection_is_the_credential_source_through_the_amazon_provider(
+    healthimaging, monkeypatch, caplog
+):
+    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+    from tests.conftest import connection_json
+
+    # botocore's default chain holds a wrong key: only the AWS connection's keys can pass the check.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGDEFAULTCHAIN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong/default/chain")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_IMAGING",
+        connection_json(
+            None,
+            conn_type="aws",
+            login=hi.ACCESS_KEY,
+            password=hi.SECRET_KEY,
+            extra={"aws_session_token": hi.SESSION_TOKEN, "region_name": hi.REGION},
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DICOMWEB_HI",
+        connection_json(
+            healthimaging.dicomweb_url,
+            extra={
+                **FAST_RETRY_EXTRAS,
+                "auth_type": "aws",
+                "aws_conn_id": "aws_imaging",
+                "region_name": hi.REGION,
+                "server": "healthimaging",
+            },
+        ),
+    )
+    hook = DicomWebHook("dicomweb_hi")
+    assert hook.search_for_studies() == []
+    assert healthimaging.refused == [] and healthimaging.verified == 1
+    hook.close()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_IMAGING",
+        connection_json(None, conn_type="aws", login=hi.ACCESS_KEY, password="not/the/key"),
+    )
+    with pytest.raises(DicomWebHTTPError) as raised:
+        DicomWebHook("dicomweb_hi").search_for_studies()
+    assert raised.value.status == 403 and "not/the/key" not in str(raised.value) + caplog.text
+
+
+def test_aws_conn_id_without_airflow_is_a_clear_error():
+    with pytest.raises(DicomWebConfigError, match="aws_conn_id names an Airflow AWS connection"):
+        DicomWebClient.from_url(
+            "https://dicom-medical-imaging.eu-west-1.amazonaws.com/datastore/abc",
+            auth_type="aws",
+            aws_conn_id="aws_default",
+        )

@@ -2,7 +2,9 @@
 ``medical-imaging``), with botocore's own signer (the extra ``[aws]``).
 
 Credentials come from botocore's default chain (environment, shared files, SSO, instance and container
-roles), temporary ones refreshed by botocore. The region is the extra ``region_name``, else read from a
+roles), or from ``settings.aws["credentials"]``, a callable returning botocore credentials, which the
+Airflow layer supplies from an Airflow AWS connection (``aws_conn_id``); temporary ones are refreshed by
+botocore either way. The region is the extra ``region_name``, else read from a
 ``dicom-medical-imaging.<region>.amazonaws.com`` host. Every request is signed for its own URL only: the
 transport checks each URL (redirects included) against the service's origin before it is signed and sent,
 so a signature never goes elsewhere. A body is signed by its SHA-256, computed by reading it once before it
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -68,15 +71,16 @@ def _payload_sha256(body: Any) -> str:
 class SigV4(AuthBase):
     """Signs each prepared request with botocore's SigV4 signer, without its debug log of signatures."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, source: Callable[[], Any] | None = None) -> None:
         self._credentials: Any = None  # looked up at the first request: constructors do no I/O
+        self._source = source
         self._region = region
         self.token = ""
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         botocore = _botocore()
         if self._credentials is None:
-            self._credentials = botocore.session.Session().get_credentials()
+            self._credentials = (self._source or botocore.session.Session().get_credentials)()
             if self._credentials is None:
                 raise botocore.exceptions.NoCredentialsError()
         frozen = self._credentials.get_frozen_credentials()  # refreshed by botocore when temporary
@@ -129,7 +133,7 @@ class AwsAuth(AuthType):
     def session(self) -> requests.Session:
         _botocore()  # a missing extra is said before any request
         session = requests.Session()
-        session.auth = SigV4(str(region_of(self.settings)))
+        session.auth = SigV4(str(region_of(self.settings)), self.settings.aws.get("credentials"))
         return session
 
     def issued_secrets(self, session: requests.Session) -> list[str]:
