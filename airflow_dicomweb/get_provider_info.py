@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from airflow_dicomweb import __version__
 from airflow_dicomweb.core import auth, defaults, servers
+from airflow_dicomweb.core.settings import DELETE_APIS
 
 
 def _field(label: str, description: str, kind: str = "string", **schema: object) -> dict:
@@ -96,9 +97,10 @@ CONNECTION_FIELDS = {
     ),
     "delete_api": _field(
         "Delete through",
-        "dicomweb (DICOMweb DELETE) or orthanc (Orthanc's own REST API, for Orthanc's DICOMweb plugin, which "
-        "has no DELETE); auto: as the server profile says (orthanc for an Orthanc, else dicomweb).",
-        enum=["auto", "dicomweb", "orthanc"],
+        "dicomweb (DICOMweb DELETE), orthanc (Orthanc's own REST API, for Orthanc's DICOMweb plugin, which "
+        "has no DELETE) or dcm4chee (reject, then delete); auto: as the server profile says (orthanc for an "
+        "Orthanc, else dicomweb).",
+        enum=["auto", *DELETE_APIS],
         default="auto",
     ),
     "transfer_syntax_fallback": _field(
@@ -114,6 +116,11 @@ CONNECTION_FIELDS = {
         "its last path segment.",
         format="url",
     ),
+    "rejection_code": _field(
+        "dcm4chee rejection code",
+        "With delete_api dcm4chee: CodeValue^CodingSchemeDesignator of the rejection made before a delete.",
+        default=defaults.REJECTION_CODE,
+    ),
     "operations_root": _field(
         "Operations root",
         "Where long-running operations are polled, for servers other than Google.",
@@ -126,6 +133,11 @@ CONNECTION_FIELDS = {
     "region_name": _field(
         "AWS region",
         "With auth_type aws: the region of the HealthImaging data store; default: read from the host.",
+    ),
+    "aws_conn_id": _field(
+        "AWS connection",
+        "With auth_type aws: the Airflow AWS connection whose credentials sign the requests; "
+        "default: botocore's credential chain.",
     ),
     "key_path": _field("Google key file path", "Path of a service-account JSON key (auth_type google)."),
     "keyfile_dict": _field(
