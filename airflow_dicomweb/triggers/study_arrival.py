@@ -196,11 +196,18 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
             else:
                 if cursor is None or not cursor.started:
-                    self.log.info(
-                        "study-arrival watcher (%s): baseline taken%s",
-                        "change feed" if isinstance(after, ChangeFeedCursor) else "search",
-                        ", announcing what is there" if self.announce_existing else "",
-                    )
+                    if isinstance(after, ChangeFeedCursor):
+                        self.log.info(
+                            "study-arrival watcher: baseline at the change feed's %s%s",
+                            f"entry of {after.start_time}" if after.start_time else "start (it is empty)",
+                            ", announcing what is there" if self.announce_existing else "",
+                        )
+                    else:
+                        self.log.info(
+                            "study-arrival watcher: baseline of %d studies%s",
+                            len(after.seen),
+                            ", announcing them" if self.announce_existing else "",
+                        )
                 for study in new:
                     self.log.info("new study %s", study["StudyInstanceUID"])
                     yield TriggerEvent({"study_instance_uid": study["StudyInstanceUID"], **study})
