@@ -202,6 +202,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.operators.rendered",
                     "airflow_dicomweb.operators.bulkdata",
                     "airflow_dicomweb.operators.delete",
+                    "airflow_dicomweb.operators.google_store",
                 ],
             }
         ],
@@ -220,6 +221,10 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.triggers.study_arrival",
                 ],
             }
+        ],
+        "extra-links": [
+            "airflow_dicomweb.operators.google_store.DicomStoreLink",
+            "airflow_dicomweb.operators.google_store.DicomStoreOperationLogsLink",
         ],
         "asset-uris": [
             {

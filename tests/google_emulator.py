@@ -112,6 +112,8 @@ class GoogleEmulator:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.http = FakeServer(self._serve)
+        #: The store beyond DICOMweb (tests/google_store_admin.py), when a test sets it up.
+        self.admin = None
 
     # --- set-up -------------------------------------------------------------------------------------
 
@@ -212,6 +214,14 @@ class GoogleEmulator:
         m = OPERATION_RE.match(path)
         if m and method == "GET":
             return self._get_operation(m)
+        if self.admin is not None:
+            answer = self.admin.handle(method, path, body)
+            if answer is not None:
+                return answer
+            m = STORE_RE.match(path)
+            if m and m["store"] in self.admin.created_stores:
+                child = self.admin.created_stores[m["store"]]
+                return child._dicomweb(method, m["version"], m["rest"] or "/", parts.query, headers, body)
         m = STORE_RE.match(path)
         if not m or (m["project"], m["location"], m["dataset"], m["store"]) != (
             self.project,

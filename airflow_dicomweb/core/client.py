@@ -16,6 +16,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import requests
 
+from airflow_dicomweb.core.google_store.bulk import StoreBulkOperations
+from airflow_dicomweb.core.google_store.metrics import StoreMetrics
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.operations.delete import Delete
 from airflow_dicomweb.core.operations.polling import Operations
@@ -47,6 +49,8 @@ class Transactions:
     bulkdata: RetrieveBulkdata
     delete: Delete
     operations: Operations
+    store_bulk: StoreBulkOperations
+    store_metrics: StoreMetrics
 
     @classmethod
     def over(cls, transport: Transport, profile: ServerProfile) -> Transactions:
@@ -63,6 +67,8 @@ class Transactions:
             bulkdata=RetrieveBulkdata(transport, responses, metadata),
             delete=Delete(transport),
             operations=Operations(transport, profile),
+            store_bulk=StoreBulkOperations(transport),
+            store_metrics=StoreMetrics(transport),
         )
 
 
@@ -113,6 +119,14 @@ class DicomWebApi:
     delete_instance = _delegate("delete", Delete.delete_instance)
     get_operation = _delegate("operations", Operations.get_operation)
     wait_for_operation = _delegate("operations", Operations.wait_for_operation)
+    # a Google DICOM store's own operations and metrics
+    import_dicom = _delegate("store_bulk", StoreBulkOperations.import_dicom)
+    export_dicom = _delegate("store_bulk", StoreBulkOperations.export_dicom)
+    deidentify_store = _delegate("store_bulk", StoreBulkOperations.deidentify_store)
+    set_storage_class = _delegate("store_bulk", StoreBulkOperations.set_storage_class)
+    store_metrics = _delegate("store_metrics", StoreMetrics.store_metrics)
+    study_metrics = _delegate("store_metrics", StoreMetrics.study_metrics)
+    series_metrics = _delegate("store_metrics", StoreMetrics.series_metrics)
 
 
 class DicomWebClient(DicomWebApi):

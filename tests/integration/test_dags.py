@@ -32,6 +32,8 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
     assert sorted(bag.dags) == [
         "dicomweb_delete",
         "dicomweb_export",
+        "dicomweb_google_bulk_ingest",
+        "dicomweb_google_research_copy",
         "dicomweb_ingest",
         "dicomweb_jpeg_to_dicom",
         "dicomweb_on_stored_study",

@@ -55,11 +55,13 @@ class Operations:
         timeout: float = defaults.OPERATION_TIMEOUT,
         poll_interval: float = defaults.OPERATION_POLL_INTERVAL,
         max_poll_interval: float = defaults.OPERATION_MAX_POLL_INTERVAL,
+        raise_on_error: bool = True,
     ) -> dict:
         """Poll an operation until it is done; the finished operation.
 
         Waits grow by half each poll from ``poll_interval`` up to ``max_poll_interval``. Raises
-        :class:`DicomWebOperationError` (with the operation's code and message) if it failed, and
+        :class:`DicomWebOperationError` (with the operation's code and message) if it failed (unless
+        ``raise_on_error`` is false: then the failed operation is returned, for the caller to judge), and
         :class:`DicomWebOperationTimeoutError` if it is still running after ``timeout`` seconds.
         """
         if isinstance(name, dict):
@@ -72,7 +74,8 @@ class Operations:
             operation = self.get_operation(name)
             if operation_state(operation) != RUNNING:
                 log.info(describe_operation(operation))
-                raise_for_operation_error(operation)
+                if raise_on_error:
+                    raise_for_operation_error(operation)
                 return operation
             remaining = deadline - time.monotonic()
             if remaining <= 0:

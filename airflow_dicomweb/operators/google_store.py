@@ -1,0 +1,359 @@
+"""Operators for a Google DICOM store's own long-running operations: import from Cloud Storage, export to
+Cloud Storage or BigQuery, de-identify into a new store, and storage classes.
+
+Each starts its operation in the worker, then waits for it there or, with ``deferrable``, in the triggerer
+(``DicomWebOperationTrigger``), so no worker slot is held. A finished operation is judged by
+:func:`~airflow_dicomweb.core.google_store.outcome.judge`: some instances failed fails the task, naming the
+counts and the operation's ``logsUrl``, unless ``allow_partial``. The XCom is
+``{"operation", "success", "failure", "destination", "logs_url"}``; the task's extra links open the
+operation's logs and the store in the Cloud console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from airflow.configuration import conf
+from airflow.sdk import BaseOperatorLink, Context
+
+from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.google_store.outcome import judge
+from airflow_dicomweb.core.google_store.resource import GoogleStore
+from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.lineage import dicomweb_dataset_name, storage_dataset_name
+from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
+
+LINKS_KEY = "dicom_store_links"
+
+
+def gcs_text(value: Any) -> str:
+    """A ``gs://`` URI from a string or an ``ObjectStoragePath`` (its connection id left out)."""
+    if type(value).__name__ == "ObjectStoragePath":
+        if value.protocol not in ("gs", "gcs"):
+            raise ValueError(f"a Cloud Storage path is needed, not {value.protocol}://")
+        text = f"gs://{value.path}"
+        return text + "/" if str(value).endswith("/") and not text.endswith("/") else text
+    return str(value)
+
+
+def dataset_of(uri: str) -> tuple[str, str]:
+    """The OpenLineage dataset of a ``gs://`` object or prefix, or of a ``bq://`` table."""
+    if uri.startswith("bq://"):
+        return "bigquery", uri.removeprefix("bq://")
+    return storage_dataset_name(uri)
+
+
+class _Link(BaseOperatorLink):
+    """A link the task saved to XCom when it started its operation."""
+
+    field: ClassVar[str] = ""
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        try:
+            saved = XCom.get_value(key=LINKS_KEY, ti_key=ti_key)
+        except Exception:  # a link is never worth failing the UI for
+            return ""
+        url = (saved or {}).get(self.field) if isinstance(saved, dict) else None
+        return url if isinstance(url, str) and url.startswith("https://console.cloud.google.com/") else ""
+
+
+class DicomStoreLink(_Link):
+    name = "DICOM store"
+    field = "store"
+
+
+class DicomStoreOperationLogsLink(_Link):
+    name = "Operation logs"
+    field = "logs"
+
+
+class DicomStoreOperationBase(DicomWebBaseOperator):
+    """What the four operators share: start, then wait (or defer), then judge the operation.
+
+    :param wait_for_completion: wait until the operation is done (else the XCom names it, for a sensor).
+    :param deferrable: wait in the triggerer; default from ``[operators] default_deferrable``.
+    :param allow_partial: a result with some instances failed is a success that reports the counts.
+    :param poll_interval: seconds between polls (growing by half up to a minute).
+    :param timeout: the most seconds to wait.
+    """
+
+    operator_extra_links = (DicomStoreLink(), DicomStoreOperationLogsLink())
+    ui_color = "#d6eaf8"
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        allow_partial: bool = False,
+        poll_interval: float = defaults.TASK_OPERATION_POLL_INTERVAL,
+        timeout: float = defaults.OPERATION_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.allow_partial = allow_partial
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    # --- what each operator says ------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start the operation; its name."""
+        raise NotImplementedError
+
+    def destination(self) -> str:
+        """What the operation writes to (the XCom's ``destination``)."""
+        return ""
+
+    def note_lineage(self) -> None:
+        """Lineage: the datasets the operation read and wrote."""
+
+    # --- the flow ---------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> GoogleStore:
+        return GoogleStore.from_service_root(self.hook.settings.base_url, type(self).__name__)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        store = self.store  # a connection that is not a Google store fails here, before anything is sent
+        name = self.start()
+        self.log.info("started operation %s", name)
+        self.save_links(context, {"store": store.console_url, "logs": ""})
+        self.note_lineage()
+        if not self.wait_for_completion:
+            return {"operation": name, "destination": self.destination(), "done": False}
+        if self.deferrable:
+            self.defer(
+                trigger=DicomWebOperationTrigger(name, self.dicomweb_conn_id, self.poll_interval),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout),
+            )
+        operation = self.hook.wait_for_operation(
+            name, timeout=self.timeout, poll_interval=self.poll_interval, raise_on_error=False
+        )
+        return self.finish(context, operation)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        # The event says the operation is over; its counts and logs are read from the operation itself.
+        name = str(event.get("operation") or "")
+        if not name:
+            raise ValueError(f"the trigger's event names no operation: {event}")
+        self.note_lineage()
+        return self.finish(context, self.hook.get_operation(name))
+
+    def finish(self, context: Context, operation: dict[str, Any]) -> dict[str, Any]:
+        logs = (operation.get("metadata") or {}).get("logsUrl", "")
+        self.save_links(context, {"store": self.store.console_url, "logs": logs})
+        outcome = judge(operation, self.allow_partial)
+        if outcome.failure:
+            self.log.warning(
+                "operation %s: %d succeeded, %d failed (allowed); logs: %s",
+                outcome.operation,
+                outcome.success,
+                outcome.failure,
+                outcome.logs_url or "none",
+            )
+        else:
+            self.log.info("operation %s: %d succeeded", outcome.operation, outcome.success)
+        self.after(context, outcome.to_dict())
+        return {
+            "operation": outcome.operation,
+            "success": outcome.success,
+            "failure": outcome.failure,
+            "destination": self.destination(),
+            "logs_url": outcome.logs_url,
+        }
+
+    def after(self, context: Context, outcome: dict[str, Any]) -> None:
+        """What an operator does once its operation succeeded (asset events)."""
+
+    def save_links(self, context: Context, links: dict[str, str]) -> None:
+        """The extra links' targets, in XCom (when the task runs in Airflow and pushes XCom)."""
+        ti = context.get("ti") if hasattr(context, "get") else None
+        if ti is not None and self.do_xcom_push:
+            ti.xcom_push(key=LINKS_KEY, value=links)
+
+
+class DicomStoreImportOperator(DicomStoreOperationBase):
+    """Import Part 10 files from Cloud Storage into the connection's Google DICOM store
+    (``dicomStores.import``): at scale, Google's advice over STOW-RS.
+
+    :param gcs_uri: ``gs://bucket/path/**.dcm`` (``*`` within a folder, ``**`` across), or a ``gs://``
+        ``ObjectStoragePath`` (templated).
+    :param blob_storage_class: the storage class of what is imported (``STANDARD``, ``NEARLINE``,
+        ``COLDLINE``, ``ARCHIVE``); default: the store's.
+
+    A ``dicomweb://`` asset among the outlets gets an event with the operation and its counts.
+    """
+
+    lineage_role = "write"
+    template_fields: Sequence[str] = ("gcs_uri", "blob_storage_class", "dicomweb_conn_id")
+
+    def __init__(self, *, gcs_uri: Any, blob_storage_class: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gcs_uri = gcs_uri
+        self.blob_storage_class = blob_storage_class
+
+    def start(self) -> str:
+        return self.hook.import_dicom(gcs_text(self.gcs_uri), blob_storage_class=self.blob_storage_class)
+
+    def destination(self) -> str:
+        return self.store.name
+
+    def note_lineage(self) -> None:
+        self.lineage_notes.inputs.append(dataset_of(gcs_text(self.gcs_uri)))
+        self.lineage_notes.outputs.append(dicomweb_dataset_name(self.hook.settings.base_url))
+
+    def after(self, context: Context, outcome: dict[str, Any]) -> None:
+        from airflow.sdk import Asset
+
+        from airflow_dicomweb.assets.dicomweb import SCHEME
+
+        events = context.get("outlet_events")
+        for outlet in self.outlets or []:
+            if events is not None and isinstance(outlet, Asset) and outlet.uri.startswith(f"{SCHEME}://"):
+                events[outlet].extra.update(
+                    {
+                        "operation": "import",
+                        "dicomweb_conn_id": self.dicomweb_conn_id,
+                        "source": gcs_text(self.gcs_uri),
+                        "google_operation": outcome["operation"],
+                        "instances": outcome["success"],
+                        "failed": outcome["failure"],
+                    }
+                )
+
+
+class DicomStoreExportOperator(DicomStoreOperationBase):
+    """Export the store (or the resources ``filter_uri`` lists) to Cloud Storage as Part 10 files, or its
+    metadata to a BigQuery table (``dicomStores.export``).
+
+    :param destination: ``gs://bucket/prefix/`` (or a ``gs://`` ``ObjectStoragePath``), or
+        ``bq://project.dataset.table`` (templated).
+    :param filter_uri: a ``gs://`` file listing ``/studies/...`` paths to export (templated).
+    :param write_disposition: for BigQuery: ``WRITE_EMPTY`` (Google's default), ``WRITE_TRUNCATE`` or
+        ``WRITE_APPEND``.
+    :param mime_type: for Cloud Storage: e.g. ``application/dicom; transfer-syntax=1.2.840.10008.1.2.1``.
+    """
+
+    template_fields: Sequence[str] = (
+        "destination_uri",
+        "filter_uri",
+        "write_disposition",
+        "dicomweb_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        filter_uri: Any = None,
+        write_disposition: str | None = None,
+        mime_type: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination_uri = destination
+        self.filter_uri = filter_uri
+        self.write_disposition = write_disposition
+        self.mime_type = mime_type
+
+    def start(self) -> str:
+        return self.hook.export_dicom(
+            self.destination(),
+            filter_uri=gcs_text(self.filter_uri) if self.filter_uri else None,
+            write_disposition=self.write_disposition,
+            mime_type=self.mime_type,
+        )
+
+    def destination(self) -> str:
+        return gcs_text(self.destination_uri)
+
+    def note_lineage(self) -> None:
+        self.lineage_notes.outputs.append(dataset_of(self.destination()))
+
+
+class DicomStoreDeidentifyOperator(DicomStoreOperationBase):
+    """De-identify the store (or the resources ``filter_uri`` lists) into a new store of the same location
+    (``dicomStores.deidentify``).
+
+    :param destination_store: a store id of the same dataset, or a full resource name; it must not exist
+        (templated).
+    :param config: Google's ``DeidentifyConfig`` (templated).
+    :param filter_uri: a ``gs://`` file listing ``/studies/...`` paths to de-identify (templated).
+    """
+
+    template_fields: Sequence[str] = ("destination_store", "config", "filter_uri", "dicomweb_conn_id")
+
+    def __init__(
+        self, *, destination_store: str, config: dict[str, Any], filter_uri: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination_store = destination_store
+        self.config = config
+        self.filter_uri = filter_uri
+
+    def start(self) -> str:
+        return self.hook.deidentify_store(
+            self.destination_store,
+            self.config,
+            filter_uri=gcs_text(self.filter_uri) if self.filter_uri else None,
+        )
+
+    def destination(self) -> str:
+        return self.store.sibling(str(self.destination_store))
+
+    def note_lineage(self) -> None:
+        base = self.hook.settings.base_url
+        self.lineage_notes.outputs.append(
+            dicomweb_dataset_name(base.replace(f"/{self.store.name}/", f"/{self.destination()}/"))
+        )
+
+
+class DicomStorageClassOperator(DicomStoreOperationBase):
+    """Move the store, a study or a series to a storage class (``setBlobStorageSettings``).
+
+    :param storage_class: ``STANDARD``, ``NEARLINE``, ``COLDLINE`` or ``ARCHIVE`` (templated).
+    :param study_instance_uid: a study; with ``series_instance_uid``, a series (templated).
+    :param filter_uri: store-wide only: a ``gs://`` file listing the resources to move (templated).
+    """
+
+    template_fields: Sequence[str] = (
+        "storage_class",
+        "study_instance_uid",
+        "series_instance_uid",
+        "filter_uri",
+        "dicomweb_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        storage_class: str,
+        study_instance_uid: str | None = None,
+        series_instance_uid: str | None = None,
+        filter_uri: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.storage_class = storage_class
+        self.study_instance_uid = study_instance_uid
+        self.series_instance_uid = series_instance_uid
+        self.filter_uri = filter_uri
+
+    def start(self) -> str:
+        return self.hook.set_storage_class(
+            self.storage_class,
+            study_instance_uid=self.study_instance_uid or None,
+            series_instance_uid=self.series_instance_uid or None,
+            filter_uri=gcs_text(self.filter_uri) if self.filter_uri else None,
+        )
+
+    def destination(self) -> str:
+        return str(self.storage_class).upper()
