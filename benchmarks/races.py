@@ -121,13 +121,18 @@ def zero_cost_race(
                 "dest": str(dest),
                 "expected_instances": expected,
                 "options": options,
+                "files": [f for these in studies.get(uid, {}).values() for f in these],
             }
             return worker(client, "retrieve", args, work)
 
         variants = [(c, c, {}) for c in clients]
         results["store"] = interleaved(variants, opts.repeat, lambda c, o: store(c, o, files))
         expected = sum(len(f) for f in studies[study].values())
-        retrieve_variants = [*variants, ("hook", "hook (1 stream)", {"series_concurrency": 1})]
+        retrieve_variants = [
+            *variants,
+            ("hook", "hook (1 stream)", {"series_concurrency": 1}),
+            ("files", "files alone", {}),
+        ]
         results["retrieve"] = interleaved(
             retrieve_variants, opts.repeat, lambda c, o: retrieve(c, o, study, expected)
         )
@@ -178,12 +183,17 @@ def orthanc_race(work: Path, files: list[str], studies: dict, big: tuple[str, st
                 "dest": str(dest),
                 "expected_instances": expected,
                 "options": options,
+                "files": [f for these in studies[study].values() for f in these],
             }
             run = worker(client, "retrieve", args, work)
             assert client == "raw" or run["instances"] == expected, f"{client} missed instances"
             return run
 
-        retrieve_variants = [*variants, ("hook", "hook (1 stream)", {"series_concurrency": 1})]
+        retrieve_variants = [
+            *variants,
+            ("hook", "hook (1 stream)", {"series_concurrency": 1}),
+            ("files", "files alone", {}),
+        ]
         results["retrieve"] = interleaved(retrieve_variants, opts.repeat, retrieve)
     if big:
         results["store 1 big"] = interleaved(variants, 1, lambda c, o: store_in_new_orthanc(c, o, [big[2]]))

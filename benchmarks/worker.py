@@ -5,7 +5,9 @@
 prints one JSON line: wall seconds, client CPU seconds (user + system of this process and of the
 programs it ran), instances, bytes, RSS at the start and at the peak (MiB).
 Clients: ``curl`` (the native ceiling), ``raw`` (plain requests, the baseline), ``dicomweb-client``,
-``hook`` (DicomWebHook).
+``hook`` (DicomWebHook), and for retrieves ``files``: no network, the study's instances (read into memory
+before the clock starts) written one file each under a temporary name, then renamed, into
+``<study>/<series>/``: the floor of any client that writes one file per instance on this machine.
 """
 
 from __future__ import annotations
@@ -232,6 +234,32 @@ def dwc_search(args) -> tuple[int, int]:
     return len(found), 0
 
 
+# --- the floor: writing the files alone ---------------------------------------------------------------
+
+
+def files_prepare(args) -> None:
+    """Read the instances to write into memory, before the clock starts."""
+    args["_data"] = [(Path(p).parent.name, Path(p).name, Path(p).read_bytes()) for p in args["files"]]
+
+
+def files_retrieve(args) -> tuple[int, int]:
+    dest = Path(args["dest"])
+    total = 0
+    made: set[str] = set()
+    for n, (folder, name, data) in enumerate(args["_data"]):
+        target_dir = os.path.join(dest, args["study"], folder)
+        if target_dir not in made:
+            os.makedirs(target_dir, exist_ok=True)
+            made.add(target_dir)
+        temp = os.path.join(target_dir, f".tmp-{n}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.write(fd, data)
+        os.close(fd)
+        os.replace(temp, os.path.join(target_dir, name))
+        total += len(data)
+    return len(args["_data"]), total
+
+
 # --- this project -------------------------------------------------------------------------------------
 
 
@@ -298,6 +326,7 @@ OPERATIONS = {
     ("hook", "store"): hook_store,
     ("hook", "retrieve"): hook_retrieve,
     ("hook", "search"): hook_search,
+    ("files", "retrieve"): files_retrieve,
 }
 
 
@@ -309,6 +338,8 @@ def main() -> None:
         hook(args)
     elif client == "dicomweb-client":
         import dicomweb_client.api  # noqa: F401
+    elif client == "files":
+        files_prepare(args)
     import requests  # noqa: F401
 
     if client == "hook" and args.get("zero_cost"):

@@ -69,7 +69,8 @@ def test_unknown_names_are_refused_with_the_choices():
 def test_the_facade_methods_are_the_transactions_own():
     fields = {f.name: f.type for f in Transactions.__dataclass_fields__.values()}
     public = [n for n in vars(DicomWebApi) if not n.startswith("_") and n != "transactions"]
-    assert len(public) == 28  # the 21 methods the mixins gave the client and the hook, and 7 of a Google store
+    # the 21 methods the mixins gave the client and the hook, and the 7 of a Google store
+    assert len(public) == 28
     for name in public:
         method = getattr(DicomWebApi, name)
         owner = method.__wrapped__

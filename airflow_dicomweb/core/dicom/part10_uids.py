@@ -29,23 +29,29 @@ def _text(value: bytes) -> str:
     return value.rstrip(b"\x00 ").decode("ascii", errors="replace")
 
 
+_TAG = struct.Struct("<HH")
+_LONG = struct.Struct("<I")
+_SHORT = struct.Struct("<H")
+
+
 def _element(head: bytes, pos: int, implicit: bool) -> tuple[int, int, int] | None:
     """(tag, value start, value length) of the element at ``pos``, or None if it cannot be read whole."""
-    if pos + 8 > len(head):
+    size = len(head)
+    if pos + 8 > size:
         return None
-    group, element = struct.unpack_from("<HH", head, pos)
+    group, element = _TAG.unpack_from(head, pos)
     if implicit:
-        (length,) = struct.unpack_from("<I", head, pos + 4)
+        length = _LONG.unpack_from(head, pos + 4)[0]
         start = pos + 8
     elif head[pos + 4 : pos + 6] in LONG_VRS:
-        if pos + 12 > len(head):
+        if pos + 12 > size:
             return None
-        (length,) = struct.unpack_from("<I", head, pos + 8)
+        length = _LONG.unpack_from(head, pos + 8)[0]
         start = pos + 12
     else:
-        (length,) = struct.unpack_from("<H", head, pos + 6)
+        length = _SHORT.unpack_from(head, pos + 6)[0]
         start = pos + 8
-    if length == UNDEFINED or start + length > len(head):
+    if length == UNDEFINED or start + length > size:
         return None
     return (group << 16) | element, start, length
 
@@ -57,7 +63,7 @@ def read_uids(head: bytes) -> dict[str, str] | None:
     pos = PREAMBLE + 4
     transfer_syntax = None
     # File Meta Information: group 0002, always Explicit VR Little Endian.
-    while pos + 4 <= len(head) and struct.unpack_from("<H", head, pos)[0] == 0x0002:
+    while pos + 4 <= len(head) and _SHORT.unpack_from(head, pos)[0] == 0x0002:
         found = _element(head, pos, implicit=False)
         if found is None:
             return None
