@@ -126,3 +126,41 @@ def test_instances_already_on_the_server_are_not_sent_again(hook, clean_orthanc,
     # Without the check, Orthanc answers 200 for a duplicate and it would look newly stored:
     blind = hook.store_instances(first, skip_existing=False)
     assert [o.status for o in blind.outcomes] == [Status.STORED] * 3
+
+
+def test_the_pre_check_asks_about_series_at_once_not_one_after_another(clean_orthanc, tmp_path):
+    """One-instance series (CR, DX) make one pre-check search per instance: they overlap, within the
+    store's concurrency, instead of adding a round trip per instance before the first byte is sent."""
+    import threading
+    import time
+
+    from airflow_dicomweb.core.client import DicomWebClient
+    from tests.conftest import FAST_RETRY_EXTRAS
+    from tests.orthanc_front import OrthancFront
+
+    lock = threading.Lock()
+    in_flight = {"now": 0, "most": 0, "searches": 0}
+
+    def slow_searches(request):
+        if request.method == "GET" and request.path.endswith("/instances"):
+            with lock:
+                in_flight["now"] += 1
+                in_flight["searches"] += 1
+                in_flight["most"] = max(in_flight["most"], in_flight["now"])
+            time.sleep(0.2)  # a distant server's round trip
+            with lock:
+                in_flight["now"] -= 1
+        return None
+
+    files = [f for n in range(8) for f in make_series(tmp_path / str(n), 1)]
+    with OrthancFront(clean_orthanc, slow_searches, prefix="/dicom-web") as front:
+        client = DicomWebClient.from_url(
+            front.dicomweb_url,
+            login=clean_orthanc.username,
+            password=clean_orthanc.password,
+            **FAST_RETRY_EXTRAS,
+        )
+        with client:
+            result = client.store_instances(files, concurrency=4)
+    assert len(result.stored) == 8
+    assert in_flight["searches"] == 8 and in_flight["most"] > 1

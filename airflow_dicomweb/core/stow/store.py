@@ -112,8 +112,9 @@ class Store:
         """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
 
         ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study.
-        ``skip_existing`` (the default) first asks the server, with one search per series, which of the
-        files' instances it already holds, and reports those as already present without sending them:
+        ``skip_existing`` (the default) first asks the server, with one search per series (``concurrency``
+        at once), which of the files' instances it already holds, and reports those as already present
+        without sending them:
         servers differ on duplicates (Orthanc answers 200 as if it stored them, Google 409), and a re-run
         must never report a file as newly stored when it was already there.
         ``storage_class`` (Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE) is sent as ``Storage-Class``.
@@ -196,19 +197,26 @@ class Store:
         held: dict[tuple[str, str], set[str]] = {}
         for _, header in remaining:
             held.setdefault((header.study_instance_uid, header.series_instance_uid), set())
-        for (study, series), sops in held.items():
+
+        def ask(key: tuple[str, str]) -> None:
+            study, series = key
             try:
                 for found in self.search.iter_search(
                     "instances", study_instance_uid=study, series_instance_uid=series
                 ):
                     element = found.get("00080018") or {}
-                    sops.update(str(v) for v in element.get("Value") or [])
+                    held[key].update(str(v) for v in element.get("Value") or [])
             except DicomWebError as exc:
                 log.warning(
                     "could not ask which instances of series %s are stored (%s); sending them all",
                     series,
                     exc,
                 )
+
+        # One search per series, as many at once as the store sends requests: with one-instance series
+        # (CR, DX, mammography) they are as many as the instances, and one at a time they would add a
+        # round trip per instance before the first byte is sent.
+        list(pool.map(ask, list(held)))
         to_send = []
         for item, header in remaining:
             if header.sop_instance_uid in held[(header.study_instance_uid, header.series_instance_uid)]:
