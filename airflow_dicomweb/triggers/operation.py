@@ -9,12 +9,13 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.errors import DicomWebError, DicomWebOperationError
 from airflow_dicomweb.core.operations.state import (
     RUNNING,
     describe_operation,
     operation_counter,
     operation_state,
+    raise_for_operation_error,
 )
 from airflow_dicomweb.triggers.base import client_for
 
@@ -77,14 +78,14 @@ class DicomWebOperationTrigger(BaseTrigger):
             )
             return
         if state == "failed":
-            error = operation.get("error") or {}
+            try:
+                raise_for_operation_error(operation)
+            except DicomWebOperationError as failed:  # Google's error, or Azure's results.errors
+                code, message = failed.code, failed.message
+            else:
+                code, message = None, "no message"
             yield TriggerEvent(
-                {
-                    "status": "error",
-                    "operation": self.operation_name,
-                    "code": error.get("code"),
-                    "message": str(error.get("message") or "no message"),
-                }
+                {"status": "error", "operation": self.operation_name, "code": code, "message": message}
             )
             return
         yield TriggerEvent(

@@ -192,6 +192,16 @@ def test_the_operation_trigger_and_the_command_line_poll_azure_operations(azure,
 
     payload = asyncio.run(run_trigger())
     assert payload["status"] == "success" and payload["counter"]["success"] == 3
+    with client_for(azure) as client:
+        failing = start_export(azure, client, ["1.2.3.4.5.6"])
+
+    async def run_failing():
+        trigger = DicomWebOperationTrigger(failing["id"], "dicomweb_azure", 0.05, 30.0)
+        async for event in trigger.run():
+            return event.payload
+
+    failed = asyncio.run(run_failing())
+    assert failed["status"] == "error" and "1.2.3.4.5.6: not found" in failed["message"]
     code = cli_main(["--conn-id", "dicomweb_azure", "operation", reference["id"], "--wait", "--poll", "0.05"])
     assert code == 0
     assert f"operations/{reference['id']}: succeeded" in capsys.readouterr().err
