@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from airflow_dicomweb import __version__
 from airflow_dicomweb.core import auth, defaults, servers
-from airflow_dicomweb.core.settings import DELETE_APIS
 
 
 def _field(label: str, description: str, kind: str = "string", **schema: object) -> dict:
@@ -100,7 +99,7 @@ CONNECTION_FIELDS = {
         "dicomweb (DICOMweb DELETE), orthanc (Orthanc's own REST API, for Orthanc's DICOMweb plugin, which "
         "has no DELETE) or dcm4chee (reject, then delete); auto: as the server profile says (orthanc for an "
         "Orthanc, else dicomweb).",
-        enum=["auto", *DELETE_APIS],
+        enum=["auto", *defaults.DELETE_APIS],
         default="auto",
     ),
     "transfer_syntax_fallback": _field(

@@ -30,6 +30,8 @@ SPEED_LIMIT = 1024
 SPEED_TIME = 60.0
 #: How deletes are made, where the server profile says nothing.
 DELETE_API = "dicomweb"
+#: Every way of deleting: DICOMweb DELETE, Orthanc's REST API, dcm4chee's reject-then-delete.
+DELETE_APIS = ("dicomweb", "orthanc", "dcm4chee")
 #: dcm4chee's reason for rejecting what ``delete_api: dcm4chee`` deletes: (113039, DCM) "Data Retention
 #: Policy Expired", the rejection its archive purges for good.
 REJECTION_CODE = "113039^DCM"

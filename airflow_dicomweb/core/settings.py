@@ -24,9 +24,6 @@ from airflow_dicomweb.core.http.url_policy import parse as parse_url_strictly
 from airflow_dicomweb.core.servers import profile_for
 from airflow_dicomweb.core.servers.profile import ServerProfile
 
-#: How deletes are made: DICOMweb DELETE, Orthanc's REST API (its plugin has no DELETE), or dcm4chee's
-#: reject-then-delete.
-DELETE_APIS = ("dicomweb", "orthanc", "dcm4chee")
 _REJECTION_CODE = re.compile(r"\A[A-Za-z0-9.\-]{1,16}\^[A-Za-z0-9.\-]{1,16}\Z")
 
 
@@ -79,9 +76,9 @@ class DicomWebSettings:
             object.__setattr__(self, "delete_api", profile.delete_api)
         if self.caret_as_wildcard is None:
             object.__setattr__(self, "caret_as_wildcard", profile.caret_as_wildcard)
-        if self.delete_api not in DELETE_APIS:
+        if self.delete_api not in defaults.DELETE_APIS:
             raise DicomWebConfigError(
-                f"unknown delete_api {self.delete_api!r}; expected one of {', '.join(DELETE_APIS)}"
+                f"unknown delete_api {self.delete_api!r}; expected one of {', '.join(defaults.DELETE_APIS)}"
             )
         if not _REJECTION_CODE.match(self.rejection_code):
             raise DicomWebConfigError(

@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperatorLink, Context
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.google_store.outcome import judge
-from airflow_dicomweb.core.google_store.resource import GoogleStore
+from airflow_dicomweb.core.google_store.resource import CONSOLE, GoogleStore
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.lineage import dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
@@ -58,7 +58,7 @@ class _Link(BaseOperatorLink):
         except Exception:  # a link is never worth failing the UI for
             return ""
         url = (saved or {}).get(self.field) if isinstance(saved, dict) else None
-        return url if isinstance(url, str) and url.startswith("https://console.cloud.google.com/") else ""
+        return url if isinstance(url, str) and url.startswith(CONSOLE) else ""
 
 
 class DicomStoreLink(_Link):
@@ -310,10 +310,8 @@ class DicomStoreDeidentifyOperator(DicomStoreOperationBase):
         return self.store.sibling(str(self.destination_store))
 
     def note_lineage(self) -> None:
-        base = self.hook.settings.base_url
-        self.lineage_notes.outputs.append(
-            dicomweb_dataset_name(base.replace(f"/{self.store.name}/", f"/{self.destination()}/"))
-        )
+        root = self.store.service_root_of(str(self.destination_store))
+        self.lineage_notes.outputs.append(dicomweb_dataset_name(root))
 
 
 class DicomStorageClassOperator(DicomStoreOperationBase):

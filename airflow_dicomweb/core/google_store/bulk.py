@@ -15,6 +15,7 @@ Each may be narrowed by ``filter_uri``: a ``gs://`` file listing the resources (
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -57,8 +58,6 @@ class StoreBulkOperations:
         return GoogleStore.from_service_root(self.transport.base_url, what)
 
     def _start(self, url: str, body: dict[str, Any]) -> str:
-        import json
-
         reply = self.transport.request(
             "POST",
             url,

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_dicomweb.core.errors import DicomWebOperationError
+from airflow_dicomweb.core.google_store.resource import CONSOLE
 from airflow_dicomweb.core.operations.state import FAILED, operation_counter, operation_state
 
 
@@ -36,7 +37,7 @@ def outcome_of(operation: dict[str, Any]) -> BulkOutcome:
         operation=str(operation.get("name") or ""),
         success=counter["success"],
         failure=counter["failure"],
-        logs_url=logs if isinstance(logs, str) and logs.startswith("https://") else "",
+        logs_url=logs[:2000] if isinstance(logs, str) and logs.startswith(CONSOLE) else "",
         error=str((error or {}).get("message") or "")[:1000] if isinstance(error, dict) else "",
     )
 

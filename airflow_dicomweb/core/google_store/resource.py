@@ -14,6 +14,9 @@ _STORE_PATH = re.compile(
     r"\A(?P<prefix>.*?)/(?P<name>projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/datasets/"
     r"(?P<dataset>[^/]+)/dicomStores/(?P<store>[^/]+))/dicomWeb/?\Z"
 )
+#: Google's Cloud console: the store's page and the operations' logs are under it; a ``logsUrl`` elsewhere
+#: (a hostile answer) is not passed on.
+CONSOLE = "https://console.cloud.google.com/"
 #: A store id (Google: 1 to 256 letters, digits, ``_-.``).
 _STORE_ID = re.compile(r"\A[A-Za-z0-9_.-]{1,256}\Z")
 
@@ -72,7 +75,7 @@ class GoogleStore:
     def console_url(self) -> str:
         """The store's page in the Cloud console."""
         return (
-            "https://console.cloud.google.com/healthcare/browser/locations/"
+            f"{CONSOLE}healthcare/browser/locations/"
             f"{quote(self.location)}/datasets/{quote(self.dataset)}/dicomStores/{quote(self.store)}/details"
             f"?project={quote(self.project)}"
         )
