@@ -19,7 +19,7 @@ from airflow.configuration import conf
 from airflow.sdk import BaseOperatorLink, Context
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.google_store.outcome import judge
+from airflow_dicomweb.core.google_store.outcome import judge, outcome_of
 from airflow_dicomweb.core.google_store.resource import CONSOLE, GoogleStore
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.lineage import dicomweb_dataset_name, storage_dataset_name
@@ -148,8 +148,8 @@ class DicomStoreOperationBase(DicomWebBaseOperator):
         return self.finish(context, self.hook.get_operation(name))
 
     def finish(self, context: Context, operation: dict[str, Any]) -> dict[str, Any]:
-        logs = (operation.get("metadata") or {}).get("logsUrl", "")
-        self.save_links(context, {"store": self.store.console_url, "logs": logs})
+        # the links first: a partial result that fails the task still points at its logs
+        self.save_links(context, {"store": self.store.console_url, "logs": outcome_of(operation).logs_url})
         outcome = judge(operation, self.allow_partial)
         if outcome.failure:
             self.log.warning(
