@@ -164,3 +164,41 @@ def test_the_pre_check_asks_about_series_at_once_not_one_after_another(clean_ort
             result = client.store_instances(files, concurrency=4)
     assert len(result.stored) == 8
     assert in_flight["searches"] == 8 and in_flight["most"] > 1
+
+
+def test_one_instance_studies_cost_under_half_a_request_each_with_uid_lists(clean_orthanc, tmp_path):
+    """With ``server: orthanc`` (its QIDO-RS matches lists of UIDs), the pre-check names about 60 SOP
+    Instance UIDs per search: 150 one-instance studies, 50 of them already stored, cost 3 searches (the one
+    that found some but fewer than it named asks the next page too, to be sure: 4 requests) and the POSTs
+    of the 100 others, and the 50 are reported as already present, not sent."""
+    from airflow_dicomweb.core.client import DicomWebClient
+    from tests.conftest import FAST_RETRY_EXTRAS
+    from tests.orthanc_front import OrthancFront
+
+    files = [f for n in range(150) for f in make_series(tmp_path / str(n), 1, rows=8, columns=8)]
+    seen: list[tuple[str, str]] = []
+
+    def count(request):
+        seen.append((request.method, request.path))
+        return None
+
+    with OrthancFront(clean_orthanc, count, prefix="/dicom-web") as front:
+        client = DicomWebClient.from_url(
+            front.dicomweb_url,
+            login=clean_orthanc.username,
+            password=clean_orthanc.password,
+            server="orthanc",
+            **FAST_RETRY_EXTRAS,
+        )
+        with client:
+            assert client.store_instances(files[:50], skip_existing=False).ok
+            seen.clear()
+            result = client.store_instances(files, batch_files=16)
+    assert len(result.stored) == 100 and len(result.already_present) == 50
+    assert {o.path for o in result.already_present} == {str(f) for f in files[:50]}
+    searches = [p for m, p in seen if m == "GET"]
+    posts = [p for m, p in seen if m == "POST"]
+    assert searches == ["/dicom-web/instances"] * 4, searches
+    assert len(posts) == 7  # 100 instances, 16 a request
+    assert len(seen) / len(files) <= 0.5
+    assert clean_orthanc.count_instances() == 150

@@ -30,6 +30,7 @@ from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.storage.location import Location
 from airflow_dicomweb.core.stow.inputs import Input, InputProblem, expand_inputs
+from airflow_dicomweb.core.stow.pre_check import PreCheck
 from airflow_dicomweb.core.stow.response import StowResponse, parse_stow_response, reason_meaning
 from airflow_dicomweb.core.stow.result import InstanceOutcome, Status, StoreResult
 from airflow_dicomweb.core.uids import validate_uid
@@ -112,9 +113,10 @@ class Store:
         """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
 
         ``study_instance_uid`` posts to ``/studies/{uid}``: every file must belong to that study.
-        ``skip_existing`` (the default) first asks the server, with one search per series (``concurrency``
-        at once), which of the files' instances it already holds, and reports those as already present
-        without sending them:
+        ``skip_existing`` (the default) first asks the server (see :mod:`.pre_check`: by lists of SOP
+        Instance UIDs where the server profile says it matches them, else one search per series;
+        ``concurrency`` at once) which of the files' instances it already holds, and reports those as
+        already present without sending them:
         servers differ on duplicates (Orthanc answers 200 as if it stored them, Google 409), and a re-run
         must never report a file as newly stored when it was already there.
         ``storage_class`` (Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE) is sent as ``Storage-Class``.
@@ -194,32 +196,10 @@ class Store:
                 state.tracker.add(1, item.size)
             elif header is not None:
                 remaining.append((item, header))
-        held: dict[tuple[str, str], set[str]] = {}
-        for _, header in remaining:
-            held.setdefault((header.study_instance_uid, header.series_instance_uid), set())
-
-        def ask(key: tuple[str, str]) -> None:
-            study, series = key
-            try:
-                for found in self.search.iter_search(
-                    "instances", study_instance_uid=study, series_instance_uid=series
-                ):
-                    element = found.get("00080018") or {}
-                    held[key].update(str(v) for v in element.get("Value") or [])
-            except DicomWebError as exc:
-                log.warning(
-                    "could not ask which instances of series %s are stored (%s); sending them all",
-                    series,
-                    exc,
-                )
-
-        # One search per series, as many at once as the store sends requests: with one-instance series
-        # (CR, DX, mammography) they are as many as the instances, and one at a time they would add a
-        # round trip per instance before the first byte is sent.
-        list(pool.map(ask, list(held)))
+        held = PreCheck(self.search, pool).held([header for _, header in remaining])
         to_send = []
         for item, header in remaining:
-            if header.sop_instance_uid in held[(header.study_instance_uid, header.series_instance_uid)]:
+            if header.sop_instance_uid in held:
                 outcomes[item.index] = _outcome(
                     item,
                     header,
