@@ -46,6 +46,22 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def count_requests() -> list[int]:
+    """Counts the HTTP requests this process sends through urllib3 (requests, the hook, dicomweb-client)
+    in the returned list's first item. curl's are not counted."""
+    import urllib3.connectionpool
+
+    counter = [0]
+    original = urllib3.connectionpool.HTTPConnectionPool.urlopen
+
+    def urlopen(self, method, url, *args, **kwargs):
+        counter[0] += 1  # a retry or redirect of urllib3's own comes back here: a request too
+        return original(self, method, url, *args, **kwargs)
+
+    urllib3.connectionpool.HTTPConnectionPool.urlopen = urlopen  # type: ignore[method-assign]
+    return counter
+
+
 # --- curl: the native ceiling ---------------------------------------------------------------------------
 
 
@@ -112,8 +128,15 @@ def raw_session(args):
     return session
 
 
+def input_files(args) -> list[str]:
+    """The files given, or every file under ``folder`` (the scale benchmark's hundred thousand)."""
+    if args.get("files"):
+        return args["files"]
+    return sorted(str(p) for p in Path(args["folder"]).rglob("*") if p.is_file())
+
+
 def raw_store(args) -> tuple[int, int]:
-    """8 threads (or ``threads``), a keep-alive session per thread, one instance per POST."""
+    """8 threads (or ``threads``), a keep-alive session per thread, one instance per POST, no pre-check."""
     local = threading.local()
     boundary = "rawbaselineboundary"
     url = args["url"] + "/studies"
@@ -136,7 +159,7 @@ def raw_store(args) -> tuple[int, int]:
         return len(data)
 
     with ThreadPoolExecutor(args.get("options", {}).get("threads", 8)) as pool:
-        sizes = list(pool.map(post, args["files"]))
+        sizes = list(pool.map(post, input_files(args)))
     return len(sizes), sum(sizes)
 
 
@@ -266,7 +289,13 @@ def files_retrieve(args) -> tuple[int, int]:
 def hook(args):
     os.environ.update(args.get("env", {}))
     os.environ["AIRFLOW_CONN_DICOMWEB_BENCH"] = json.dumps(
-        {"conn_type": "dicomweb", "host": args["url"], "login": args["login"], "password": args["password"]}
+        {
+            "conn_type": "dicomweb",
+            "host": args["url"],
+            "login": args["login"],
+            "password": args["password"],
+            "extra": {"server": args["server"]} if args.get("server") else {},
+        }
     )
     from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 
@@ -274,7 +303,7 @@ def hook(args):
 
 
 def hook_store(args) -> tuple[int, int]:
-    files = args["files"]
+    files = args.get("files") or [args["folder"]]
     if args.get("object_store"):  # an s3:// prefix, streamed from the object store as a DAG would give it
         from airflow_dicomweb.operators.storage_paths import as_input
 
@@ -286,6 +315,10 @@ def hook_store(args) -> tuple[int, int]:
         return len(result.outcomes), sum(o.size or 0 for o in result.outcomes)
     if not result.ok:
         raise RuntimeError(f"store failed: {result.failed[:3]}")
+    if args.get("expect_present"):  # a second store of the same files: every one found by the pre-check
+        if len(result.already_present) != len(result.outcomes):
+            raise RuntimeError(f"re-store sent files again: {result}")
+        return len(result.already_present), sum(o.size or 0 for o in result.already_present)
     return len(result.stored), sum(o.size or 0 for o in result.stored)
 
 
@@ -313,7 +346,49 @@ def hook_search(args) -> tuple[int, int]:
     return count, 0
 
 
+def hook_retrieve_studies(args) -> tuple[int, int]:
+    """Every study on the server (found by a search), each retrieved into its own folder, ``threads`` at
+    once, as an export DAG's mapped tasks would."""
+    from airflow_dicomweb.core.storage.location import Location
+
+    client = hook(args)
+    studies = [s["0020000D"]["Value"][0] for s in client.iter_search("studies", includefield=["0020000D"])]
+    options = args.get("options", {})
+
+    def one(uid: str) -> tuple[int, int]:
+        paths = client.retrieve_study(uid, args["dest"], series_concurrency=1)
+        return len(paths), sum(Location.of(p).size() for p in paths)
+
+    with ThreadPoolExecutor(options.get("threads", 8)) as pool:
+        parts = list(pool.map(one, studies))
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+def hook_search_studies(args) -> tuple[int, int]:
+    found = sum(1 for _ in hook(args).iter_search("studies", includefield=["0020000D"]))
+    return found, 0
+
+
+def hook_watch(args) -> tuple[int, int]:
+    """The study-arrival watcher's poll over a window holding every study: the baseline poll, then a
+    second poll that finds nothing new (each poll reads the whole window)."""
+    import datetime as dt
+
+    from airflow_dicomweb.core.qido.study_arrivals import ArrivalCursor, poll_new_studies
+
+    client = hook(args)
+    today = dt.date.today()
+    _, cursor = poll_new_studies(client, ArrivalCursor(), today=today, lookback_days=1)
+    new, cursor = poll_new_studies(client, cursor, today=today, lookback_days=1)
+    if new:
+        raise RuntimeError(f"the second poll announced {len(new)} studies")
+    return len(cursor.seen), 0
+
+
 OPERATIONS = {
+    ("hook", "retrieve-studies"): hook_retrieve_studies,
+    ("hook", "search-studies"): hook_search_studies,
+    ("hook", "watch"): hook_watch,
     ("curl", "store"): curl_store,
     ("curl", "retrieve"): curl_retrieve,
     ("curl", "search"): curl_search,
@@ -346,6 +421,7 @@ def main() -> None:
         import logging
 
         logging.getLogger("airflow_dicomweb.core.stow.store").setLevel(logging.ERROR)  # 1 line per "failure"
+    counted = count_requests()
     start_rss = rss_mib()
     cpu = cpu_seconds()
     started = time.perf_counter()
@@ -361,6 +437,7 @@ def main() -> None:
                 "bytes": nbytes,
                 "rss_start": start_rss,
                 "rss_peak": peak_rss_mib(),
+                "requests": counted[0],
             }
         )
     )

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up this machine (scripts/setup.sh), then run the benchmark race (benchmarks/run.py; --help for flags).
+# Set up this machine (scripts/setup.sh), then run the benchmark race (benchmarks/run.py; --help for flags),
+# or with "scale" first, the scaling benchmark (benchmarks/scale.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,4 +12,8 @@ if [ ! -x /usr/sbin/nginx ]; then  # the zero-cost server of the benchmark
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[bench]' 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+if [ "${1:-}" = "scale" ]; then
+    shift
+    exec .venv/bin/python benchmarks/scale.py "$@"
+fi
 exec .venv/bin/python benchmarks/run.py "$@"

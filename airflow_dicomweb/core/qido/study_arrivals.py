@@ -141,14 +141,16 @@ def poll_new_studies(
         if "StudyDate" in query or _STUDY_DATE in query:
             raise ValueError("the StudyDate filter is the watcher's window: set lookback_days instead")
         query["StudyDate"] = f"{start}-"
-    current: dict[str, dict[str, Any]] = {}
-    for item in qido.iter_search("studies", filters=query, includefield=asked, page_size=page_size):
-        uid = _first(item, _STUDY_UID)
-        if isinstance(uid, str) and is_valid_uid(uid):
-            current[uid] = item
+    # Only the UIDs of the window are kept, and the results of the studies not seen before: a window of a
+    # hundred thousand studies holds their UIDs (about 100 bytes each), not their results (about 2 KB).
+    current: set[str] = set()
     seen = dict(cursor.seen)
     new: list[dict[str, Any]] = []
-    for uid, item in current.items():
+    for item in qido.iter_search("studies", filters=query, includefield=asked, page_size=page_size):
+        uid = _first(item, _STUDY_UID)
+        if not isinstance(uid, str) or not is_valid_uid(uid) or uid in current:
+            continue
+        current.add(uid)
         if uid in seen:
             continue
         date = _first(item, _STUDY_DATE)
