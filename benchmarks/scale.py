@@ -110,7 +110,9 @@ def orthanc_runs(work: Path, folder: Path, count: int, shape: str, opts) -> dict
         return per_instance(run, count)
 
     if count <= opts.raw_max:
-        results["store (raw: 8 threads, 1 a POST)"] = best_of([store_in_new("raw") for _ in range(opts.repeat)])
+        results["store (raw: 8 threads, 1 a POST)"] = best_of(
+            [store_in_new("raw") for _ in range(opts.repeat)]
+        )
     place = work / "orthanc-kept"
     shutil.rmtree(place, ignore_errors=True)
     with OrthancServer(place) as orthanc:
@@ -125,7 +127,8 @@ def orthanc_runs(work: Path, folder: Path, count: int, shape: str, opts) -> dict
             raise RuntimeError(f"the hook stored {orthanc.count_instances()} of {count}")
         again = worker("hook", "store", {**args, "folder": str(folder), "expect_present": True}, work)
         results["store again (pre-check only)"] = per_instance(again, count)
-        results["search instances"] = per_instance(worker("hook", "search", args, work), count)
+        counting = {**args, "options": {"count_only": True}}
+        results["search instances"] = per_instance(worker("hook", "search", counting, work), count)
         if shape == "one study":
             dest = fresh_dir(work / "out")
             study = uid(1, 0)
@@ -197,7 +200,9 @@ def main() -> int:
 
 
 def print_rows(shape: str, count: int, rows: dict[str, dict]) -> None:
-    print(f"{'shape':<19} {'N':>7} {'operation':<40} {'ms/inst':>8} {'req/inst':>8} {'CPU ms/inst':>11} {'RSS MiB':>8}")
+    print(
+        f"{'shape':<19} {'N':>7} {'operation':<40} {'ms/inst':>8} {'req/inst':>8} {'CPU ms/inst':>11} {'RSS MiB':>8}"
+    )
     for label, r in rows.items():
         print(
             f"{shape:<19} {count:>7,} {label:<40} {r['wall_ms']:>8.3f} {r['requests_per_instance']:>8.3f} "

@@ -333,7 +333,11 @@ def hook_retrieve(args) -> tuple[int, int]:
 
 def hook_search(args) -> tuple[int, int]:
     options = dict(args.get("options", {}))
-    results = hook(args).iter_search("instances", **{k: v for k, v in options.items() if k != "to_file"})
+    results = hook(args).iter_search(
+        "instances", **{k: v for k, v in options.items() if k not in ("to_file", "count_only")}
+    )
+    if options.get("count_only"):  # the scale benchmark: what the search holds, not the results
+        return sum(1 for _ in results), 0
     if not options.get("to_file"):
         found = list(results)
         return len(found), 0

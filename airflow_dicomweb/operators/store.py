@@ -9,17 +9,22 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.stow.result import Status, StoreResult
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
-from airflow_dicomweb.operators.storage_paths import as_input
+from airflow_dicomweb.operators.storage_paths import as_input, to_location
 from airflow_dicomweb.operators.template_values import as_bool, as_int
 
 MAX_FAILURES_IN_MESSAGE = 20
 
 
 def result_summary(result: StoreResult, *, max_uids: int, with_outcomes: bool) -> dict[str, Any]:
-    """The XCom value of a store: counts, study UIDs, SOP UIDs (up to ``max_uids``), failures, outcomes."""
+    """The XCom value of a store: counts, study and SOP UIDs (up to ``max_uids`` of each), the first failures
+    and, if asked, every outcome. Without outcomes its size is bounded whatever the store holds."""
     summary = result.summary()
+    studies = summary["study_instance_uids"]
+    summary["study_instance_uids"] = studies[:max_uids]
+    summary["study_instance_uids_truncated"] = len(studies) > max_uids
     present = [
         o.sop_instance_uid for o in result.outcomes if o.status is not Status.FAILED and o.sop_instance_uid
     ]
@@ -51,10 +56,24 @@ def raise_for_failures(result: StoreResult) -> None:
     raise AirflowException(f"{len(failed)} of {total} inputs were not stored:\n" + "\n".join(lines))
 
 
+def read_manifest(manifest: Any) -> list[str]:
+    """The inputs a manifest names, one per line (blank lines and ``#`` comments skipped)."""
+    location = to_location(manifest)
+    try:
+        with location.open_read() as stream:
+            text = stream.read().decode("utf-8")
+    except (DicomWebError, OSError, UnicodeDecodeError) as exc:
+        raise AirflowException(f"cannot read the store's manifest {location}: {exc}") from exc
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
 class DicomWebStoreOperator(DicomWebBaseOperator):
     """Store DICOM files, folders or ``**`` globs in parallel; every file is tried.
 
     :param files: paths, folders and glob patterns (templated; or a list from an upstream task's XCom).
+    :param manifest: instead of ``files``, a text file (local path or object-store URL; templated) naming
+        the inputs one per line, read when the task runs: a mapped task per shard of a large landing prefix
+        gets one path through XCom, not the shard's list of files.
     :param study_instance_uid: store into this study only (templated).
     :param storage_class: Google's storage class (templated).
     :param concurrency: parallel requests.
@@ -66,13 +85,17 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         the error); with False the task succeeds and the failures are in the returned summary.
     :param return_outcomes: add one entry per file to the returned summary (for a downstream task that
         moves files, say). Keep batches modest: XCom is for small values.
+    :param max_xcom_uids: at most this many study and SOP Instance UIDs in the returned summary (each list
+        has a ``_truncated`` flag).
     :return: ``{"stored", "already_present", "failed", "study_instance_uids", "sop_instance_uids",
-        "failures", ["outcomes"]}``.
+        "failures", ["outcomes"]}``: bounded (the UIDs by ``max_xcom_uids``, the failures at 100, all of
+        them named in the task log) unless ``return_outcomes`` is set.
     """
 
     lineage_role = "write"
     template_fields: Sequence[str] = (
         "files",
+        "manifest",
         "study_instance_uid",
         "storage_class",
         "dicomweb_conn_id",
@@ -82,7 +105,8 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
     def __init__(
         self,
         *,
-        files: Any,
+        files: Any = None,
+        manifest: Any = None,
         study_instance_uid: str | None = None,
         storage_class: str | None = None,
         concurrency: int = defaults.STORE_CONCURRENCY,
@@ -94,7 +118,10 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (files is None) == (manifest is None):
+            raise ValueError("give the store either files or a manifest")
         self.files = files
+        self.manifest = manifest
         self.study_instance_uid = study_instance_uid
         self.storage_class = storage_class
         self.concurrency = concurrency
@@ -105,11 +132,12 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         self.max_xcom_uids = max_xcom_uids
 
     def execute(self, context: Context) -> dict[str, Any]:
-        given = (
-            [self.files]
-            if isinstance(self.files, str) or not isinstance(self.files, list | tuple)
-            else self.files
-        )
+        if self.manifest is not None:
+            given: Any = read_manifest(self.manifest)
+        elif isinstance(self.files, str) or not isinstance(self.files, list | tuple):
+            given = [self.files]
+        else:
+            given = self.files
         files = [as_input(f) for f in given if f is not None]
         result = self.hook.store_instances(
             files,

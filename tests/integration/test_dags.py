@@ -37,6 +37,7 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
         "dicomweb_ingest",
         "dicomweb_jpeg_to_dicom",
         "dicomweb_on_stored_study",
+        "dicomweb_sharded_ingest",
         "dicomweb_study_arrival",
     ]
     watched = bag.dags["dicomweb_study_arrival"].timetable.asset_condition
@@ -95,6 +96,67 @@ def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
     assert str(rerun.state) == "success", states(rerun)
     assert clean_orthanc.count_instances() == 8
     assert len(list((done / "again").iterdir())) == 5
+
+
+def test_sharded_ingest_maps_bounded_shards_and_a_rerun_sends_nothing(
+    dagbag, orthanc_conn_id, clean_orthanc, tmp_path
+):
+    """25 one-instance studies in shards of 10: 3 mapped store tasks, each reading its own manifest; each
+    shard's XCom holds counts and at most 10 UIDs of each kind, whatever it stored. A second run finds
+    everything on the server and sends nothing. A file that is not DICOM fails the run, named."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    landing = tmp_path / "archive"
+    for n in range(25):
+        make_series(landing / f"{n % 3}", 1, rows=8, columns=8)
+    for path in landing.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    conf = {
+        "landing_dir": str(landing),
+        "work_dir": str(tmp_path / "work"),
+        "shard_size": 10,
+        "dicomweb_conn_id": orthanc_conn_id,
+    }
+    dag = dagbag.dags["dicomweb_sharded_ingest"]
+    run = dag.test(run_conf=conf)
+    assert str(run.state) == "success", states(run)
+    assert states(run) == {
+        "plan_shards": "success",
+        **{f"store_shard[{n}]": "success" for n in range(3)},
+        "summarize": "success",
+    }
+    assert clean_orthanc.count_instances() == 25
+    manifests = sorted((tmp_path / "work").rglob("shard-*.txt"))
+    assert [len(m.read_text().split()) for m in manifests] == [10, 10, 5]
+
+    def xcoms(dagrun) -> dict[str, object]:
+        with create_session() as session:
+            rows = session.query(XComModel).filter(XComModel.run_id == dagrun.run_id).all()
+            return {f"{r.task_id}[{r.map_index}]": r.value for r in rows if r.key == "return_value"}
+
+    values = xcoms(run)
+    shard = values["store_shard[0]"]
+    shard = json.loads(shard) if isinstance(shard, str) else shard
+    assert shard["stored"] == 10 and len(shard["study_instance_uids"]) == 10
+    assert len(shard["sop_instance_uids"]) == 10 and "outcomes" not in shard
+    totals = values["summarize[-1]"]
+    totals = json.loads(totals) if isinstance(totals, str) else totals
+    assert totals == {"shards": 3, "stored": 25, "already_present": 0, "failed": 0}
+
+    (landing / "1" / "notes.txt").write_text("not DICOM")
+    os.utime(landing / "1" / "notes.txt", (1_000_000_000, 1_000_000_000))
+    rerun = dag.test(run_conf=conf)
+    assert str(rerun.state) == "failed"
+    assert states(rerun)["summarize"] == "failed"
+    assert all(v == "success" for k, v in states(rerun).items() if k.startswith("store_shard"))
+    totals = [json.loads(t) if isinstance(t, str) else t for t in [xcoms(rerun).get("summarize[-1]")]]
+    assert totals == [None]  # summarize failed: no value
+    counts = [xcoms(rerun)[f"store_shard[{n}]"] for n in range(3)]
+    counts = [json.loads(c) if isinstance(c, str) else c for c in counts]
+    assert sum(c["already_present"] for c in counts) == 25 and sum(c["stored"] for c in counts) == 0
+    assert sum(c["failed"] for c in counts) == 1
+    assert clean_orthanc.count_instances() == 25
 
 
 def test_export_maps_one_task_per_study_with_metadata_and_preview(dagbag, hook, orthanc_conn_id, tmp_path):

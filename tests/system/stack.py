@@ -38,7 +38,9 @@ AIRFLOW_SERVICES = {
     "scheduler": ["scheduler"],
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer"],
-    "worker": ["celery", "worker", "--concurrency", "4"],
+    "worker": ["celery", "worker", "--concurrency", "4", "--celery-hostname", "worker1@%h"],
+    # A second Celery worker, as `docker compose up --scale airflow-worker=2` would run
+    "worker-2": ["celery", "worker", "--concurrency", "4", "--celery-hostname", "worker2@%h"],
 }
 
 
@@ -80,7 +82,16 @@ class LocalStack:
         os.chmod(self.root, 0o755)
         self.ports = {
             name: free_port()
-            for name in ("postgres", "redis", "api", "orthanc", "worker_log", "trigger_log", "health")
+            for name in (
+                "postgres",
+                "redis",
+                "api",
+                "orthanc",
+                "worker_log",
+                "worker-2_log",
+                "trigger_log",
+                "health",
+            )
         }
         self.processes: dict[str, subprocess.Popen] = {}
         self.timings: dict[str, float] = {}
@@ -118,7 +129,9 @@ class LocalStack:
             "AIRFLOW_HOME": str(home),
             "PATH": f"{VENV_BIN}:{base.get('PATH', '')}",
             # Ports that are fixed inside containers and must be free here:
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker_log"]),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(
+                self.ports["worker-2_log" if service == "worker-2" else "worker_log"]
+            ),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trigger_log"]),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(self.ports["health"]),
         }
@@ -349,6 +362,7 @@ class LocalStack:
             "dicomweb_delete",
             "dicomweb_on_stored_study",
             "dicomweb_study_arrival",
+            "dicomweb_sharded_ingest",
         } <= found
 
     def unpause(self, dag_id: str) -> None:
@@ -372,6 +386,41 @@ class LocalStack:
         (self.root / f"{name}.log").rename(self.root / f"{name}.{n}.log")
         argv = [a.format(api_port=self.ports["api"]) for a in AIRFLOW_SERVICES[name]]
         self._spawn(name, [str(VENV_BIN / "airflow"), *argv], env=self.process_env(name, self.extra_env))
+
+    def session_pids(self, name: str) -> list[int]:
+        """Every process of a service: its session (each service starts one), children included, even
+        those that made a process group of their own (a task's runner does)."""
+        sid = self.processes[name].pid
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid:  # the session id, after state, ppid and pgrp
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def running_task_ids(self, name: str) -> set[str]:
+        """The ids of the task instances a worker is running (each runner is titled ``airflow worker --
+        <id>``)."""
+        ids = set()
+        for pid in self.session_pids(name):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except OSError:
+                continue
+            if title.startswith("airflow worker -- "):
+                ids.add(title.removeprefix("airflow worker -- ").strip())
+        return ids
+
+    def kill_hard(self, name: str) -> None:
+        """SIGKILL every process of a service at once, as if its machine died: no warm shutdown, no task
+        told, nothing flushed."""
+        for pid in self.session_pids(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.processes[name].wait()
 
     def logs_of(self, name: str) -> str:
         """Every log the service wrote, restarts included."""

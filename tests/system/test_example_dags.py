@@ -4,7 +4,9 @@ exactly as a user would: every task's final state, and what landed on the server
 
 import json
 import os
+import re
 import shutil
+import threading
 import time
 
 import pydicom
@@ -204,3 +206,118 @@ def test_the_watcher_announces_new_studies_and_a_restarted_triggerer_resumes_fro
         and {r["state"] for r in runs} == {"success"}
         and all(r["run_type"] == "asset_triggered" for r in runs)
     )
+
+
+def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
+    """dicomweb_sharded_ingest maps 3 shards of 200 one-instance studies over the two Celery workers, through
+    a front of Orthanc that holds every POST for 2 s. Once a shard has some but not all of its instances
+    stored, the worker running it is killed with SIGKILL (every process of it). The scheduler fails the
+    shard when its heartbeats stop, and the retry (on the other worker) finishes it: every instance reaches
+    Orthanc exactly once (counted at the front), none is missing, and the retried shard reports what its
+    first try stored as already present."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from tests.orthanc_front import OrthancFront
+
+    landing = stack.root / "data" / "sharded" / "archive"
+    sop_of: dict[str, str] = {}
+    for n in range(600):
+        [path] = make_series(landing / f"{n // 100}", 1, rows=8, columns=8, study_date="20220303")
+        sop_of[str(path)] = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+    for path in landing.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    forwarded: Counter[str] = Counter()
+    sops = set(sop_of.values())
+    lock = threading.Lock()
+
+    def slow_posts(request):
+        if request.method == "POST":
+            time.sleep(2)  # a distant, busy server
+            with lock:
+                forwarded.update(s for s in sops if s.encode() in request.body)
+        return None
+
+    password = (stack.root / "secrets" / "orthanc_password").read_text()
+    orthanc = SimpleNamespace(
+        dicomweb_url=f"http://127.0.0.1:{stack.ports['orthanc']}/dicom-web",
+        username="airflow",
+        password=password,
+    )
+    with OrthancFront(orthanc, slow_posts, prefix="/dicom-web") as front:
+        stack.rest(
+            "POST",
+            "/connections",
+            json={
+                "connection_id": "dicomweb_slow_front",
+                "conn_type": "dicomweb",
+                "host": front.dicomweb_url,
+                "extra": json.dumps({"server": "orthanc"}),
+            },
+        )
+        conf = {
+            "landing_dir": str(landing),
+            "work_dir": str(stack.root / "data" / "sharded" / "work"),
+            "shard_size": 200,
+            "dicomweb_conn_id": "dicomweb_slow_front",
+        }
+        run_id = stack.trigger("dicomweb_sharded_ingest", conf)
+        runs = "/dags/dicomweb_sharded_ingest/dagRuns"
+        work = stack.root / "data" / "sharded" / "work" / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+
+        # Which files each shard holds, from its manifest; which task instance is which shard.
+        def shard_sops() -> dict[str, set[str]]:
+            items = stack.rest("GET", f"{runs}/{run_id}/taskInstances?limit=100")["task_instances"]
+            return {
+                t["id"]: {
+                    sop_of[line] for line in (work / f"shard-{t['map_index']:05d}.txt").read_text().split()
+                }
+                for t in items
+                if t["task_id"] == "store_shard" and t["map_index"] >= 0
+            }
+
+        victim = None
+        deadline = time.monotonic() + 300
+        while victim is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            running = {name: stack.running_task_ids(name) for name in ("worker", "worker-2")}
+            if not any(running.values()):
+                continue
+            shards = shard_sops()
+            for name, ids in running.items():
+                for ti in ids & set(shards):
+                    with lock:
+                        done = len(shards[ti] & set(forwarded))
+                    if 0 < done < len(shards[ti]):
+                        victim = (name, ti, done)
+        states = stack.task_states("dicomweb_sharded_ingest", run_id)
+        assert victim is not None, f"no shard was caught half stored: {states}"
+        name, victim_ti, stored_before = victim
+        stack.kill_hard(name)
+        try:
+            state, tasks = stack.wait_for_run("dicomweb_sharded_ingest", run_id, timeout=600)
+        finally:
+            stack.restart(name)  # the other tests keep their two workers
+    assert state == "success", tasks
+    assert {k for k in tasks if k.startswith("store_shard")} == {f"store_shard[{n}]" for n in range(3)}
+    # Every instance reached Orthanc once, and Orthanc holds every one of them.
+    assert set(forwarded) == sops and set(forwarded.values()) == {1}, forwarded.most_common(3)
+    found = orthanc_client(stack).iter_search("instances", filters={"StudyDate": "20220303"})
+    assert {i["00080018"]["Value"][0] for i in found} == sops
+    # The shard that was running on the killed worker was tried again, and its retry found what the first
+    # try had stored.
+    instances = stack.rest("GET", f"{runs}/{run_id}/taskInstances?limit=100")["task_instances"]
+    [victim_shard] = [t for t in instances if t["id"] == victim_ti]
+    assert victim_shard["try_number"] >= 2 and victim_shard["state"] == "success", victim_shard
+
+    def xcom(task: str, map_index: int = -1) -> dict:
+        suffix = f"/{map_index}" if map_index >= 0 else ""
+        path = f"{runs}/{run_id}/taskInstances/{task}{suffix}/xcomEntries/return_value"
+        return stack.rest("GET", f"{path}?deserialize=true")["value"]
+
+    result = xcom("store_shard", victim_shard["map_index"])
+    assert result["already_present"] >= stored_before > 0 and result["failed"] == 0
+    assert result["stored"] + result["already_present"] == 200
+    totals = xcom("summarize")
+    assert totals["shards"] == 3 and totals["failed"] == 0
+    assert totals["stored"] + totals["already_present"] == 600
