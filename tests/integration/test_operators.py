@@ -370,3 +370,24 @@ def test_deferrable_defaults_follow_airflow_operators_default_deferrable():
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.split()[-4:] == expected.split(), out.stderr[-2000:]
+
+
+def test_store_reads_a_manifest_and_names_one_it_cannot_read(orthanc_conn_id, clean_orthanc, tmp_path):
+    """A manifest names the inputs one per line (blank lines and comments skipped); one that cannot be read
+    fails the task naming it; files and a manifest together are refused."""
+    from airflow.sdk.exceptions import AirflowException
+
+    files = [str(p) for p in make_series(tmp_path / "s", 3)]
+    manifest = tmp_path / "shard.txt"
+    manifest.write_text("# shard 0\n" + "\n".join(files) + "\n\n")
+    result = DicomWebStoreOperator(
+        task_id="m", manifest=str(manifest), dicomweb_conn_id=orthanc_conn_id
+    ).execute({})
+    assert result["stored"] == 3 and clean_orthanc.count_instances() == 3
+    with pytest.raises(AirflowException, match="manifest .*missing.txt"):
+        DicomWebStoreOperator(
+            task_id="n", manifest=str(tmp_path / "missing.txt"), dicomweb_conn_id=orthanc_conn_id
+        ).execute({})
+    with pytest.raises(ValueError, match="either files or a manifest"):
+        DicomWebStoreOperator(task_id="o", files=files, manifest=str(manifest))
+    assert "manifest" in DicomWebStoreOperator.template_fields

@@ -10,6 +10,7 @@ with ``dcmread`` instead, without the truncation check.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -40,7 +41,7 @@ class NotAnInstanceError(ValueError):
     """The file is not a complete, storable DICOM Part 10 instance; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceHeader:
     study_instance_uid: str
     series_instance_uid: str
@@ -95,11 +96,12 @@ def read_instance_header(path: Destination) -> InstanceHeader:
         except InvalidUIDError as exc:
             raise NotAnInstanceError(str(exc)) from None
     return InstanceHeader(
-        study_instance_uid=uids["StudyInstanceUID"],
-        series_instance_uid=uids["SeriesInstanceUID"],
+        # Interned: a store of a hundred thousand instances of one study holds one copy of what they share
+        study_instance_uid=sys.intern(uids["StudyInstanceUID"]),
+        series_instance_uid=sys.intern(uids["SeriesInstanceUID"]),
         sop_instance_uid=uids["SOPInstanceUID"],
-        sop_class_uid=uids["SOPClassUID"],
-        transfer_syntax_uid=transfer_syntax,
+        sop_class_uid=sys.intern(uids["SOPClassUID"]),
+        transfer_syntax_uid=sys.intern(transfer_syntax),
         size=size,
     )
 

@@ -50,7 +50,7 @@ def _is_local_fs(fs: AbstractFileSystem | None) -> bool:
     return any(p in ("file", "local") for p in protocols)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A file or folder: ``path`` on ``fs``, or on this machine when ``fs`` is None.
 

@@ -38,7 +38,7 @@ def _walk(directory: Path) -> Iterator[Path]:
             yield Path(root, name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputFile:
     """A file to store: where it is, and its size when a listing already told it."""
 

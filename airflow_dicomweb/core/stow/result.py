@@ -13,7 +13,7 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-@dataclass
+@dataclass(slots=True)
 class InstanceOutcome:
     """What happened to one input: stored, already present on the server, or failed and why."""
 

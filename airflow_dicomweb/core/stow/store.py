@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
 STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
+#: Files read at once (the store's threads share them) before the pre-check.
+INSPECT_WINDOW = 1024
 #: Google's storage classes, sent as the ``Storage-Class`` header.
 STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
 
@@ -67,7 +69,7 @@ def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None
     return {**headers, **(extra_headers or {})}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Item:
     index: int
     path: Location
@@ -190,12 +192,16 @@ class Store:
     ) -> list[_Item]:
         """Inspect every file, then drop (as already present) those whose instance the server holds."""
         remaining: list[tuple[_Item, InstanceHeader]] = []
-        for item, (header, outcome) in zip(items, pool.map(state.inspect, items), strict=True):
-            if outcome is not None:
-                outcomes[item.index] = outcome
-                state.tracker.add(1, item.size)
-            elif header is not None:
-                remaining.append((item, header))
+        for start in range(
+            0, len(items), INSPECT_WINDOW
+        ):  # a window at a time: N futures would cost ~1 KB each
+            window = items[start : start + INSPECT_WINDOW]
+            for item, (header, outcome) in zip(window, pool.map(state.inspect, window), strict=True):
+                if outcome is not None:
+                    outcomes[item.index] = outcome
+                    state.tracker.add(1, item.size)
+                elif header is not None:
+                    remaining.append((item, header))
         held = PreCheck(self.search, pool).held([header for _, header in remaining])
         to_send = []
         for item, header in remaining:
