@@ -384,7 +384,7 @@ def test_store_reads_a_manifest_and_names_one_it_cannot_read(orthanc_conn_id, cl
         task_id="m", manifest=str(manifest), dicomweb_conn_id=orthanc_conn_id
     ).execute({})
     assert result["stored"] == 3 and clean_orthanc.count_instances() == 3
-    with pytest.raises(AirflowException, match="manifest .*missing.txt"):
+    with pytest.raises(AirflowException, match=r"manifest .*missing\.txt"):
         DicomWebStoreOperator(
             task_id="n", manifest=str(tmp_path / "missing.txt"), dicomweb_conn_id=orthanc_conn_id
         ).execute({})

@@ -266,12 +266,14 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
         work = stack.root / "data" / "sharded" / "work" / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
 
         # Which files each shard holds, from its manifest; which task instance is which shard.
-        def shard_sops() -> dict[str, set[str]]:
+        def shard_sops() -> dict[str, tuple[int, set[str]]]:
+            """Task instance id (a try's own) -> its map index and the SOP Instance UIDs of its shard."""
             items = stack.rest("GET", f"{runs}/{run_id}/taskInstances?limit=100")["task_instances"]
             return {
-                t["id"]: {
-                    sop_of[line] for line in (work / f"shard-{t['map_index']:05d}.txt").read_text().split()
-                }
+                t["id"]: (
+                    t["map_index"],
+                    {sop_of[line] for line in (work / f"shard-{t['map_index']:05d}.txt").read_text().split()},
+                )
                 for t in items
                 if t["task_id"] == "store_shard" and t["map_index"] >= 0
             }
@@ -286,13 +288,14 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
             shards = shard_sops()
             for name, ids in running.items():
                 for ti in ids & set(shards):
+                    map_index, shard = shards[ti]
                     with lock:
-                        done = len(shards[ti] & set(forwarded))
-                    if 0 < done < len(shards[ti]):
-                        victim = (name, ti, done)
+                        done = len(shard & set(forwarded))
+                    if 0 < done < len(shard):
+                        victim = (name, map_index, done)
         states = stack.task_states("dicomweb_sharded_ingest", run_id)
         assert victim is not None, f"no shard was caught half stored: {states}"
-        name, victim_ti, stored_before = victim
+        name, victim_index, stored_before = victim
         stack.kill_hard(name)
         try:
             state, tasks = stack.wait_for_run("dicomweb_sharded_ingest", run_id, timeout=600)
@@ -307,13 +310,14 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
     # The shard that was running on the killed worker was tried again, and its retry found what the first
     # try had stored.
     instances = stack.rest("GET", f"{runs}/{run_id}/taskInstances?limit=100")["task_instances"]
-    [victim_shard] = [t for t in instances if t["id"] == victim_ti]
+    [victim_shard] = [
+        t for t in instances if t["task_id"] == "store_shard" and t["map_index"] == victim_index
+    ]
     assert victim_shard["try_number"] >= 2 and victim_shard["state"] == "success", victim_shard
 
     def xcom(task: str, map_index: int = -1) -> dict:
-        suffix = f"/{map_index}" if map_index >= 0 else ""
-        path = f"{runs}/{run_id}/taskInstances/{task}{suffix}/xcomEntries/return_value"
-        return stack.rest("GET", f"{path}?deserialize=true")["value"]
+        path = f"{runs}/{run_id}/taskInstances/{task}/xcomEntries/return_value"
+        return stack.rest("GET", f"{path}?deserialize=true&map_index={map_index}")["value"]
 
     result = xcom("store_shard", victim_shard["map_index"])
     assert result["already_present"] >= stored_before > 0 and result["failed"] == 0
