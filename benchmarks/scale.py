@@ -12,7 +12,8 @@ For each N and shape, on a new Orthanc (``server: orthanc``, whose QIDO-RS match
   per POST from 8 threads, no pre-check, into another new Orthanc;
 - ``store again``: the same folder once more: every instance found by the pre-check, nothing sent;
 - ``search``: every instance (and every study, for the studies shape), page by page;
-- ``retrieve``: the study (one study), or every study found by a search, 8 at once (studies);
+- ``retrieve``: the study (one study), or 1,000 of the studies spread evenly over the N, 8 at once
+  (studies; at 1,000 that is every study);
 - ``watch``: the study-arrival watcher's baseline poll and a second one over a window holding every study.
 And on the zero-cost server (nginx answering from files), the hook's store without the pre-check: the
 client's own cost, with no server work in the way.
@@ -41,6 +42,8 @@ from tests.dicom_factory import make_instance  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 SHAPES = ("one study", "1-instance studies")
+#: One-instance studies retrieved, spread evenly over the N on the server.
+RETRIEVED_STUDIES = 1000
 #: UIDs of one length whatever n is, so that a template file's UIDs are replaced byte for byte.
 UID_ROOT = "1.2.826.0.1.3680043.8.498.99"
 
@@ -136,11 +139,17 @@ def orthanc_runs(work: Path, folder: Path, count: int, shape: str, opts) -> dict
         else:
             results["search studies"] = per_instance(worker("hook", "search-studies", args, work), count)
             dest = fresh_dir(work / "out")
-            run = worker("hook", "retrieve-studies", {**args, "dest": str(dest)}, work)
+            # 1,000 of the N studies, spread evenly: what one study's retrieve costs when the server
+            # holds N (every study, at 100,000, would take hours of Orthanc's time: see docs/scaling.md)
+            step = max(1, count // RETRIEVED_STUDIES)
+            studies = [uid(1, n) for n in range(0, count, step)][:RETRIEVED_STUDIES]
+            run = worker("hook", "retrieve-studies", {**args, "dest": str(dest), "studies": studies}, work)
             results["watch (2 polls)"] = per_instance(worker("hook", "watch", args, work), count)
-        if run["instances"] != count:
-            raise RuntimeError(f"retrieved {run['instances']} of {count}")
-        results["retrieve"] = per_instance(run, count)
+        expected = count if shape == "one study" else min(count, RETRIEVED_STUDIES)
+        if run["instances"] != expected:
+            raise RuntimeError(f"retrieved {run['instances']} of {expected}")
+        label = "retrieve" if shape == "one study" else f"retrieve {expected:,} of the studies"
+        results[label] = per_instance(run, expected)
         shutil.rmtree(work / "out", ignore_errors=True)
     shutil.rmtree(place, ignore_errors=True)
     return results
@@ -168,7 +177,11 @@ def main() -> int:
         "--raw-max", type=int, default=100_000, help="largest N for the plain-requests store (100000)"
     )
     parser.add_argument("--no-zero", action="store_true", help="skip the zero-cost server")
+    parser.add_argument("--table", metavar="JSON", help="print the Markdown table of a kept run, and stop")
     opts = parser.parse_args()
+    if opts.table:
+        print(markdown_table(json.loads(Path(opts.table).read_text())["results"]))
+        return 0
     sizes = [int(n) for n in opts.sizes.split(",")]
     shapes = [s.strip() for s in opts.shapes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="dicomweb-scale-"))
@@ -197,6 +210,37 @@ def main() -> int:
 
     print(f"plot: {plot_scale(results, out_dir / f'scale-{stamp}.png')}")
     return 0
+
+
+def markdown_table(results: dict[str, dict[str, dict[str, dict]]]) -> str:
+    """The README's table: one row per shape and operation, the three N side by side, and the growth from
+    the smallest N to the largest."""
+    lines = [
+        "| shape | operation | ms/instance | requests/instance | client CPU ms/instance | peak RSS MiB |"
+        " growth, ms (CPU) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for shape, by_count in results.items():
+        counts = sorted(by_count, key=int)
+        labels = list(dict.fromkeys(label for c in counts for label in by_count[c]))
+        for label in labels:
+            rows = [by_count[c].get(label) for c in counts]
+
+            def cells(key: str, fmt: str, rows: list = rows) -> str:
+                return " / ".join(format(r[key], fmt) if r else "-" for r in rows)
+
+            first, last = rows[0], rows[-1]
+            growth = (
+                f"{last['wall_ms'] / first['wall_ms']:.2f}x ({last['cpu_ms'] / first['cpu_ms']:.2f}x)"
+                if first and last
+                else "-"
+            )
+            lines.append(
+                f"| {shape} | {label} | {cells('wall_ms', '.2f')} | {cells('requests_per_instance', '.3f')} "
+                f"| {cells('cpu_ms', '.2f')} | {cells('rss_peak', '.0f')} | {growth} |"
+            )
+    ns = " / ".join(f"{int(c):,}" for c in sorted(next(iter(results.values())), key=int))
+    return f"N = {ns}\n\n" + "\n".join(lines)
 
 
 def print_rows(shape: str, count: int, rows: dict[str, dict]) -> None:

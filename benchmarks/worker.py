@@ -351,12 +351,12 @@ def hook_search(args) -> tuple[int, int]:
 
 
 def hook_retrieve_studies(args) -> tuple[int, int]:
-    """Every study on the server (found by a search), each retrieved into its own folder, ``threads`` at
-    once, as an export DAG's mapped tasks would."""
+    """The studies given (UIDs), each retrieved into its own folder, ``threads`` at once, as an export
+    DAG's mapped tasks would."""
     from airflow_dicomweb.core.storage.location import Location
 
     client = hook(args)
-    studies = [s["0020000D"]["Value"][0] for s in client.iter_search("studies", includefield=["0020000D"])]
+    studies = args["studies"]
     options = args.get("options", {})
 
     def one(uid: str) -> tuple[int, int]:

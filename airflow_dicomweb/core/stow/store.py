@@ -192,9 +192,8 @@ class Store:
     ) -> list[_Item]:
         """Inspect every file, then drop (as already present) those whose instance the server holds."""
         remaining: list[tuple[_Item, InstanceHeader]] = []
-        for start in range(
-            0, len(items), INSPECT_WINDOW
-        ):  # a window at a time: N futures would cost ~1 KB each
+        # A window at a time: a future per file, all at once, would cost about 1 KB a file.
+        for start in range(0, len(items), INSPECT_WINDOW):
             window = items[start : start + INSPECT_WINDOW]
             for item, (header, outcome) in zip(window, pool.map(state.inspect, window), strict=True):
                 if outcome is not None:
