@@ -97,7 +97,6 @@ def best_of(runs: list[dict]) -> dict:
 
 def orthanc_runs(work: Path, folder: Path, count: int, shape: str, opts) -> dict[str, dict]:
     results: dict[str, dict] = {}
-    connection = {"env": {}, "options": {}}
 
     def base(orthanc: OrthancServer) -> dict:
         return {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
@@ -106,7 +105,7 @@ def orthanc_runs(work: Path, folder: Path, count: int, shape: str, opts) -> dict
         place = work / f"orthanc-{client}"
         shutil.rmtree(place, ignore_errors=True)
         with OrthancServer(place) as orthanc:
-            run = worker(client, "store", {**base(orthanc), **connection, "folder": str(folder)}, work)
+            run = worker(client, "store", {**base(orthanc), "folder": str(folder)}, work)
             if orthanc.count_instances() != count:
                 raise RuntimeError(f"{client} stored {orthanc.count_instances()} of {count}")
         shutil.rmtree(place, ignore_errors=True)
