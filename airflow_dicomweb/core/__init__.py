@@ -10,8 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from airflow_dicomweb.core import legacy_paths
-
 if TYPE_CHECKING:
     from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
     from airflow_dicomweb.core.errors import (
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
     from airflow_dicomweb.core.settings import DicomWebSettings
     from airflow_dicomweb.core.storage.location import Location
     from airflow_dicomweb.core.stow.result import InstanceOutcome, StoreResult
-
-legacy_paths.install()
 
 #: public name -> the module that defines it
 _PUBLIC = {

@@ -14,7 +14,7 @@ from airflow_dicomweb.cli.main import main as cli_main
 from airflow_dicomweb.core.change_feed.feed import ChangeFeed
 from airflow_dicomweb.core.change_feed.study_arrivals import ChangeFeedCursor, poll_change_feed
 from airflow_dicomweb.core.errors import DicomWebOperationError, DicomWebResponseError
-from airflow_dicomweb.core.operations import operation_counter
+from airflow_dicomweb.core.operations.state import operation_counter
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
 from tests.azure_emulator import AzureEmulator
