@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core import connection_fields, defaults
 from airflow_dicomweb.core.auth import auth_type
+from airflow_dicomweb.core.auth import names as auth_names
+from airflow_dicomweb.core.auth import resolve as resolve_auth_type
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebUnsafeUrlError
 from airflow_dicomweb.core.http.redaction import Redactor
 from airflow_dicomweb.core.http.response_body import MIB, ResponseLimits
@@ -43,12 +45,11 @@ class DicomWebSettings:
     pool_size: int = defaults.POOL_SIZE
     #: None: as the server profile says (True for Orthanc, else False).
     caret_as_wildcard: bool | None = None
-    google: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    #: Azure's fields (``tenant_id``), for ``auth_type: azure``.
-    azure: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    #: AWS's fields (``region_name``), for ``auth_type: aws``; the Airflow layer may add ``credentials``, a
-    #: callable returning botocore credentials (from the Airflow AWS connection named by ``aws_conn_id``).
-    aws: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The extras the auth type declares (``AuthType.fields``), as the connection sets them; the Airflow
+    #: layer may add others its auth type reads (a credentials source).
+    auth_fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: Every extra some auth type declares secret, wherever it is set (redacted whichever auth type is used).
+    secret_extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
     #: None: as the server profile says (``orthanc`` for Orthanc, else ``dicomweb``).
     delete_api: str | None = None
@@ -101,37 +102,20 @@ class DicomWebSettings:
         auth_type(self.auth_type).validate(self)
 
     def redactor(self) -> Redactor:
-        """A redactor of every secret of these settings, in every form: the password, the Basic
-        credential, the value of every header extra, and the Google key's private key and key id.
+        """A redactor of every secret of these settings, in every form: the password, the value of every
+        header extra, and what each auth type counts as secret (a credential derived from the password, a
+        key).
 
         What a connection store masks already (the password, a key JSON) is not announced to listeners;
-        the Basic credential and header values are.
+        derived forms and header values are.
         """
         redactor = Redactor()
-        if self.auth_type == "basic":
-            redactor.add_basic(self.login or "", self.password or "")
+        for name in auth_names():
+            auth_type(name).redact(self, redactor)
         redactor.add(self.password, announce=False)
-        for value in self.headers.values():
+        for value in self.headers.values():  # any header extra may be a credential (an API key)
             redactor.add(value)
-        for value in self.secret_values():
-            redactor.add(value, announce=False)
         return redactor
-
-    def secret_values(self) -> list[str]:
-        """The secrets of these settings as given (:class:`Redactor` derives their other forms)."""
-        values = [self.password or ""]
-        values += list(self.headers.values())  # any header extra may be a credential (an API key)
-        for key in ("keyfile_dict", "private_key"):
-            raw = self.google.get(key)
-            if isinstance(raw, str):
-                values.append(raw)
-                try:
-                    raw = json.loads(raw)
-                except ValueError:
-                    raw = None
-            if isinstance(raw, Mapping):
-                values += [str(raw.get("private_key") or ""), str(raw.get("private_key_id") or "")]
-        return [v for v in values if v]
 
     @classmethod
     def from_connection_fields(
@@ -147,18 +131,12 @@ class DicomWebSettings:
         """Build settings from the fields of a connection.
 
         ``host`` is the full service root (``http://127.0.0.1:8042/dicom-web``). A host without a scheme
-        is read as ``https://host[:port]/schema``. For Google, the extras ``project``, ``location``,
-        ``dataset`` and ``dicom_store`` may name the store instead of a full URL.
+        is read as ``https://host[:port]/schema``. Without a host, an auth type's extras may name the
+        service (``AuthType.service_root``).
         """
         extras = _parse_extra(extra)
-        google_keys = ("project", "location", "dataset", "dicom_store")
-        if not host and all(extras.get(k) for k in google_keys):
-            root = str(extras.get("api_root") or defaults.GOOGLE_API_ROOT).rstrip("/")
-            version = str(extras.get("api_version") or defaults.GOOGLE_API_VERSION)
-            host = (
-                f"{root}/{version}/projects/{extras['project']}/locations/{extras['location']}"
-                f"/datasets/{extras['dataset']}/dicomStores/{extras['dicom_store']}/dicomWeb"
-            )
+        if not host:
+            host = next(filter(None, (auth_type(name).service_root(extras) for name in auth_names())), None)
         if not host or not str(host).strip():
             raise DicomWebConfigError("the connection has no host: set it to the DICOMweb service root URL")
         base_url = _base_url(str(host).strip(), port, schema)
@@ -166,36 +144,13 @@ class DicomWebSettings:
         if parts.username and not login:
             login, password = unquote(parts.username), unquote(parts.password or "")
         base_url = _strip_userinfo(base_url)
-
-        auth = str(extras.get("auth_type") or defaults.AUTH_TYPE).strip().lower()
-        if auth == "auto":  # the connection form's default
-            auth = "basic" if login else "none"
-        google_fields = (
-            "key_path",
-            "keyfile_dict",
-            "scope",
-            "impersonation_chain",
-            "project",
-            "location",
-            "dataset",
-            "dicom_store",
-            "api_root",
-            "api_version",
-            "iam_endpoint_override",
-            "regional_access_boundary",
-        )
-        google = {k: extras[k] for k in google_fields if extras.get(k) not in (None, "")}
+        auth = resolve_auth_type(extras.get("auth_type"), login)
         retry = RetryPolicy(
             max_attempts=int(extras.get("max_retries", defaults.MAX_RETRIES)) + 1,
             max_elapsed=float(extras.get("retry_max_elapsed", defaults.RETRY_MAX_ELAPSED)),
             initial_wait=float(extras.get("retry_initial_wait", defaults.RETRY_INITIAL_WAIT)),
             max_wait=float(extras.get("retry_max_wait", defaults.RETRY_MAX_WAIT)),
         )
-        if extras.get("aws_conn_id"):
-            raise DicomWebConfigError(
-                "aws_conn_id names an Airflow AWS connection: it is read through the DicomWebHook (or the "
-                "command line's --conn-id); without Airflow, credentials come from botocore's default chain"
-            )
         return cls(
             base_url=base_url,
             auth_type=auth,
@@ -212,9 +167,12 @@ class DicomWebSettings:
             transfer_syntax_fallback=bool(
                 _parse_bool(extras.get("transfer_syntax_fallback"), "transfer_syntax_fallback")
             ),
-            google=google,
-            azure={k: extras[k] for k in ("tenant_id",) if extras.get(k) not in (None, "")},
-            aws={k: extras[k] for k in ("region_name",) if extras.get(k) not in (None, "")},
+            auth_fields=auth_type(auth).fields_from(extras),
+            secret_extras={
+                name: extras[name]
+                for name, declared in connection_fields.table().items()
+                if declared.secret and extras.get(name) not in (None, "")
+            },
             limits=_parse_limits(extras),
             delete_api=_auto(extras.get("delete_api")),
             orthanc_root=extras.get("orthanc_root") or None,

@@ -37,8 +37,8 @@ def settings_from_connection(conn: Any, extra_overrides: dict[str, Any] | None =
         extra=extra,
     )
     if aws_conn_id:
-        source = credentials_from(str(aws_conn_id), settings.aws.get("region_name"))
-        settings = dataclasses.replace(settings, aws={**settings.aws, "credentials": source})
+        source = credentials_from(str(aws_conn_id), settings.auth_fields.get("region_name"))
+        settings = dataclasses.replace(settings, auth_fields={**settings.auth_fields, "credentials": source})
     return settings
 
 

@@ -2,7 +2,7 @@
 ``medical-imaging``), with botocore's own signer (the extra ``[aws]``).
 
 Credentials come from botocore's default chain (environment, shared files, SSO, instance and container
-roles), or from ``settings.aws["credentials"]``, a callable returning botocore credentials, which the
+roles), or from ``settings.auth_fields["credentials"]``, a callable returning botocore credentials, which the
 Airflow layer supplies from an Airflow AWS connection (``aws_conn_id``); temporary ones are refreshed by
 botocore either way. The region is the extra ``region_name``, else read from a
 ``dicom-medical-imaging.<region>.amazonaws.com`` host. Every request is signed for its own URL only: the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ import requests
 from requests.auth import AuthBase
 
 from airflow_dicomweb.core.auth import AuthType
+from airflow_dicomweb.core.connection_fields import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _botocore() -> Any:
 
 def region_of(settings: DicomWebSettings) -> str | None:
     """The region: the extra ``region_name``, else the one in a HealthImaging host name."""
-    given = settings.aws.get("region_name")
+    given = settings.auth_fields.get("region_name")
     if given:
         return str(given)
     found = _HOST_REGION.match(urlsplit(settings.base_url).hostname or "")
@@ -112,6 +113,29 @@ class SigV4(AuthBase):
 
 class AwsAuth(AuthType):
     name = "aws"
+    summary = "SigV4 for HealthImaging, botocore's credential chain"
+    fields = (
+        ConnectionField(
+            "region_name",
+            "AWS region",
+            "With auth_type aws: the region of the HealthImaging data store; default: read from the host.",
+        ),
+        ConnectionField(
+            "aws_conn_id",
+            "AWS connection",
+            "With auth_type aws: the Airflow AWS connection whose credentials sign the requests; "
+            "default: botocore's credential chain.",
+        ),
+    )
+
+    @classmethod
+    def fields_from(cls, extras: Mapping[str, Any]) -> dict[str, Any]:
+        if extras.get("aws_conn_id"):
+            raise DicomWebConfigError(
+                "aws_conn_id names an Airflow AWS connection: it is read through the DicomWebHook (or the "
+                "command line's --conn-id); without Airflow, credentials come from botocore's default chain"
+            )
+        return super().fields_from(extras)
 
     @classmethod
     def validate(cls, settings: DicomWebSettings) -> None:
@@ -133,7 +157,7 @@ class AwsAuth(AuthType):
     def session(self) -> requests.Session:
         _botocore()  # a missing extra is said before any request
         session = requests.Session()
-        session.auth = SigV4(str(region_of(self.settings)), self.settings.aws.get("credentials"))
+        session.auth = SigV4(str(region_of(self.settings)), self.settings.auth_fields.get("credentials"))
         return session
 
     def issued_secrets(self, session: requests.Session) -> list[str]:

@@ -17,6 +17,7 @@ import requests
 from requests.auth import AuthBase
 
 from airflow_dicomweb.core.auth import AuthType
+from airflow_dicomweb.core.connection_fields import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError
 
 if TYPE_CHECKING:
@@ -74,10 +75,19 @@ class EntraToken(AuthBase):
 
 class AzureAuth(AuthType):
     name = "azure"
+    summary = "an Entra ID token: a service principal, or DefaultAzureCredential"
+    fields = (
+        ConnectionField(
+            "tenant_id",
+            "Azure tenant",
+            "With auth_type azure and a login (the client id) and password (the client secret): the Entra ID "
+            "tenant.",
+        ),
+    )
 
     @classmethod
     def validate(cls, settings: DicomWebSettings) -> None:
-        if settings.login and not (settings.password and settings.azure.get("tenant_id")):
+        if settings.login and not (settings.password and settings.auth_fields.get("tenant_id")):
             raise DicomWebConfigError(
                 "auth_type 'azure' with a login (the client id) needs the client secret as the password and "
                 "the extra tenant_id; leave the login empty for DefaultAzureCredential"
@@ -97,7 +107,7 @@ class AzureAuth(AuthType):
         settings = self.settings
         if settings.login:
             return identity.ClientSecretCredential(
-                str(settings.azure["tenant_id"]), settings.login, settings.password or ""
+                str(settings.auth_fields["tenant_id"]), settings.login, settings.password or ""
             )
         return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
 

@@ -30,6 +30,7 @@ class BearerToken(AuthBase):
 
 class BearerAuth(AuthType):
     name = "bearer"
+    summary = "the token in the password"
 
     @classmethod
     def validate(cls, settings: DicomWebSettings) -> None:

@@ -17,15 +17,19 @@ import requests
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.auth import AuthType
+from airflow_dicomweb.core.connection_fields import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
     from google.auth.transport.requests import AuthorizedSession, Request
 
+    from airflow_dicomweb.core.http.redaction import Redactor
     from airflow_dicomweb.core.settings import DicomWebSettings
 
 DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+#: The extras that name a store instead of a service root URL.
+STORE_NAME = ("project", "location", "dataset", "dicom_store")
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ def google_credentials(settings: DicomWebSettings) -> Credentials:
     from google.auth import impersonated_credentials
     from google.oauth2 import service_account
 
-    fields = settings.google
+    fields = settings.auth_fields
     scopes = [s.strip() for s in str(fields.get("scope") or DEFAULT_SCOPE).split(",") if s.strip()]
     info = _keyfile_info(fields)
     try:
@@ -102,7 +106,7 @@ def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
     process-wide switch that this package leaves to the deployment). An explicit ``true`` that google-auth
     will not act on is logged once.
     """
-    explicit = settings.google.get("regional_access_boundary")
+    explicit = settings.auth_fields.get("regional_access_boundary")
     if explicit is not None:
         allowed = str(explicit).strip().lower() in ("true", "1", "yes", "on")
         lookup = _google_auth_lookup()
@@ -117,8 +121,8 @@ def regional_access_boundary_lookup(settings: DicomWebSettings) -> bool:
                 else "",
             )
         return allowed
-    api_root = str(settings.google.get("api_root") or defaults.GOOGLE_API_ROOT).rstrip("/")
-    return api_root == defaults.GOOGLE_API_ROOT and not settings.google.get("iam_endpoint_override")
+    api_root = str(settings.auth_fields.get("api_root") or defaults.GOOGLE_API_ROOT).rstrip("/")
+    return api_root == defaults.GOOGLE_API_ROOT and not settings.auth_fields.get("iam_endpoint_override")
 
 
 def _google_auth_lookup() -> str:
@@ -187,6 +191,85 @@ def authorized_session(settings: DicomWebSettings) -> AuthorizedSession:
 
 class GoogleAuth(AuthType):
     name = "google"
+    summary = "a service account, or Application Default Credentials"
+    fields = (
+        ConnectionField(
+            "key_path", "Google key file path", "Path of a service-account JSON key (auth_type google)."
+        ),
+        ConnectionField(
+            "keyfile_dict",
+            "Google key JSON",
+            "The service-account JSON key itself (auth_type google).",
+            format="password",
+            secret=True,
+        ),
+        ConnectionField("scope", "Google scopes", "Comma-separated OAuth scopes; default cloud-platform."),
+        ConnectionField(
+            "impersonation_chain",
+            "Google impersonation chain",
+            "A service account to impersonate, or a comma-separated chain.",
+        ),
+        ConnectionField(
+            "iam_endpoint_override",
+            "Google IAM endpoint",
+            "The full URL of generateAccessToken for impersonation (Private Service Connect, say).",
+            format="url",
+        ),
+        ConnectionField(
+            "regional_access_boundary",
+            "Google regional access boundary lookup",
+            "Whether google-auth's background call to iamcredentials.googleapis.com may go out. Default: not "
+            "when a private API root or IAM endpoint is set (air-gapped and Private Service Connect setups), "
+            "else yes. From google-auth 2.63 the call is made only when the worker sets "
+            "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED=true.",
+            "boolean",
+        ),
+        ConnectionField(
+            "project", "Google project", "With location, dataset and store: names the DICOM store."
+        ),
+        ConnectionField("location", "Google location", "The store's region, e.g. us-central1."),
+        ConnectionField("dataset", "Google dataset", "The store's dataset."),
+        ConnectionField("dicom_store", "Google DICOM store", "The store's name."),
+        ConnectionField(
+            "api_root",
+            "Google API root",
+            "Default https://healthcare.googleapis.com; a private endpoint's URL otherwise.",
+            format="url",
+        ),
+        ConnectionField(
+            "api_version",
+            "Google API version",
+            "v1 or v1beta1.",
+            choices=("v1", "v1beta1"),
+            default=defaults.GOOGLE_API_VERSION,
+        ),
+    )
+
+    @classmethod
+    def service_root(cls, extras: Mapping[str, Any]) -> str | None:
+        """The DICOMweb root of the store named by ``project``, ``location``, ``dataset`` and ``dicom_store``."""
+        if not all(extras.get(k) for k in STORE_NAME):
+            return None
+        root = str(extras.get("api_root") or defaults.GOOGLE_API_ROOT).rstrip("/")
+        version = str(extras.get("api_version") or defaults.GOOGLE_API_VERSION)
+        return (
+            f"{root}/{version}/projects/{extras['project']}/locations/{extras['location']}"
+            f"/datasets/{extras['dataset']}/dicomStores/{extras['dicom_store']}/dicomWeb"
+        )
+
+    @classmethod
+    def redact(cls, settings: DicomWebSettings, redactor: Redactor) -> None:
+        """The key as given, and its private key and key id (a log may show the parsed key)."""
+        raw = settings.secret_extras.get("keyfile_dict")
+        if isinstance(raw, str):
+            redactor.add(raw, announce=False)
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raw = None
+        if isinstance(raw, Mapping):
+            for part in (raw.get("private_key"), raw.get("private_key_id")):
+                redactor.add(str(part or ""), announce=False)
 
     @property
     def credential_errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]

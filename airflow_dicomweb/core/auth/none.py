@@ -7,6 +7,7 @@ from airflow_dicomweb.core.auth import AuthType
 
 class NoAuth(AuthType):
     name = "none"
+    summary = "no credentials"
 
 
 AUTH = NoAuth
