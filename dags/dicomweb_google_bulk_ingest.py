@@ -13,7 +13,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
-from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 from airflow_dicomweb.operators.google_store import DicomStoreExportOperator, DicomStoreImportOperator
 
 
@@ -32,7 +32,7 @@ from airflow_dicomweb.operators.google_store import DicomStoreExportOperator, Di
 def dicomweb_google_bulk_ingest():
     @task
     def count_before(params: dict) -> int:
-        return DicomWebHook(params["dicomweb_conn_id"]).store_metrics()["instanceCount"]
+        return GoogleDicomStoreHook(params["dicomweb_conn_id"]).store_metrics()["instanceCount"]
 
     before = count_before()
     imported = DicomStoreImportOperator(
@@ -47,7 +47,7 @@ def dicomweb_google_bulk_ingest():
     @task
     def check_counts(before: int, imported: dict, params: dict | None = None) -> dict:
         assert params is not None
-        metrics = DicomWebHook(params["dicomweb_conn_id"]).store_metrics()
+        metrics = GoogleDicomStoreHook(params["dicomweb_conn_id"]).store_metrics()
         added = metrics["instanceCount"] - before
         print(
             f"import {imported['operation']}: {imported['success']} stored, {imported['failure']} failed; "

@@ -15,7 +15,7 @@ from airflow.sdk import Param, dag, task
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.google_store.resource import GoogleStore
-from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 from airflow_dicomweb.operators.google_store import DicomStoreDeidentifyOperator
 
 #: Google's basic profile: attributes that identify the patient are removed or replaced, UIDs replaced.
@@ -48,7 +48,7 @@ def dicomweb_google_research_copy():
     @task
     def check_copy(deidentified: dict, params: dict | None = None) -> int:
         assert params is not None
-        hook = DicomWebHook(params["dicomweb_conn_id"])
+        hook = GoogleDicomStoreHook(params["dicomweb_conn_id"])
         store = GoogleStore.from_service_root(hook.settings.base_url)
         root = store.service_root_of(params["destination_store"])
         with DicomWebClient(dataclasses.replace(hook.settings, base_url=root)) as client:

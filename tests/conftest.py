@@ -154,10 +154,10 @@ def google_connection(google, **extra) -> str:
 
 @pytest.fixture
 def google_hook(google, monkeypatch):
-    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+    from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 
     monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_GOOGLE", google_connection(google))
-    h = DicomWebHook("dicomweb_google")
+    h = GoogleDicomStoreHook("dicomweb_google")
     yield h
     h.close()
 

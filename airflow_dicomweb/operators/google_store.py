@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 
 from airflow.configuration import conf
@@ -21,6 +22,7 @@ from airflow.sdk import BaseOperatorLink, Context
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.google_store.outcome import judge, outcome_of
 from airflow_dicomweb.core.google_store.resource import CONSOLE, GoogleStore
+from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.lineage import dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
@@ -83,6 +85,10 @@ class DicomStoreOperationBase(DicomWebBaseOperator):
 
     operator_extra_links = (DicomStoreLink(), DicomStoreOperationLogsLink())
     ui_color = "#d6eaf8"
+
+    @cached_property
+    def hook(self) -> GoogleDicomStoreHook:
+        return GoogleDicomStoreHook(self.dicomweb_conn_id)
 
     def __init__(
         self,

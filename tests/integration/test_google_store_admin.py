@@ -176,6 +176,9 @@ def test_a_missing_bucket_fails_the_operation_with_no_success(google_hook, admin
 
 
 def test_a_connection_that_is_not_a_google_store_is_refused(hook):
-    for call in (lambda: hook.import_dicom("gs://b/x.dcm"), hook.store_metrics):
+    from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
+
+    google_hook = GoogleDicomStoreHook(hook.dicomweb_conn_id)
+    for call in (lambda: google_hook.import_dicom("gs://b/x.dcm"), google_hook.store_metrics):
         with pytest.raises(DicomWebConfigError, match="needs a Google DICOM store"):
             call()

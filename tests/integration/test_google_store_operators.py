@@ -145,9 +145,9 @@ def test_the_bulk_ingest_dag(dagbag, admin, google, landing, tmp_path):
 
 def test_the_research_copy_dag(dagbag, admin, google, landing, spare_orthanc):  # noqa: F811
     from airflow_dicomweb.core.google_store.outcome import judge
-    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+    from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 
-    hook = DicomWebHook("dicomweb_gcp")
+    hook = GoogleDicomStoreHook("dicomweb_gcp")
     judge(hook.wait_for_operation(hook.import_dicom("gs://landing/**.dcm"), poll_interval=0.05))
     run = dagbag.dags["dicomweb_google_research_copy"].test(
         run_conf={"destination_store": "research-1", "dicomweb_conn_id": "dicomweb_gcp"}

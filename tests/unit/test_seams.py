@@ -1,15 +1,21 @@
 """The core's seams: auth types and server profiles found by name, one file each; the facade's methods are
-the transactions' own; the old module paths still import."""
+the transactions' own."""
 
-import importlib
+import dataclasses
 import inspect
+import json
+from pathlib import Path
 
 import pytest
 
 from airflow_dicomweb.core import auth, servers
-from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient, Transactions
+from airflow_dicomweb.core import settings as settings_module
+from airflow_dicomweb.core.client import DicomWebApi, DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError
+from airflow_dicomweb.core.google_store.client import GoogleStoreApi
 from airflow_dicomweb.core.settings import DicomWebSettings
+from airflow_dicomweb.core.transactions import Transactions
+from airflow_dicomweb.get_provider_info import get_provider_info
 
 GOOGLE_ROOT = "https://healthcare.googleapis.com/v1/projects/p/locations/l/datasets/d/dicomStores/s/dicomWeb"
 
@@ -66,18 +72,39 @@ def test_unknown_names_are_refused_with_the_choices():
         settings("http://127.0.0.1/dicom-web", auth_type="kerberos")
 
 
-def test_the_facade_methods_are_the_transactions_own():
-    fields = {f.name: f.type for f in Transactions.__dataclass_fields__.values()}
+def test_the_facade_methods_are_plain_defs_with_the_transactions_signatures():
+    fields = {f.name: f.type for f in dataclasses.fields(Transactions)}
     public = [n for n in vars(DicomWebApi) if not n.startswith("_") and n != "transactions"]
-    # the 21 methods the mixins gave the client and the hook, and the 7 of a Google store
-    assert len(public) == 28
+    assert len(public) == 21
     for name in public:
         method = getattr(DicomWebApi, name)
-        owner = method.__wrapped__
-        assert owner.__name__ == name
-        assert inspect.signature(method) == inspect.signature(owner)
-        assert owner.__qualname__.split(".")[0] in fields.values()
-        assert method.__doc__ == owner.__doc__
+        assert inspect.isfunction(method) and not hasattr(method, "__wrapped__"), name
+        source = inspect.getsource(method)
+        owner_name = next(f for f in fields if f"self.transactions.{f}.{name}(" in source)
+        owner = getattr(
+            type(getattr(DicomWebClient.from_url("http://127.0.0.1:1/x").transactions, owner_name)), name
+        )
+        assert inspect.signature(method) == inspect.signature(owner), name
+        assert method.__doc__ and method.__doc__.split()[0] == owner.__doc__.split()[0], name
+
+
+def test_the_dicomweb_hook_has_only_what_every_server_does_and_the_google_store_hook_adds_its_own():
+    from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+    from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
+
+    google_only = {n for n in vars(GoogleStoreApi) if not n.startswith("_") and n != "google_store"}
+    assert google_only == {
+        "import_dicom",
+        "export_dicom",
+        "deidentify_store",
+        "set_storage_class",
+        "store_metrics",
+        "study_metrics",
+        "series_metrics",
+    }
+    assert not any(hasattr(DicomWebHook, n) for n in google_only)
+    assert all(callable(getattr(GoogleDicomStoreHook, n)) for n in google_only)
+    assert GoogleDicomStoreHook.conn_type == DicomWebHook.conn_type
 
 
 def test_each_transaction_receives_what_it_uses():
@@ -89,23 +116,24 @@ def test_each_transaction_receives_what_it_uses():
     assert t.bulkdata.metadata is t.metadata
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("transport", "http.transport"),
-        ("multipart_reader", "multipart.reader"),
-        ("store_result", "stow.result"),
-        ("google_credentials", "auth.google"),
-        ("instance_files", "storage.instance_writer"),
-        ("study_arrivals", "qido.study_arrivals"),
-    ],
-)
-def test_the_old_module_paths_still_import(old, new):
-    assert importlib.import_module(f"airflow_dicomweb.core.{old}") is importlib.import_module(
-        f"airflow_dicomweb.core.{new}"
-    )
-    from airflow_dicomweb.core.operations import operation_state  # the old operations module's names
-    from airflow_dicomweb.core.storage import Location  # the old storage module's
-    from airflow_dicomweb.core.wado import normalize_tag_path  # the old wado module's
+def test_an_auth_type_is_one_file_the_settings_name_none():
+    source = (Path(settings_module.__file__)).read_text().lower()
+    for name in auth.names():
+        if name != "none":
+            assert name not in source, f"settings.py names auth type {name!r}"
+    # every extra an auth type declares is on the form, once
+    form = get_provider_info()["connection-types"][0]["conn-fields"]
+    for name in auth.names():
+        for declared in auth.auth_type(name).fields:
+            assert form[declared.name] == declared.form()
 
-    assert callable(operation_state) and callable(normalize_tag_path) and Location
+
+def test_an_auth_types_extras_reach_it_and_its_secrets_are_redacted_whichever_is_used():
+    key = json.dumps(
+        {"private_key": "-----BEGIN PRIVATE KEY-----\nsecret-body-1234", "private_key_id": "kid-5678"}
+    )
+    azure = settings("https://h/dicom-web", auth_type="azure", tenant_id="t-1", keyfile_dict=key)
+    assert dict(azure.auth_fields) == {"tenant_id": "t-1"}
+    assert azure.redactor().redact("kid-5678 secret-body-1234") == "<redacted> <redacted>"
+    named = settings(None, project="p", location="l", dataset="d", dicom_store="s", auth_type="none")
+    assert named.base_url == GOOGLE_ROOT
