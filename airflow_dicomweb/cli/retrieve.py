@@ -17,6 +17,12 @@ from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.cli.resource_path import ResourcePath
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
+from airflow_dicomweb.core.dicom.json_model import (
+    SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    first_value,
+)
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.progress import ProgressTracker
 from airflow_dicomweb.core.storage.location import Location
@@ -177,9 +183,9 @@ def retrieve_all(
 ) -> int:
     """Every study, ``--parallel`` at once; a study that fails is named, the others go on."""
     studies = [
-        item["0020000D"]["Value"][0]
+        first_value(item, STUDY_INSTANCE_UID)
         for item in client.iter_search("studies", includefield=["StudyInstanceUID"])
-        if (item.get("0020000D") or {}).get("Value")
+        if first_value(item, STUDY_INSTANCE_UID) is not None
     ]
     tracker = ProgressTracker(progress)
     failed: dict[str, str] = {}
@@ -274,8 +280,12 @@ def rendered_image(
             print(f"dicomweb retrieve: {path} has no instance to render", file=sys.stderr)
             return None
         # from the server's answer: validated before they name a file (a hostile "../../x" is refused)
-        series = validate_uid(_first(found[0], "0020000E"), "SeriesInstanceUID in the search result")
-        instance = validate_uid(_first(found[0], "00080018"), "SOPInstanceUID in the search result")
+        series = validate_uid(
+            first_value(found[0], SERIES_INSTANCE_UID), "SeriesInstanceUID in the search result"
+        )
+        instance = validate_uid(
+            first_value(found[0], SOP_INSTANCE_UID), "SOPInstanceUID in the search result"
+        )
     assert series is not None
     image = client.retrieve_instance_rendered(
         path.study, series, instance, media_type=f"image/{args.format}", viewport=args.viewport_size
@@ -292,11 +302,6 @@ def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args:
     Location.of(target).write_atomically(image)
     print(target)
     return exit_codes.OK
-
-
-def _first(item: dict, tag: str) -> Any:
-    values = (item.get(tag) or {}).get("Value") or [None]
-    return values[0]
 
 
 def write_frames(client: DicomWebClient, path: ResourcePath, dest: Path, frames: list[int]) -> int:

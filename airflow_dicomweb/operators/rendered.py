@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_dicomweb.core.dicom.json_model import SERIES_INSTANCE_UID, SOP_INSTANCE_UID, first_value
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 
 
@@ -59,8 +60,8 @@ class DicomWebRetrieveRenderedOperator(DicomWebBaseOperator):
             found = self.hook.search_for_instances(self.study_instance_uid, series or None, limit=1)
             if not found:
                 raise AirflowException(f"study {self.study_instance_uid} has no instance to render")
-            series = found[0]["0020000E"]["Value"][0]
-            instance = found[0]["00080018"]["Value"][0]
+            series = first_value(found[0], SERIES_INSTANCE_UID)
+            instance = first_value(found[0], SOP_INSTANCE_UID)
         image = self.hook.retrieve_instance_rendered(
             self.study_instance_uid,
             series,

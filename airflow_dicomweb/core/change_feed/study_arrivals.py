@@ -28,6 +28,7 @@ from typing import Any
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.change_feed.feed import ChangeFeed
+from airflow_dicomweb.core.dicom.json_model import STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.qido.query import FilterValue
 from airflow_dicomweb.core.qido.study_arrivals import DEFAULT_EVENT_ATTRIBUTES, Searches, summarize
 from airflow_dicomweb.core.uids import is_valid_uid
@@ -120,7 +121,7 @@ def poll_change_feed(
         found = [
             item
             for item in qido.iter_search("studies", filters=query, includefield=attributes)
-            if ((item.get("0020000D") or {}).get("Value") or [None])[0] == study
+            if first_value(item, STUDY_INSTANCE_UID) == study
         ]
         if found and is_valid_uid(study):
             announced[study] = timestamp

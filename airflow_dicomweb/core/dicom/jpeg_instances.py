@@ -19,12 +19,18 @@ import io
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import UID
 
+from airflow_dicomweb.core.dicom.json_model import (
+    SERIES_INSTANCE_UID,
+    SOP_CLASS_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    first_value,
+)
 from airflow_dicomweb.core.errors import InvalidUIDError
 from airflow_dicomweb.core.uids import validate_uid
 
@@ -33,9 +39,9 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1532.2"
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 REQUIRED_UIDS = {
-    "0020000D": "StudyInstanceUID",
-    "0020000E": "SeriesInstanceUID",
-    "00080018": "SOPInstanceUID",
+    STUDY_INSTANCE_UID: "StudyInstanceUID",
+    SERIES_INSTANCE_UID: "SeriesInstanceUID",
+    SOP_INSTANCE_UID: "SOPInstanceUID",
 }
 
 
@@ -130,13 +136,6 @@ def read_jpeg_info(data: bytes) -> JpegInfo:
     raise JpegInstanceError("corrupt or truncated JPEG: no frame header (SOF0) found")
 
 
-def _value(dataset: dict, tag: str) -> Any:
-    element = dataset.get(tag)
-    if isinstance(element, dict) and element.get("Value"):
-        return element["Value"][0]
-    return None
-
-
 #: What a Secondary Capture Image needs that the user's metadata may leave out (PS3.3 A.8.1): Type 2
 #: attributes present and empty, Type 1 ones with a default. Given values always win.
 SC_DEFAULTS: dict[str, tuple[str, object]] = {
@@ -179,17 +178,17 @@ def instance_metadata(metadata: dict, info: JpegInfo, bulkdata_uri: str) -> dict
     out = copy.deepcopy(metadata)
     for tag, keyword in REQUIRED_UIDS.items():
         try:
-            validate_uid(_value(out, tag), keyword)
+            validate_uid(first_value(out, tag), keyword)
         except InvalidUIDError as exc:
             raise JpegInstanceError(f"metadata: {exc}") from None
-    if _value(out, "00080016") is None:
+    if first_value(out, SOP_CLASS_UID) is None:
         out["00080016"] = {"vr": "UI", "Value": [SECONDARY_CAPTURE]}
     try:
-        validate_uid(_value(out, "00080016"), "SOPClassUID")
+        validate_uid(first_value(out, SOP_CLASS_UID), "SOPClassUID")
     except InvalidUIDError as exc:
         raise JpegInstanceError(f"metadata: {exc}") from None
     for tag, keyword, actual in (("00280010", "Rows", info.rows), ("00280011", "Columns", info.columns)):
-        given = _value(out, tag)
+        given = first_value(out, tag)
         if given is not None and int(given) != actual:
             raise JpegInstanceError(f"metadata says {keyword} {given}, but the JPEG has {actual}")
     for tag, (vr, default) in SC_DEFAULTS.items():
@@ -218,7 +217,7 @@ def instance_metadata(metadata: dict, info: JpegInfo, bulkdata_uri: str) -> dict
 
 
 def sop_instance_uid(metadata: dict) -> str:
-    return str(_value(metadata, "00080018"))
+    return str(first_value(metadata, SOP_INSTANCE_UID))
 
 
 def build_part10(metadata: dict, jpeg: bytes) -> bytes:

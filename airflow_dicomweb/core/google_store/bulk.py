@@ -23,9 +23,9 @@ from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebResponseEr
 from airflow_dicomweb.core.google_store.resource import GoogleStore
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.operations.state import operation_name
+from airflow_dicomweb.core.servers.google import STORAGE_CLASSES
 from airflow_dicomweb.core.uids import resource_segments
 
-STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
 WRITE_DISPOSITIONS = ("WRITE_EMPTY", "WRITE_TRUNCATE", "WRITE_APPEND")
 _GCS = re.compile(r"\Ags://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/[^\s\x00-\x1f\x7f]*)?\Z")
 _BIGQUERY = re.compile(

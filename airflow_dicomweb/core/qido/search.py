@@ -22,6 +22,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from airflow_dicomweb.core.dicom.json_model import (
+    SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    first_value,
+)
 from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebPaginationError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM_JSON
@@ -32,15 +38,15 @@ from airflow_dicomweb.core.uids import validate_uid
 
 LEVELS = ("studies", "series", "instances")
 #: The attribute that identifies a result at each level.
-KEY_TAG = {"studies": "0020000D", "series": "0020000E", "instances": "00080018"}
+KEY_TAG = {"studies": STUDY_INSTANCE_UID, "series": SERIES_INSTANCE_UID, "instances": SOP_INSTANCE_UID}
 _MORE_RESULTS_RE = re.compile(r"more|additional", re.IGNORECASE)
 log = logging.getLogger(__name__)
 
 
 def _key(level: str, item: dict) -> str:
-    element = item.get(KEY_TAG[level])
-    if isinstance(element, dict) and element.get("Value"):
-        return str(element["Value"][0])
+    value = first_value(item, KEY_TAG[level])
+    if value is not None:
+        return str(value)
     return json.dumps(item, sort_keys=True)
 
 

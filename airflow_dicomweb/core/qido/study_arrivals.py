@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from airflow_dicomweb.core.dicom.json_model import STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.qido.query import FilterValue
 from airflow_dicomweb.core.uids import is_valid_uid
 
@@ -56,7 +57,6 @@ DEFAULT_EVENT_ATTRIBUTES = (
 #: hostile megabyte-long description is cut (DICOM's own limits are far below these).
 MAX_VALUES = 16
 MAX_TEXT = 1024
-_STUDY_UID = "0020000D"
 _STUDY_DATE = "00080020"
 
 
@@ -90,11 +90,6 @@ def window_start(today: dt.date, lookback_days: int | None) -> str | None:
     if lookback_days < 0:
         raise ValueError(f"lookback_days must be 0 or more, not {lookback_days}")
     return (today - dt.timedelta(days=lookback_days)).strftime("%Y%m%d")
-
-
-def _first(item: Mapping[str, Any], tag: str) -> Any:
-    values = (item.get(tag) or {}).get("Value") or []
-    return values[0] if values else None
 
 
 def summarize(item: Mapping[str, Any], attributes: Iterable[str]) -> dict[str, Any]:
@@ -147,13 +142,13 @@ def poll_new_studies(
     seen = dict(cursor.seen)
     new: list[dict[str, Any]] = []
     for item in qido.iter_search("studies", filters=query, includefield=asked, page_size=page_size):
-        uid = _first(item, _STUDY_UID)
+        uid = first_value(item, STUDY_INSTANCE_UID)
         if not isinstance(uid, str) or not is_valid_uid(uid) or uid in current:
             continue
         current.add(uid)
         if uid in seen:
             continue
-        date = _first(item, _STUDY_DATE)
+        date = first_value(item, _STUDY_DATE)
         seen[uid] = date if isinstance(date, str) else ""
         if cursor.started or announce_existing:
             new.append(summarize(item, attributes))

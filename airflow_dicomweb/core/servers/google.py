@@ -15,4 +15,8 @@ def _is_google_store(base_url: str) -> bool:
     return "/projects/" in path and "/dicomStores/" in path and path.rstrip("/").endswith("/dicomWeb")
 
 
+#: The storage classes of a Google DICOM store's blobs: a STOW-RS ``Storage-Class`` header, an import's
+#: ``blobStorageSettings``, or ``:setBlobStorageSettings``.
+STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
+
 PROFILE = ServerProfile(name="google", empty_search_204=True, recognizes=_is_google_store)

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
+from airflow_dicomweb.core.dicom.json_model import SOP_INSTANCE_UID, STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.qido.search import Search
 
@@ -31,14 +32,10 @@ log = logging.getLogger(__name__)
 #: about 4 KB, under the 8 KB request-line limits common to servers and proxies.
 UID_LIST_CHARS = 4000
 
-SOP_INSTANCE_UID = "00080018"
-STUDY_INSTANCE_UID = "0020000D"
-
 
 def _value(item: dict, tag: str) -> str | None:
-    element = item.get(tag) or {}
-    values = element.get("Value") if isinstance(element, dict) else None
-    return str(values[0]) if values else None
+    value = first_value(item, tag)
+    return None if value is None else str(value)
 
 
 def uid_chunks(
