@@ -23,21 +23,21 @@ from airflow_dicomweb.core.dicom.jpeg_instances import (
     instance_metadata,
     read_jpeg_info,
 )
+from airflow_dicomweb.core.dicom.json_model import (
+    SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    first_value,
+)
 from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebStorageError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
+from airflow_dicomweb.core.stow.request import StowItem, failed_outcome, send_stow, stow_headers, stow_url
 from airflow_dicomweb.core.stow.result import InstanceOutcome, StoreResult
-from airflow_dicomweb.core.stow.store import (
-    _failed,
-    _Item,
-    input_problem_outcomes,
-    send_stow,
-    stow_headers,
-    stow_url,
-)
+from airflow_dicomweb.core.stow.store import input_problem_outcomes
 from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ UNSUPPORTED_MEDIA_TYPE = 415
 
 
 def _uid(dataset: dict, tag: str) -> str:
-    element = dataset.get(tag) or {}
-    return str((element.get("Value") or [""])[0])
+    value = first_value(dataset, tag)
+    return "" if value is None else str(value)
 
 
 def per_image_metadata(metadata: dict | list[dict], count: int) -> list[dict]:
@@ -62,12 +62,12 @@ def per_image_metadata(metadata: dict | list[dict], count: int) -> list[dict]:
         return metadata
     if not isinstance(metadata, dict):
         raise ValueError("metadata must be a DICOM JSON dataset or a list of them")
-    if "00080018" in metadata and count > 1:
+    if SOP_INSTANCE_UID in metadata and count > 1:
         raise ValueError("the metadata template has a SOPInstanceUID, but there are several images")
     out = []
     for i in range(count):
         dataset = json.loads(json.dumps(metadata))
-        dataset.setdefault("00080018", {"vr": "UI", "Value": [generate_uid()]})
+        dataset.setdefault(SOP_INSTANCE_UID, {"vr": "UI", "Value": [generate_uid()]})
         dataset.setdefault("00200013", {"vr": "IS", "Value": [i + 1]})
         out.append(dataset)
     return out
@@ -109,7 +109,7 @@ class StoreJpeg:
         def store_one(index: int, how: str) -> InstanceOutcome:
             """Store image ``index`` as ``json`` or ``part10``; with ``auto``, raise on a 415 to the JSON form."""
             path = paths[index].location
-            item = _Item(index, path, 0)
+            item = StowItem(index, path, 0)
             try:
                 with path.open_read() as handle:
                     jpeg = handle.read()
@@ -117,17 +117,17 @@ class StoreJpeg:
                     datasets[index], read_jpeg_info(jpeg), bulkdata_uri=f"jpeg-image-{index}"
                 )
             except (JpegInstanceError, OSError, DicomWebStorageError) as exc:
-                return _failed(item, None, f"not stored: {getattr(exc, 'strerror', None) or exc}")
+                return failed_outcome(item, None, f"not stored: {getattr(exc, 'strerror', None) or exc}")
             header = InstanceHeader(
-                study_instance_uid=_uid(md, "0020000D"),
-                series_instance_uid=_uid(md, "0020000E"),
-                sop_instance_uid=_uid(md, "00080018"),
+                study_instance_uid=_uid(md, STUDY_INSTANCE_UID),
+                series_instance_uid=_uid(md, SERIES_INSTANCE_UID),
+                sop_instance_uid=_uid(md, SOP_INSTANCE_UID),
                 sop_class_uid=_uid(md, "00080016"),
                 transfer_syntax_uid=JPEG_BASELINE,
                 size=len(jpeg),
             )
             if study_instance_uid and header.study_instance_uid != study_instance_uid:
-                return _failed(
+                return failed_outcome(
                     item,
                     header,
                     f"metadata names study {header.study_instance_uid}, not {study_instance_uid}",

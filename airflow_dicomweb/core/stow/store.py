@@ -12,8 +12,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.dicom.instance_header import (
@@ -21,9 +20,9 @@ from airflow_dicomweb.core.dicom.instance_header import (
     NotAnInstanceError,
     read_instance_header,
 )
-from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebError, DicomWebStorageError
+from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebStorageError
 from airflow_dicomweb.core.http.transport import Transport
-from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
+from airflow_dicomweb.core.media_types import DICOM
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
@@ -31,23 +30,21 @@ from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.storage.location import Location
 from airflow_dicomweb.core.stow.inputs import Input, InputProblem, expand_inputs
 from airflow_dicomweb.core.stow.pre_check import PreCheck
-from airflow_dicomweb.core.stow.response import StowResponse, parse_stow_response, reason_meaning
+from airflow_dicomweb.core.stow.request import (
+    StowItem,
+    failed_outcome,
+    instance_outcome,
+    send_stow,
+    stow_headers,
+    stow_url,
+)
 from airflow_dicomweb.core.stow.result import InstanceOutcome, Status, StoreResult
 from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
 
-#: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
-STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
 #: Files read at once (the store's threads share them) before the pre-check.
 INSPECT_WINDOW = 1024
-#: Google's storage classes, sent as the ``Storage-Class`` header.
-STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
-
-
-def stow_url(transport: Transport, study_instance_uid: str | None) -> str:
-    """``/studies``, or ``/studies/{uid}`` to store into one study."""
-    return transport.url("studies", *([study_instance_uid] if study_instance_uid else []))
 
 
 def input_problem_outcomes(problems: list[InputProblem]) -> list[InstanceOutcome]:
@@ -57,28 +54,8 @@ def input_problem_outcomes(problems: list[InputProblem]) -> list[InstanceOutcome
     return [InstanceOutcome(path=p.given, status=Status.FAILED, reason=p.reason) for p in problems]
 
 
-def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None = None) -> dict[str, str]:
-    """Request headers of a store: JSON replies, the storage class if any, and the caller's own."""
-    headers = {"Accept": DICOM_JSON}
-    if storage_class is not None:
-        if storage_class not in STORAGE_CLASSES:
-            raise ValueError(
-                f"storage_class must be one of {', '.join(STORAGE_CLASSES)}, got {storage_class!r}"
-            )
-        headers["Storage-Class"] = storage_class
-    return {**headers, **(extra_headers or {})}
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    index: int
-    path: Location
-    size: int
-    header: InstanceHeader | None = None
-
-
-def _batches(items: list[_Item], max_files: int, max_bytes: int) -> Iterator[list[_Item]]:
-    batch: list[_Item] = []
+def _batches(items: list[StowItem], max_files: int, max_bytes: int) -> Iterator[list[StowItem]]:
+    batch: list[StowItem] = []
     size = 0
     for item in items:
         if batch and (len(batch) >= max_files or size + item.size > max_bytes):
@@ -136,14 +113,14 @@ class Store:
         outcomes: list[InstanceOutcome | None] = [None] * len(paths)
         result_head = input_problem_outcomes(problems)
 
-        items: list[_Item] = []
+        items: list[StowItem] = []
         for index, found in enumerate(paths):
             try:
                 size = found.size if found.size is not None else found.location.size()
-                items.append(_Item(index, found.location, size))
+                items.append(StowItem(index, found.location, size))
             except OSError as exc:
-                outcomes[index] = _failed(
-                    _Item(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
+                outcomes[index] = failed_outcome(
+                    StowItem(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
                 )
         url = stow_url(self.transport, study_instance_uid)
         state = _StoreState(
@@ -152,7 +129,7 @@ class Store:
 
         cap = self.profile.stow_max_bytes
         for item in [i for i in items if cap is not None and i.size > cap]:
-            outcomes[item.index] = _failed(
+            outcomes[item.index] = failed_outcome(
                 item,
                 None,
                 f"not sent: {item.size:,} bytes, more than one request to this server may hold "
@@ -165,7 +142,7 @@ class Store:
             if skip_existing:
                 items = self._skip_existing(items, state, outcomes, pool)
 
-            def run(batch: list[_Item]) -> None:
+            def run(batch: list[StowItem]) -> None:
                 for index, outcome in self._store_batch(batch, url, headers, state):
                     outcomes[index] = outcome
                 state.tracker.add(len(batch), sum(i.size for i in batch))
@@ -185,13 +162,13 @@ class Store:
 
     def _skip_existing(
         self,
-        items: list[_Item],
+        items: list[StowItem],
         state: _StoreState,
         outcomes: list[InstanceOutcome | None],
         pool: ThreadPoolExecutor,
-    ) -> list[_Item]:
+    ) -> list[StowItem]:
         """Inspect every file, then drop (as already present) those whose instance the server holds."""
-        remaining: list[tuple[_Item, InstanceHeader]] = []
+        remaining: list[tuple[StowItem, InstanceHeader]] = []
         # A window at a time: a future per file, all at once, would cost about 1 KB a file.
         for start in range(0, len(items), INSPECT_WINDOW):
             window = items[start : start + INSPECT_WINDOW]
@@ -205,7 +182,7 @@ class Store:
         to_send = []
         for item, header in remaining:
             if header.sop_instance_uid in held:
-                outcomes[item.index] = _outcome(
+                outcomes[item.index] = instance_outcome(
                     item,
                     header,
                     Status.ALREADY_PRESENT,
@@ -217,10 +194,10 @@ class Store:
         return to_send
 
     def _store_batch(
-        self, batch: list[_Item], url: str, headers: dict[str, str], state: _StoreState
+        self, batch: list[StowItem], url: str, headers: dict[str, str], state: _StoreState
     ) -> list[tuple[int, InstanceOutcome]]:
         results: list[tuple[int, InstanceOutcome]] = []
-        to_send: list[tuple[_Item, InstanceHeader]] = []
+        to_send: list[tuple[StowItem, InstanceHeader]] = []
         for item in batch:
             header, outcome = (item.header, None) if item.header else state.inspect(item)
             if outcome is not None:
@@ -231,7 +208,7 @@ class Store:
             return results
         if state.unreachable:  # another batch found the server gone, after every retry: not tried again
             return results + [
-                (item.index, _failed(item, header, f"not sent: {state.unreachable}"))
+                (item.index, failed_outcome(item, header, f"not sent: {state.unreachable}"))
                 for item, header in to_send
             ]
         body = MultipartBody(
@@ -245,53 +222,9 @@ class Store:
         except DicomWebConnectionError as exc:
             state.unreachable = f"the server could not be reached ({exc})"
             return results + [
-                (item.index, _failed(item, header, f"request failed: {exc}")) for item, header in to_send
+                (item.index, failed_outcome(item, header, f"request failed: {exc}"))
+                for item, header in to_send
             ]
-
-
-def send_stow(
-    transport: Transport,
-    profile: ServerProfile,
-    url: str,
-    headers: dict[str, str],
-    body: MultipartBody,
-    sent: list[tuple[_Item, InstanceHeader]],
-    raise_statuses: tuple[int, ...] = (),
-    *,
-    raise_unreachable: bool = False,
-) -> list[tuple[int, InstanceOutcome]]:
-    """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome.
-
-    An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle, and so
-    is a server that could not be reached after every retry with ``raise_unreachable``. A
-    failure is read as "already stored" as every server means it, or as the server ``profile`` says.
-    """
-    try:
-        response = transport.request(
-            "POST",
-            url,
-            data=body,
-            headers={**headers, "Content-Type": body.content_type},
-            ok=STOW_RESPONSE_STATUSES,
-        )
-    except DicomWebError as exc:
-        status = getattr(exc, "status", None)
-        if status in raise_statuses or (raise_unreachable and isinstance(exc, DicomWebConnectionError)):
-            raise
-        return [
-            (item.index, _failed(item, header, f"request failed: {exc}", http_status=status))
-            for item, header in sent
-        ]
-    try:
-        parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
-    except DicomWebError as exc:
-        parsed, problem = StowResponse(), str(exc)
-    else:
-        problem = ""
-    return [
-        (item.index, _map_response(item, header, parsed, response.status_code, problem, profile))
-        for item, header in sent
-    ]
 
 
 class _StoreState:
@@ -314,99 +247,26 @@ class _StoreState:
                 self._claimed[sop_instance_uid] = path
             return first
 
-    def inspect(self, item: _Item) -> tuple[InstanceHeader | None, InstanceOutcome | None]:
+    def inspect(self, item: StowItem) -> tuple[InstanceHeader | None, InstanceOutcome | None]:
         """The file's header if it may be sent, else the outcome that ends it here."""
         try:
             header = read_instance_header(item.path)
         except NotAnInstanceError as exc:
-            return None, _failed(item, None, f"not stored: {exc}")
+            return None, failed_outcome(item, None, f"not stored: {exc}")
         except DicomWebStorageError as exc:
-            return None, _failed(item, None, f"cannot read: {exc}")
+            return None, failed_outcome(item, None, f"cannot read: {exc}")
         except OSError as exc:
-            return None, _failed(item, None, f"cannot read file: {exc.strerror or exc}")
+            return None, failed_outcome(item, None, f"cannot read file: {exc.strerror or exc}")
         target = self.study_instance_uid
         if target and header.study_instance_uid != target:
-            return header, _failed(
+            return header, failed_outcome(
                 item,
                 header,
                 f"belongs to study {header.study_instance_uid}, not to the target study {target}",
             )
         first = self.claim(header.sop_instance_uid, item.path)
         if first is not None:
-            return header, _outcome(
+            return header, instance_outcome(
                 item, header, Status.ALREADY_PRESENT, reason=f"same SOP Instance UID as {first}, sent once"
             )
         return header, None
-
-
-def _outcome(item: _Item, header: InstanceHeader | None, status: Status, **kw: Any) -> InstanceOutcome:
-    return InstanceOutcome(
-        path=str(item.path),
-        size=item.size or None,
-        status=status,
-        sop_instance_uid=header.sop_instance_uid if header else None,
-        study_instance_uid=header.study_instance_uid if header else None,
-        series_instance_uid=header.series_instance_uid if header else None,
-        **kw,
-    )
-
-
-def _failed(item: _Item, header: InstanceHeader | None, reason: str, **kw: Any) -> InstanceOutcome:
-    log.warning("store %s: %s", item.path, reason)
-    return _outcome(item, header, Status.FAILED, reason=reason, **kw)
-
-
-def _map_response(
-    item: _Item,
-    header: InstanceHeader,
-    parsed: StowResponse,
-    http_status: int,
-    problem: str,
-    profile: ServerProfile,
-) -> InstanceOutcome:
-    uid = header.sop_instance_uid
-    ref = parsed.referenced.get(uid)
-    if ref is not None:
-        reason = f"stored with warning: {reason_meaning(ref.warning_reason)}" if ref.warning_reason else ""
-        return _outcome(
-            item,
-            header,
-            Status.STORED,
-            retrieve_url=ref.retrieve_url,
-            http_status=http_status,
-            warning_reason=ref.warning_reason,
-            reason=reason,
-        )
-    failed = parsed.failed.get(uid)
-    if failed is not None:
-        meaning = reason_meaning(failed.failure_reason)
-        detail = f": {failed.failure_detail}" if failed.failure_detail else ""
-        if failed.is_duplicate(profile.duplicate_failure_reasons):
-            return _outcome(
-                item,
-                header,
-                Status.ALREADY_PRESENT,
-                http_status=http_status,
-                failure_reason=failed.failure_reason,
-                reason=f"already on the server{detail}",
-            )
-        return _failed(
-            item,
-            header,
-            f"refused by the server: {meaning}{detail}",
-            http_status=http_status,
-            failure_reason=failed.failure_reason,
-        )
-    if http_status >= 400:
-        why = f": {problem}" if problem else ""
-        return _failed(
-            item,
-            header,
-            f"the server rejected the request (HTTP {http_status}) without a FailureReason for this "
-            f"instance{why}",
-            http_status=http_status,
-        )
-    why = problem or "the response's ReferencedSOPSequence does not list this instance"
-    return _failed(
-        item, header, f"not acknowledged by the server (HTTP {http_status}): {why}", http_status=http_status
-    )
