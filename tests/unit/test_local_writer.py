@@ -8,8 +8,8 @@ import os
 import pytest
 
 from airflow_dicomweb.core.errors import DicomWebStorageError
-from airflow_dicomweb.core.storage.instance_writer import remove_stale_partials
 from airflow_dicomweb.core.storage.location import TEMP_PREFIX, Location
+from airflow_dicomweb.core.wado.destination import InstanceDestination
 
 
 def test_a_file_appears_whole_at_commit_in_a_folder_made_on_demand(tmp_path):
@@ -51,6 +51,6 @@ def test_a_killed_writers_partial_is_removed_by_the_next_run(tmp_path):
     stale = tmp_path / f"{TEMP_PREFIX}999999999-abc1{'.partial'}"
     stale.write_bytes(b"half")
     live = Location(str(tmp_path / "live.dcm")).writer()  # this process's: kept
-    assert remove_stale_partials(Location(str(tmp_path))) == 1
+    assert InstanceDestination(Location(str(tmp_path))).remove_stale_partials() == 1
     assert not stale.exists() and len(os.listdir(tmp_path)) == 1
     live.discard()

@@ -18,7 +18,6 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 
 from airflow_dicomweb.core.dicom.instance_header import NotAnInstanceError, read_instance_header
 from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, PREAMBLE, read_uids
@@ -215,31 +214,3 @@ def checked_uids(
                 f"{source}: part {index} has {keyword} {found[keyword]}, but {want} was asked for"
             )
     return found
-
-
-def remove_stale_partials(dest: Location) -> int:
-    """Delete the temporary files that a killed retrieve left under ``dest`` (on this machine); how many.
-
-    Temporary names carry the writer's process id: only files whose writer is no longer running are
-    removed, so a retrieve running beside this one into the same folder keeps its own.
-    """
-    if not dest.is_local or not Path(dest.path).is_dir():
-        return 0
-    count = 0
-    for path in Path(dest.path).rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-        pid = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and _alive(int(pid)):
-            continue
-        path.unlink(missing_ok=True)
-        count += 1
-    return count
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

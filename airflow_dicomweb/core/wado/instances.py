@@ -9,7 +9,6 @@ response is cut short; files already renamed into place are simply written again
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,13 +27,10 @@ from airflow_dicomweb.core.media_types import DICOM, multipart_accept
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.storage.instance_writer import (
-    instance_location,
-    remove_stale_partials,
-    write_instances,
-)
 from airflow_dicomweb.core.storage.location import Destination, Location
-from airflow_dicomweb.core.uids import resource_segments, validate_uid
+from airflow_dicomweb.core.uids import resource_segments
+from airflow_dicomweb.core.wado.destination import InstanceDestination
+from airflow_dicomweb.core.wado.listing import StudyListing
 from airflow_dicomweb.core.wado.metadata import RetrieveMetadata
 from airflow_dicomweb.core.wado.response import WadoResponses
 
@@ -62,11 +58,12 @@ class RetrieveInstances:
         self.search = search
         self.metadata = metadata
         self.profile = profile
+        self.listing = StudyListing(search, metadata)
 
     def _retrieve_to(
         self,
         segments: list[str],
-        dest: Location,
+        dest: InstanceDestination,
         expected: dict[str, str],
         transfer_syntax: str | None,
         accept: str | None = None,
@@ -86,9 +83,8 @@ class RetrieveInstances:
             response = self.transport.send("GET", url, headers=headers)
             try:
                 events = self.responses.events(response, safe_url, DICOM)
-                return write_instances(
+                return dest.write(
                     events,
-                    dest,
                     source=f"GET {safe_url}",
                     expected=expected,
                     on_file=counted(tracker),
@@ -149,19 +145,12 @@ class RetrieveInstances:
         A study the server does not hold raises :class:`DicomWebNotFoundError` naming the study.
         """
         resource_segments(study_instance_uid)
-        dest = Location.of(dest_dir)
+        dest = InstanceDestination.of(dest_dir)
         series: list[str] = []
         files_total: int | None = 0
         if series_concurrency is None or series_concurrency > 1:
             try:
-                for item in self.search.iter_search("series", study_instance_uid=study_instance_uid):
-                    series.append(
-                        validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
-                    )
-                    count = _count(_first(item, "00201209"))  # NumberOfSeriesRelatedInstances, if given
-                    files_total = (
-                        files_total + count if files_total is not None and count is not None else None
-                    )
+                series, files_total = self.listing.series(study_instance_uid)
             except (DicomWebHTTPError, DicomWebResponseError) as exc:
                 log.info("study %s: series not listed (%s); one stream", study_instance_uid, exc)
                 series = []
@@ -174,7 +163,7 @@ class RetrieveInstances:
                     lambda se: self.retrieve_series(
                         study_instance_uid,
                         se,
-                        dest,
+                        dest.location,
                         transfer_syntax,
                         skip_existing=skip_existing,
                         progress=shared.part() if shared else None,
@@ -199,7 +188,7 @@ class RetrieveInstances:
     ) -> list[Path | Location]:
         """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
         resource_segments(study_instance_uid, series_instance_uid)
-        dest = Location.of(dest_dir)
+        dest = InstanceDestination.of(dest_dir)
         if skip_existing:
             return native(
                 self._retrieve_missing(
@@ -215,20 +204,20 @@ class RetrieveInstances:
         self,
         study: str,
         series: str | None,
-        dest: Location,
+        dest: InstanceDestination,
         transfer_syntax: str | None,
         progress: ProgressCallback | None,
     ) -> list[Location]:
-        if removed := remove_stale_partials(dest):
+        if removed := dest.remove_stale_partials():
             log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
         segments = resource_segments(study, series)
         expected = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
         try:
-            by_series = self._list_instances(study, series)
+            by_series = self.listing.instances(study, series)
         except (DicomWebHTTPError, DicomWebPaginationError) as exc:
             if isinstance(exc, DicomWebHTTPError) and exc.status not in LISTING_UNSUPPORTED:
                 raise
-            keep = _holds_any(dest, segments[1::2])
+            keep = dest.holds_any(*segments[1::2])
             log.info(
                 "%s: its instances cannot be listed (%s); fetching it whole%s",
                 resource_name(expected),
@@ -236,18 +225,12 @@ class RetrieveInstances:
                 " and keeping the complete files already in place" if keep else "",
             )
             return self._fetch_whole(study, series, dest, transfer_syntax, ProgressTracker(progress), keep)
-        complete = _complete_files(dest, study)
+        found, not_here = dest.partition(study, ((se, sop) for se, sops in by_series.items() for sop in sops))
+        present = [location for location, _ in found]
+        sizes = sum(size for _, size in found)
         missing_by_series: dict[str, list[str]] = {}
-        present: list[Location] = []
-        sizes = 0
-        for series_uid, sops in by_series.items():
-            for sop in sops:
-                found = complete(series_uid, sop)
-                if found is not None:
-                    present.append(found[0])
-                    sizes += found[1]
-                else:
-                    missing_by_series.setdefault(series_uid, []).append(sop)
+        for series_uid, sop in not_here:
+            missing_by_series.setdefault(series_uid, []).append(sop)
         total = sum(len(sops) for sops in by_series.values())
         tracker = ProgressTracker(progress, files_total=total)
         if present:
@@ -276,7 +259,7 @@ class RetrieveInstances:
         self,
         study: str,
         series: str | None,
-        dest: Location,
+        dest: InstanceDestination,
         transfer_syntax: str | None,
         tracker: ProgressTracker | None,
         keep_existing: bool = False,
@@ -296,7 +279,7 @@ class RetrieveInstances:
                 if refused.status not in LISTING_UNSUPPORTED:
                     raise
                 try:
-                    instances = self._instances_by_metadata(study, series)
+                    instances = self.listing.instances_by_metadata(study, series)
                 except (DicomWebHTTPError, DicomWebResponseError):
                     instances = []
                 if not instances:
@@ -309,30 +292,14 @@ class RetrieveInstances:
                     len(instances),
                 )
         else:
-            instances = self._instances_by_metadata(study, series)
+            instances = self.listing.instances_by_metadata(study, series)
         return self._fetch_instances(study, instances, dest, transfer_syntax, tracker, keep_existing)
-
-    def _instances_by_metadata(self, study: str, series: str | None) -> list[tuple[str, str]]:
-        """(series, SOP Instance UID) of every instance of a study or series, from series metadata."""
-        if series is not None:
-            all_series = [series]
-        else:
-            all_series = [
-                validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
-                for item in self.search.iter_search("series", study_instance_uid=study)
-            ]
-        instances = []
-        for series_uid in all_series:
-            for dataset in self.metadata.retrieve_series_metadata(study, series_uid):
-                sop = validate_uid(_first(dataset, "00080018"), "SOPInstanceUID in the series metadata")
-                instances.append((series_uid, sop))
-        return instances
 
     def _fetch_instances(
         self,
         study: str,
         instances: list[tuple[str, str]],
-        dest: Location,
+        dest: InstanceDestination,
         transfer_syntax: str | None,
         tracker: ProgressTracker | None,
         keep_existing: bool,
@@ -340,17 +307,11 @@ class RetrieveInstances:
         """Instances one request each, a few at once (as many as a study's series would be)."""
         kept: list[Location] = []
         if keep_existing:
-            complete = _complete_files(dest, study)
-            missing = []
-            for series_uid, sop in instances:
-                found = complete(series_uid, sop)
-                if found is None:
-                    missing.append((series_uid, sop))
-                    continue
-                kept.append(found[0])
-                if tracker is not None:
-                    tracker.add(1, found[1], skipped=True)
-            instances = missing
+            found, instances = dest.partition(study, instances)
+            kept = [location for location, _ in found]
+            if tracker is not None:
+                for _, size in found:
+                    tracker.add(1, size, skipped=True)
 
         def fetch(instance: tuple[str, str]) -> list[Location]:
             series_uid, sop = instance
@@ -364,17 +325,6 @@ class RetrieveInstances:
 
         with ThreadPoolExecutor(max_workers=defaults.SERIES_CONCURRENCY, thread_name_prefix="wado") as pool:
             return kept + [path for paths in pool.map(fetch, instances) for path in paths]
-
-    def _list_instances(self, study: str, series: str | None) -> dict[str, list[str]]:
-        """The SOP Instance UIDs of a study or series, by series, from a QIDO-RS search."""
-        by_series: dict[str, list[str]] = {}
-        for item in self.search.iter_search(
-            "instances", study_instance_uid=study, series_instance_uid=series
-        ):
-            series_uid = validate_uid(_first(item, "0020000E"), "SeriesInstanceUID in a search result")
-            sop_uid = validate_uid(_first(item, "00080018"), "SOPInstanceUID in a search result")
-            by_series.setdefault(series_uid, []).append(sop_uid)
-        return by_series
 
     def retrieve_instance(
         self,
@@ -397,20 +347,14 @@ class RetrieveInstances:
             "SOPInstanceUID": sop_instance_uid,
         }
         accept = DICOM if single_part else None  # the transfer syntax is added by _retrieve_to
-        return native(self._retrieve_to(segments, Location.of(dest_dir), expected, transfer_syntax, accept))
+        return native(
+            self._retrieve_to(segments, InstanceDestination.of(dest_dir), expected, transfer_syntax, accept)
+        )
 
 
 def native(written: list[Location]) -> list[Path | Location]:
     """Results as callers get them: paths on this machine, locations on an object store."""
     return [location.native() for location in written]
-
-
-def _holds_any(dest: Location, uids: list[str]) -> bool:
-    """Whether ``dest`` already holds a complete instance file of the study (or series) with these UIDs."""
-    if dest.is_local:
-        folder = Path(dest.path).joinpath(*uids)
-        return folder.is_dir() and next(folder.rglob("*.dcm"), None) is not None
-    return any(location.name.endswith(".dcm") for location, _ in dest.join(*uids).files())
 
 
 def resource_name(expected: dict[str, str]) -> str:
@@ -435,28 +379,6 @@ def named_not_found(exc: DicomWebNotFoundError, expected: dict[str, str]) -> Dic
     return named
 
 
-def _complete_files(dest: Location, study: str) -> Callable[[str, str], tuple[Location, int] | None]:
-    """A lookup of the instances of ``study`` already complete under ``dest`` (files appear only once whole):
-    one stat per instance on this machine, one listing on an object store."""
-    if dest.is_local:
-
-        def on_disk(series: str, sop: str) -> tuple[Location, int] | None:
-            location = instance_location(dest, study, series, sop)
-            try:
-                return location, os.stat(location.path).st_size
-            except FileNotFoundError:
-                return None
-
-        return on_disk
-    listed = {location.path: (location, size) for location, size in dest.join(study).files()}
-
-    def in_store(series: str, sop: str) -> tuple[Location, int] | None:
-        found = listed.get(instance_location(dest, study, series, sop).path)
-        return (found[0], found[1]) if found else None
-
-    return in_store
-
-
 def counted(tracker: ProgressTracker | None) -> Callable[[Any, int], None] | None:
     """An ``on_file`` callback that counts each file written in ``tracker``."""
     if tracker is None:
@@ -466,17 +388,3 @@ def counted(tracker: ProgressTracker | None) -> Callable[[Any, int], None] | Non
         tracker.add(1, size)
 
     return on_file
-
-
-def _count(value: Any) -> int | None:
-    """A count from a search result, or None when absent or not a count (a hostile server's "abc")."""
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        return None
-    return count if count >= 0 else None
-
-
-def _first(item: dict, tag: str) -> Any:
-    element = item.get(tag)
-    return element["Value"][0] if isinstance(element, dict) and element.get("Value") else None
