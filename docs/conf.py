@@ -14,11 +14,15 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-docs-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from airflow_dicomweb import __version__  # noqa: E402
-from airflow_dicomweb.get_provider_info import CONNECTION_FIELDS  # noqa: E402
+from airflow_dicomweb.core.connection_fields import table  # noqa: E402
 
 project = "airflow-dicomweb"
 version = release = __version__
-extensions = ["sphinx.ext.autodoc"]
+extensions = ["sphinx.ext.autodoc", "myst_parser"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+# The Markdown pages link to files of the repository (DAGs, benchmarks, tests) as GitHub shows them.
+myst_all_links_external = True
+myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_typehints = "description"
@@ -37,7 +41,8 @@ def _connection_fields_table() -> str:
         "     - label",
         "     - meaning",
     ]
-    for name, field in CONNECTION_FIELDS.items():
+    for name, declared in table().items():
+        field = declared.form()
         schema = field["schema"]
         extra = f" Choices: {', '.join(schema['enum'])}." if "enum" in schema else ""
         default = f" Default: ``{schema['default']}``." if "default" in schema else ""

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from tests.conftest import DAGS_FOLDER, google_connection
+from tests.conftest import DAGS_FOLDER, google_connection, orthanc_connection
 from tests.dicom_factory import make_series
 
 
@@ -32,6 +32,7 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
     assert sorted(bag.dags) == [
         "dicomweb_delete",
         "dicomweb_export",
+        "dicomweb_first_dag",
         "dicomweb_google_bulk_ingest",
         "dicomweb_google_research_copy",
         "dicomweb_ingest",
@@ -43,6 +44,25 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
     watched = bag.dags["dicomweb_study_arrival"].timetable.asset_condition
     (asset,) = watched.objects
     assert asset.watchers[0].trigger.serialize()[0].endswith("DicomWebStudyArrivalTrigger")
+
+
+def test_the_readmes_first_dag_is_the_file_and_stores_then_retrieves(
+    dagbag, clean_orthanc, monkeypatch, tmp_path
+):
+    source = (Path(DAGS_FOLDER) / "dicomweb_first_dag.py").read_text()
+    readme = (Path(DAGS_FOLDER).parent / "README.md").read_text()
+    shown = readme.split("```python\n# dags/dicomweb_first_dag.py\n", 1)[1].split("```", 1)[0]
+    assert shown.strip() in source
+    monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_DEFAULT", orthanc_connection(clean_orthanc))
+    uids = [generate_uid(), generate_uid()]
+    for n, uid in enumerate(uids):
+        make_series(tmp_path / "incoming" / str(n), 2, study_uid=uid, rows=16, columns=16)
+    run = dagbag.dags["dicomweb_first_dag"].test(
+        run_conf={"incoming": str(tmp_path / "incoming"), "export": str(tmp_path / "export")}
+    )
+    assert str(run.state) == "success", states(run)
+    assert sorted(p.name for p in (tmp_path / "export").iterdir()) == sorted(uids)
+    assert len(list((tmp_path / "export").rglob("*.dcm"))) == 4
 
 
 def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
