@@ -378,7 +378,7 @@ def hook_watch(args) -> tuple[int, int]:
     second poll that finds nothing new (each poll reads the whole window)."""
     import datetime as dt
 
-    from airflow_dicomweb.core.qido.study_arrivals import ArrivalCursor, poll_new_studies
+    from airflow_dicomweb.core.arrivals.search import ArrivalCursor, poll_new_studies
 
     client = hook(args)
     today = dt.date.today()

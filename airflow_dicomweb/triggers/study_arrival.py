@@ -11,22 +11,16 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.change_feed.feed import ChangeFeed
-from airflow_dicomweb.core.change_feed.study_arrivals import ChangeFeedCursor, poll_change_feed
+from airflow_dicomweb.core import arrivals, defaults
+from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES
+from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.core.qido.study_arrivals import (
-    DEFAULT_EVENT_ATTRIBUTES,
-    ArrivalCursor,
-    poll_new_studies,
-)
 from airflow_dicomweb.triggers.base import client_for
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
-#: Where arrivals are read: ``search`` (QIDO-RS over a StudyDate window), ``change-feed`` (Azure's change
-#: feed), or ``auto`` (the change feed where the server profile has one).
-SOURCES = ("auto", "search", "change-feed")
-Cursor = ArrivalCursor | ChangeFeedCursor
+#: Where arrivals are read: ``auto`` (the source the server profile names), or a source of
+#: :mod:`airflow_dicomweb.core.arrivals` (``search``, ``change-feed``).
+SOURCES = (arrivals.AUTO, *arrivals.names())
 
 
 class DicomWebStudyArrivalTrigger(BaseEventTrigger):
@@ -79,7 +73,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         self.event_attributes = list(event_attributes or DEFAULT_EVENT_ATTRIBUTES)
         self.page_size = page_size
         self.source = source
-        self._memory: Cursor | None = None
+        self._memory: Cursor | dict[str, Any] | None = None
         self._warned = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -113,8 +107,9 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
             self.log.warning(message)
             self._warned = True
 
-    async def load_cursor(self) -> Cursor | None:
-        """The stored cursor; None if there is none (the first poll takes a baseline)."""
+    async def load_cursor(self) -> Cursor | dict[str, Any] | None:
+        """The stored cursor, as stored (its source reads it at the first poll); None if there is none (the
+        first poll takes a baseline)."""
         store = getattr(self, "asset_state_store", None)
         if store is None:
             self._warn_once("no asset state store: the study-arrival cursor is kept in memory only")
@@ -126,15 +121,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "the asset state store needs one watched asset: the cursor is kept in memory only"
             )
             return self._memory
-        if data is None:
-            return None
-        try:
-            if isinstance(data, dict) and data.get("kind") == "change-feed":
-                return ChangeFeedCursor.from_json(data)
-            return ArrivalCursor.from_json(data)
-        except ValueError as exc:
-            self.log.warning("stored study-arrival cursor unreadable (%s): taking a new baseline", exc)
-            return None
+        return data if data is None or isinstance(data, dict) else {"unreadable": str(data)[:100]}
 
     async def save_cursor(self, cursor: Cursor) -> None:
         self._memory = cursor
@@ -148,36 +135,28 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "the asset state store needs one watched asset: the cursor is kept in memory only"
             )
 
-    def _reads_change_feed(self, client: Any) -> bool:
-        if self.source == "auto":
-            return bool(client.transport.settings.profile.change_feed)
-        return self.source == "change-feed"
-
-    def _poll(self, client: Any, cursor: Cursor | None) -> tuple[list[dict[str, Any]], Cursor]:
-        if self._reads_change_feed(client):
-            if not isinstance(cursor, ChangeFeedCursor):
-                cursor = ChangeFeedCursor()
-            return poll_change_feed(
-                ChangeFeed(client.transport),
-                client,
-                cursor,
-                filters=self.filters,
-                remember_days=self.lookback_days,
-                announce_existing=self.announce_existing,
-                event_attributes=self.event_attributes,
-            )
-        if not isinstance(cursor, ArrivalCursor):
-            cursor = ArrivalCursor()
-        return poll_new_studies(
-            client,
-            cursor,
-            today=dt.datetime.now(dt.UTC).date(),
+    def _poll(
+        self, client: Any, cursor: Cursor | dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], Cursor, str]:
+        """One poll of the source: the new studies, the cursor after them, and the baseline's log line if
+        this poll took one."""
+        source = arrivals.source_for(self.source, client)
+        options = WatchOptions(
             filters=self.filters,
             lookback_days=self.lookback_days,
             announce_existing=self.announce_existing,
-            event_attributes=self.event_attributes,
+            event_attributes=tuple(self.event_attributes),
             page_size=self.page_size,
         )
+        if isinstance(cursor, dict):
+            try:
+                cursor = source.cursor_from_json(cursor)
+            except ValueError as exc:
+                self.log.warning("stored study-arrival cursor unreadable (%s): taking a new baseline", exc)
+                cursor = None
+        current = cursor if cursor is not None else source.new_cursor()
+        new, after = source.poll(current, options, dt.datetime.now(dt.UTC).date())
+        return new, after, "" if current.started else source.baseline(after, options)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         cursor = await self.load_cursor()
@@ -189,25 +168,14 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
             try:
                 client = await client_for(self.dicomweb_conn_id)
                 try:
-                    new, after = await asyncio.to_thread(self._poll, client, cursor)
+                    new, after, baseline = await asyncio.to_thread(self._poll, client, cursor)
                 finally:
                     await asyncio.to_thread(client.close)
             except DicomWebError as exc:
                 self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
             else:
-                if cursor is None or not cursor.started:
-                    if isinstance(after, ChangeFeedCursor):
-                        self.log.info(
-                            "study-arrival watcher: baseline at the change feed's %s%s",
-                            f"entry of {after.start_time}" if after.start_time else "start (it is empty)",
-                            ", announcing what is there" if self.announce_existing else "",
-                        )
-                    else:
-                        self.log.info(
-                            "study-arrival watcher: baseline of %d studies%s",
-                            len(after.seen),
-                            ", announcing them" if self.announce_existing else "",
-                        )
+                if baseline:
+                    self.log.info("%s", baseline)
                 for study in new:
                     self.log.info("new study %s", study["StudyInstanceUID"])
                     yield TriggerEvent({"study_instance_uid": study["StudyInstanceUID"], **study})

@@ -11,8 +11,8 @@ import pytest
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.cli.main import main as cli_main
+from airflow_dicomweb.core.arrivals.change_feed import ChangeFeedCursor, poll_change_feed
 from airflow_dicomweb.core.change_feed.feed import ChangeFeed
-from airflow_dicomweb.core.change_feed.study_arrivals import ChangeFeedCursor, poll_change_feed
 from airflow_dicomweb.core.errors import DicomWebOperationError, DicomWebResponseError
 from airflow_dicomweb.core.operations.state import operation_counter
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger

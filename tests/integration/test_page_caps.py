@@ -161,7 +161,7 @@ def test_the_command_line_prints_every_result():
 def test_the_study_arrival_watcher_announces_every_study_past_the_cap():
     import datetime as dt
 
-    from airflow_dicomweb.core.qido.study_arrivals import ArrivalCursor, poll_new_studies
+    from airflow_dicomweb.core.arrivals.search import ArrivalCursor, poll_new_studies
 
     studies = [
         {

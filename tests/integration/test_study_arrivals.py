@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from pydicom.uid import generate_uid
 
-from airflow_dicomweb.core.qido.study_arrivals import ArrivalCursor, poll_new_studies
+from airflow_dicomweb.core.arrivals.search import ArrivalCursor, poll_new_studies
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
 from tests.dicom_factory import make_series
 
@@ -190,7 +190,7 @@ def test_the_trigger_serializes_and_checks_its_arguments():
 
 
 def test_a_hostile_answer_is_cut_before_it_reaches_an_event():
-    from airflow_dicomweb.core.qido.study_arrivals import MAX_TEXT, MAX_VALUES, summarize
+    from airflow_dicomweb.core.arrivals.event import MAX_TEXT, MAX_VALUES, summarize
 
     item = {
         "0020000D": {"vr": "UI", "Value": ["1.2.3"]},

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_dicomweb.core.arrivals.change_feed import ChangeFeedCursor, poll_change_feed
 from airflow_dicomweb.core.change_feed.feed import ChangeFeedEntry, parse_entry
-from airflow_dicomweb.core.change_feed.study_arrivals import ChangeFeedCursor, poll_change_feed
 from airflow_dicomweb.core.errors import DicomWebResponseError
 
 

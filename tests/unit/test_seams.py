@@ -137,3 +137,18 @@ def test_an_auth_types_extras_reach_it_and_its_secrets_are_redacted_whichever_is
     assert azure.redactor().redact("kid-5678 secret-body-1234") == "<redacted> <redacted>"
     named = settings(None, project="p", location="l", dataset="d", dicom_store="s", auth_type="none")
     assert named.base_url == GOOGLE_ROOT
+
+
+def test_arrival_sources_are_modules_of_one_package_and_auto_is_the_profiles():
+    from airflow_dicomweb.core import arrivals
+    from airflow_dicomweb.core.arrivals.change_feed import ChangeFeedSource
+    from airflow_dicomweb.core.arrivals.search import SearchSource
+
+    assert arrivals.names() == ["change-feed", "search"]
+    orthanc = DicomWebClient.from_url("http://127.0.0.1:1/dicom-web", server="orthanc")
+    azure = DicomWebClient.from_url("https://ws-svc.dicom.azurehealthcareapis.com/v2", server="azure")
+    assert type(arrivals.source_for("auto", orthanc)) is SearchSource
+    assert type(arrivals.source_for("auto", azure)) is ChangeFeedSource
+    assert type(arrivals.source_for("search", azure)) is SearchSource
+    with pytest.raises(DicomWebConfigError, match="unknown arrival source 'pubsub'"):
+        arrivals.source_for("pubsub", orthanc)

@@ -1,2 +1,2 @@
-"""Azure's change feed (``/changefeed``): reading its entries (:mod:`.feed`), and the studies that arrive,
-announced from it exactly (:mod:`.study_arrivals`)."""
+"""Azure's change feed (``/changefeed``): reading its entries, checked and in order (:mod:`.feed`). The
+studies announced from it are :mod:`airflow_dicomweb.core.arrivals.change_feed`'s."""

@@ -24,6 +24,6 @@ PROFILE = ServerProfile(
     stow_max_bytes=4 * 1024**3,
     duplicate_failure_reasons=frozenset({45070}),
     operations="azure",
-    change_feed=True,
+    arrival_source="change-feed",
     recognizes=_is_azure,
 )

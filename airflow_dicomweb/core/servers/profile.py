@@ -44,9 +44,9 @@ class ServerProfile:
     #: ``done`` with ``response`` or ``error``), ``azure`` (``{service root}/operations/{id}``, ``status``),
     #: or ``none`` (deletes finish at once).
     operations: str = "google"
-    #: Whether the server lists its changes in Azure's change feed (``/changefeed``, by sequence number),
-    #: which the study-arrival watcher then reads instead of searching a StudyDate window.
-    change_feed: bool = False
+    #: Where the study-arrival watcher reads arrivals by default (a module of ``core/arrivals/``):
+    #: ``search`` (QIDO-RS over a StudyDate window) or ``change-feed`` (Azure's ``/changefeed``, exact).
+    arrival_source: str = "search"
     #: ``^`` in search values sent as ``?``, for servers that do not percent-decode queries.
     caret_as_wildcard: bool = False
     #: With ``server: auto``, whether a service root belongs to this kind of server.

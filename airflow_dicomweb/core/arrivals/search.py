@@ -19,44 +19,16 @@ What that implies, stated exactly (the README's Guarantees repeat it):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES, Searches, summarize
+from airflow_dicomweb.core.arrivals.source import ArrivalSource, Cursor, WatchOptions
 from airflow_dicomweb.core.dicom.json_model import STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.qido.query import FilterValue
 from airflow_dicomweb.core.uids import is_valid_uid
 
-
-class Searches(Protocol):
-    """What a poll needs: a search (the client, the hook, or :class:`~airflow_dicomweb.core.qido.search.Search`)."""
-
-    def iter_search(
-        self,
-        level: str,
-        *,
-        filters: Mapping[str, FilterValue] | None = ...,
-        includefield: Iterable[str] | str | None = ...,
-        page_size: int | None = ...,
-    ) -> Iterator[dict]: ...
-
-
-#: The attributes an arrival reports by default: what identifies the study, and no patient identifiers
-#: (the event lands in Airflow's database and UI). Ask for more with ``event_attributes``.
-DEFAULT_EVENT_ATTRIBUTES = (
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "AccessionNumber",
-    "ModalitiesInStudy",
-    "StudyDescription",
-    "NumberOfStudyRelatedSeries",
-    "NumberOfStudyRelatedInstances",
-)
-#: What an event may carry of one attribute: a server's answer lands in Airflow's database and UI, so a
-#: hostile megabyte-long description is cut (DICOM's own limits are far below these).
-MAX_VALUES = 16
-MAX_TEXT = 1024
 _STUDY_DATE = "00080020"
 
 
@@ -90,27 +62,6 @@ def window_start(today: dt.date, lookback_days: int | None) -> str | None:
     if lookback_days < 0:
         raise ValueError(f"lookback_days must be 0 or more, not {lookback_days}")
     return (today - dt.timedelta(days=lookback_days)).strftime("%Y%m%d")
-
-
-def summarize(item: Mapping[str, Any], attributes: Iterable[str]) -> dict[str, Any]:
-    """The event attributes of a QIDO-RS study result, by keyword: one value as itself, several as a list,
-    person names as their alphabetic form, absent ones left out; at most MAX_VALUES values of at most
-    MAX_TEXT characters each."""
-    from pydicom.datadict import tag_for_keyword
-
-    out: dict[str, Any] = {}
-    for keyword in attributes:
-        tag = tag_for_keyword(keyword)
-        if tag is None:
-            continue
-        values = (item.get(f"{tag:08X}") or {}).get("Value") or []
-        values = [v.get("Alphabetic") if isinstance(v, dict) else v for v in values[:MAX_VALUES]]
-        values = [
-            v[:MAX_TEXT] if isinstance(v, str) else v for v in values if isinstance(v, str | int | float)
-        ]
-        if values:
-            out[keyword] = values[0] if len(values) == 1 else values
-    return out
 
 
 def poll_new_studies(
@@ -156,3 +107,38 @@ def poll_new_studies(
         seen = {uid: date for uid, date in seen.items() if uid in current or (date and date >= start)}
     new.sort(key=lambda s: (str(s.get("StudyDate", "")), str(s.get("StudyTime", "")), s["StudyInstanceUID"]))
     return new, ArrivalCursor(seen=seen, started=True)
+
+
+class SearchSource(ArrivalSource):
+    """Arrivals searched for with QIDO-RS over a StudyDate window (:func:`poll_new_studies`)."""
+
+    name = "search"
+
+    def new_cursor(self) -> ArrivalCursor:
+        return ArrivalCursor()
+
+    def cursor_from_json(self, data: Any) -> ArrivalCursor:
+        return ArrivalCursor.from_json(data)
+
+    def poll(
+        self, cursor: Cursor, options: WatchOptions, today: dt.date
+    ) -> tuple[list[dict[str, Any]], Cursor]:
+        assert isinstance(cursor, ArrivalCursor)
+        return poll_new_studies(
+            self.client,
+            cursor,
+            today=today,
+            filters=options.filters,
+            lookback_days=options.lookback_days,
+            announce_existing=options.announce_existing,
+            event_attributes=options.event_attributes,
+            page_size=options.page_size,
+        )
+
+    def baseline(self, cursor: Cursor, options: WatchOptions) -> str:
+        assert isinstance(cursor, ArrivalCursor)
+        announcing = ", announcing them" if options.announce_existing else ""
+        return f"study-arrival watcher: baseline of {len(cursor.seen)} studies{announcing}"
+
+
+SOURCE = SearchSource

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES, Searches, summarize
+from airflow_dicomweb.core.arrivals.source import ArrivalSource, Cursor, WatchOptions
 from airflow_dicomweb.core.change_feed.feed import ChangeFeed
 from airflow_dicomweb.core.dicom.json_model import STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.qido.query import FilterValue
-from airflow_dicomweb.core.qido.study_arrivals import DEFAULT_EVENT_ATTRIBUTES, Searches, summarize
 from airflow_dicomweb.core.uids import is_valid_uid
 
 KIND = "change-feed"
@@ -131,3 +132,38 @@ def poll_change_feed(
         announced = {uid: ts for uid, ts in announced.items() if _day(ts) >= oldest}
     after = ChangeFeedCursor(start_time, sorted(read_at_start), announced, started=True)
     return new, after
+
+
+class ChangeFeedSource(ArrivalSource):
+    """Arrivals read from Azure's change feed, exactly (:func:`poll_change_feed`)."""
+
+    name = "change-feed"
+
+    def new_cursor(self) -> ChangeFeedCursor:
+        return ChangeFeedCursor()
+
+    def cursor_from_json(self, data: Any) -> ChangeFeedCursor:
+        return ChangeFeedCursor.from_json(data)
+
+    def poll(
+        self, cursor: Cursor, options: WatchOptions, today: dt.date
+    ) -> tuple[list[dict[str, Any]], Cursor]:
+        assert isinstance(cursor, ChangeFeedCursor)
+        return poll_change_feed(
+            ChangeFeed(self.client.transport),
+            self.client,
+            cursor,
+            filters=options.filters,
+            remember_days=options.lookback_days,
+            announce_existing=options.announce_existing,
+            event_attributes=options.event_attributes,
+        )
+
+    def baseline(self, cursor: Cursor, options: WatchOptions) -> str:
+        assert isinstance(cursor, ChangeFeedCursor)
+        where = f"entry of {cursor.start_time}" if cursor.start_time else "start (it is empty)"
+        announcing = ", announcing what is there" if options.announce_existing else ""
+        return f"study-arrival watcher: baseline at the change feed's {where}{announcing}"
+
+
+SOURCE = ChangeFeedSource
