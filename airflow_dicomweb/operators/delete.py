@@ -12,13 +12,13 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebDeleteNotSupportedError
-from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger, operation_from_event
 
 ON_UNSUPPORTED = ("fail", "skip")
 
 
-class DicomWebDeleteOperator(DicomWebBaseOperator):
+class DicomWebDeleteOperator(DicomWebResourceOperator):
     """Delete, in the worker; wait for the long-running operation in the worker or in the triggerer.
 
     :param wait_for_completion: poll the operation until it is done (Google's study and series deletes).
@@ -31,12 +31,7 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
     """
 
     lineage_role = "drop"
-    template_fields: Sequence[str] = (
-        "study_instance_uid",
-        "series_instance_uid",
-        "sop_instance_uid",
-        "dicomweb_conn_id",
-    )
+    template_fields: Sequence[str] = RESOURCE_TEMPLATE_FIELDS
     ui_color = "#fadbd8"
 
     def __init__(
@@ -52,12 +47,14 @@ class DicomWebDeleteOperator(DicomWebBaseOperator):
         on_unsupported: str = "fail",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+            sop_instance_uid=sop_instance_uid,
+            **kwargs,
+        )
         if on_unsupported not in ON_UNSUPPORTED:
             raise ValueError(f"on_unsupported must be one of {ON_UNSUPPORTED}")
-        self.study_instance_uid = study_instance_uid
-        self.series_instance_uid = series_instance_uid
-        self.sop_instance_uid = sop_instance_uid
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval

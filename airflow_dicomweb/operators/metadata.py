@@ -8,21 +8,18 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 
 
-class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
+class DicomWebRetrieveMetadataOperator(DicomWebResourceOperator):
     """Retrieve metadata; return it for XCom, or write it to ``output_path`` and return the path.
 
     :param output_path: a JSON file (templated; ``{study_instance_uid}``-style placeholders are filled).
     """
 
     template_fields: Sequence[str] = (
-        "study_instance_uid",
-        "series_instance_uid",
-        "sop_instance_uid",
+        *RESOURCE_TEMPLATE_FIELDS,
         "output_path",
-        "dicomweb_conn_id",
     )
     ui_color = "#fdebd0"
 
@@ -35,10 +32,12 @@ class DicomWebRetrieveMetadataOperator(DicomWebBaseOperator):
         output_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.study_instance_uid = study_instance_uid
-        self.series_instance_uid = series_instance_uid
-        self.sop_instance_uid = sop_instance_uid
+        super().__init__(
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+            sop_instance_uid=sop_instance_uid,
+            **kwargs,
+        )
         self.output_path = output_path
 
     def execute(self, context: Context) -> Any:

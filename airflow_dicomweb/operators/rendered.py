@@ -9,10 +9,10 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core.dicom.json_model import SERIES_INSTANCE_UID, SOP_INSTANCE_UID, first_value
-from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 
 
-class DicomWebRetrieveRenderedOperator(DicomWebBaseOperator):
+class DicomWebRetrieveRenderedOperator(DicomWebResourceOperator):
     """Render an instance (or one frame) as PNG or JPEG into ``output_path``.
 
     Given only a study (or a study and a series), the first instance the server lists there is rendered:
@@ -23,11 +23,8 @@ class DicomWebRetrieveRenderedOperator(DicomWebBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "study_instance_uid",
-        "series_instance_uid",
-        "sop_instance_uid",
+        *RESOURCE_TEMPLATE_FIELDS,
         "output_path",
-        "dicomweb_conn_id",
     )
     ui_color = "#fdebd0"
 
@@ -44,10 +41,12 @@ class DicomWebRetrieveRenderedOperator(DicomWebBaseOperator):
         frame_number: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.study_instance_uid = study_instance_uid
-        self.series_instance_uid = series_instance_uid
-        self.sop_instance_uid = sop_instance_uid
+        super().__init__(
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+            sop_instance_uid=sop_instance_uid,
+            **kwargs,
+        )
         self.output_path = output_path
         self.media_type = media_type
         self.viewport = viewport

@@ -10,10 +10,10 @@ from airflow.sdk import Context
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.progress import Progress
 from airflow_dicomweb.core.storage.location import Location
-from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 
 
-class DicomWebRetrieveOperator(DicomWebBaseOperator):
+class DicomWebRetrieveOperator(DicomWebResourceOperator):
     """Retrieve instances into ``dest_dir/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm``.
 
     :param study_instance_uid: the study (templated); with ``series_instance_uid`` a series, and with
@@ -28,14 +28,7 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
     :return: ``{"folder", "count", "paths"}`` (``paths`` left out when there are too many).
     """
 
-    template_fields: Sequence[str] = (
-        "study_instance_uid",
-        "series_instance_uid",
-        "sop_instance_uid",
-        "dest_dir",
-        "transfer_syntax",
-        "dicomweb_conn_id",
-    )
+    template_fields: Sequence[str] = (*RESOURCE_TEMPLATE_FIELDS, "dest_dir", "transfer_syntax")
     ui_color = "#fdebd0"
 
     def __init__(
@@ -51,10 +44,12 @@ class DicomWebRetrieveOperator(DicomWebBaseOperator):
         max_xcom_paths: int = defaults.MAX_XCOM_ITEMS,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.study_instance_uid = study_instance_uid
-        self.series_instance_uid = series_instance_uid
-        self.sop_instance_uid = sop_instance_uid
+        super().__init__(
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+            sop_instance_uid=sop_instance_uid,
+            **kwargs,
+        )
         self.dest_dir = dest_dir
         self.transfer_syntax = transfer_syntax
         self.skip_existing = skip_existing

@@ -17,7 +17,7 @@ from airflow_dicomweb.core.operations.state import (
     operation_state,
     raise_for_operation_error,
 )
-from airflow_dicomweb.triggers.base import client_for
+from airflow_dicomweb.triggers.base import connected
 
 
 class DicomWebOperationTrigger(BaseTrigger):
@@ -55,8 +55,7 @@ class DicomWebOperationTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         interval = self.poll_interval
         try:
-            client = await client_for(self.dicomweb_conn_id)
-            try:
+            async with connected(self.dicomweb_conn_id) as client:
                 while True:
                     operation = await asyncio.to_thread(client.get_operation, self.operation_name)
                     state = operation_state(operation)
@@ -65,8 +64,6 @@ class DicomWebOperationTrigger(BaseTrigger):
                     self.log.info("%s; next poll in %.1f s", describe_operation(operation), interval)
                     await asyncio.sleep(interval)
                     interval = min(interval * 1.5, self.max_poll_interval)
-            finally:
-                await asyncio.to_thread(client.close)
         except DicomWebError as exc:
             yield TriggerEvent(
                 {

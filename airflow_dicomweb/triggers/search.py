@@ -9,7 +9,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.triggers.base import client_for
+from airflow_dicomweb.triggers.base import connected
 
 
 def count_matches(client: Any, level: str, search: dict[str, Any], min_count: int) -> int:
@@ -54,8 +54,7 @@ class DicomWebSearchTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            client = await client_for(self.dicomweb_conn_id)
-            try:
+            async with connected(self.dicomweb_conn_id) as client:
                 while True:
                     count = await asyncio.to_thread(
                         count_matches, client, self.level, self.search, self.min_count
@@ -70,8 +69,6 @@ class DicomWebSearchTrigger(BaseTrigger):
                         self.poll_interval,
                     )
                     await asyncio.sleep(self.poll_interval)
-            finally:
-                await asyncio.to_thread(client.close)
         except DicomWebError as exc:
             yield TriggerEvent({"status": "error", "message": str(exc)})
             return

@@ -15,7 +15,7 @@ from airflow_dicomweb.core import arrivals, defaults
 from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES
 from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.triggers.base import client_for
+from airflow_dicomweb.triggers.base import connected
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
 #: Where arrivals are read: ``auto`` (the source the server profile names), or a source of
@@ -166,11 +166,8 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 await self.save_cursor(pending)
                 cursor, pending = pending, None
             try:
-                client = await client_for(self.dicomweb_conn_id)
-                try:
+                async with connected(self.dicomweb_conn_id) as client:
                     new, after, baseline = await asyncio.to_thread(self._poll, client, cursor)
-                finally:
-                    await asyncio.to_thread(client.close)
             except DicomWebError as exc:
                 self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
             else:
