@@ -15,7 +15,7 @@ from pydicom.uid import generate_uid
 
 from benchmarks.zero_cost_server import ZeroCostServer
 from tests.dicom_factory import make_series
-from tests.orthanc_server import OrthancServer
+from tests.servers.orthanc_server import OrthancServer
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_BYTES = 512 * 512 * 2  # pixel data of one CT instance
@@ -284,7 +284,7 @@ def object_store_race(work: Path, files: list[str], studies: dict, opts) -> dict
     with Orthanc as the server and moto in server mode as S3 (its own process: its memory is not counted)."""
     import boto3
 
-    from tests.moto_server import MotoServer
+    from tests.servers.moto_server import MotoServer
 
     results: dict[str, dict] = {}
     moto = MotoServer().start()

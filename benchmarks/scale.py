@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.races import fresh_dir, worker  # noqa: E402
 from benchmarks.zero_cost_server import ZeroCostServer  # noqa: E402
 from tests.dicom_factory import make_instance  # noqa: E402
-from tests.orthanc_server import OrthancServer  # noqa: E402
+from tests.servers.orthanc_server import OrthancServer  # noqa: E402
 
 SHAPES = ("one study", "1-instance studies")
 #: One-instance studies retrieved, spread evenly over the N on the server.

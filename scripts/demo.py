@@ -35,7 +35,7 @@ from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
 
 from tests.dicom_factory import make_series  # noqa: E402
-from tests.orthanc_server import OrthancServer  # noqa: E402
+from tests.servers.orthanc_server import OrthancServer  # noqa: E402
 
 
 def prepare_data() -> str:

@@ -16,22 +16,12 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 import pytest  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 
-from tests.orthanc_server import OrthancMissing, OrthancServer  # noqa: E402
-
-SAMPLE_FILES = {
-    "ct": "CT_small.dcm",  # uncompressed, 128x128
-    "mr": "MR_small.dcm",  # uncompressed, 64x64
-    "jpeg": "SC_jpeg_no_color_transform.dcm",  # JPEG baseline, 256x256 RGB
-    "multiframe": "emri_small.dcm",  # 10 frames of 64x64, uncompressed
-}
-
-#: Fast retries for tests: the behaviour is the same, the waits are short.
-FAST_RETRY_EXTRAS = {
-    "max_retries": 4,
-    "retry_initial_wait": 0.01,
-    "retry_max_wait": 0.05,
-    "retry_max_elapsed": 20,
-}
+from tests.connections import (  # noqa: E402
+    SAMPLE_FILES,
+    google_connection,
+    orthanc_connection,
+)
+from tests.servers.orthanc_server import OrthancMissing, OrthancServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +39,7 @@ def orthanc():
 @pytest.fixture(scope="session")
 def tiny_pacs():
     """A real tiny_pacs with its DICOMweb front-end. Missing, it fails the suite: it never skips."""
-    from tests.tiny_pacs_server import TinyPacsMissing, TinyPacsServer
+    from tests.servers.tiny_pacs_server import TinyPacsMissing, TinyPacsServer
 
     try:
         server = TinyPacsServer()
@@ -66,10 +56,6 @@ def clean_orthanc(orthanc):
     return orthanc
 
 
-def connection_json(host: str, **kwargs) -> str:
-    return json.dumps({"conn_type": "dicomweb", "host": host, **kwargs})
-
-
 @pytest.fixture
 def orthanc_conn_id(clean_orthanc, monkeypatch) -> str:
     """A ``dicomweb`` connection to the Orthanc, from ``AIRFLOW_CONN_*`` as a user would set it."""
@@ -77,16 +63,6 @@ def orthanc_conn_id(clean_orthanc, monkeypatch) -> str:
         "AIRFLOW_CONN_DICOMWEB_ORTHANC", orthanc_connection(clean_orthanc, caret_as_wildcard=True)
     )
     return "dicomweb_orthanc"
-
-
-def orthanc_connection(orthanc, **extra) -> str:
-    """A ``dicomweb`` connection (as ``AIRFLOW_CONN_*`` JSON) to the test Orthanc, with fast retries."""
-    return connection_json(
-        orthanc.dicomweb_url,
-        login=orthanc.username,
-        password=orthanc.password,
-        extra={**FAST_RETRY_EXTRAS, **extra},
-    )
 
 
 @pytest.fixture
@@ -114,8 +90,8 @@ def samples() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def google_emulator(orthanc):
-    """The Cloud Healthcare API test double (tests/google_emulator.py), backed by the real Orthanc."""
-    from tests.google_emulator import GoogleEmulator
+    """The Cloud Healthcare API test double (tests/emulators/google_emulator.py), backed by the real Orthanc."""
+    from tests.emulators.google_emulator import GoogleEmulator
 
     with GoogleEmulator(orthanc) as emulator:
         yield emulator
@@ -132,24 +108,6 @@ def google(google_emulator, clean_orthanc):
     g.storage_classes.clear()
     g.requests.clear()
     return g
-
-
-def google_connection(google, **extra) -> str:
-    """A ``dicomweb`` connection with a service-account key, naming the store by its parts."""
-    return connection_json(
-        None,
-        extra={
-            "auth_type": "google",
-            "keyfile_dict": json.dumps(google.service_account_key()),
-            "api_root": google.url,
-            "project": google.project,
-            "location": google.location,
-            "dataset": google.dataset,
-            "dicom_store": google.dicom_store,
-            **FAST_RETRY_EXTRAS,
-            **extra,
-        },
-    )
 
 
 @pytest.fixture
@@ -180,7 +138,7 @@ def dagbag(airflow_db):
 @pytest.fixture(scope="session")
 def moto_server():
     """A real S3 API (moto in server mode) on loopback. Missing moto fails the suite: it never skips."""
-    from tests.moto_server import MotoMissing, MotoServer
+    from tests.servers.moto_server import MotoMissing, MotoServer
 
     try:
         server = MotoServer()
@@ -194,7 +152,7 @@ def moto_server():
 @pytest.fixture(scope="session")
 def refusing_s3():
     """An S3 API that checks credentials and refuses every key: what a revoked or wrong key meets."""
-    from tests.moto_server import MotoMissing, MotoServer
+    from tests.servers.moto_server import MotoMissing, MotoServer
 
     try:
         server = MotoServer(authenticate=True)

@@ -12,8 +12,8 @@ import pytest
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebResponseTooLargeError
 from tests.dicom_factory import make_instance
-from tests.fake_server import FakeServer
-from tests.hostile_payloads import gzip_bomb, multipart_head
+from tests.fakes.fake_server import FakeServer
+from tests.fakes.hostile_payloads import gzip_bomb, multipart_head
 
 FAST = {"max_retries": 0}
 MULTIPART_DICOM = 'multipart/related; type="application/dicom"; boundary=B'

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.fake_server import FakeServer
-from tests.hostile_payloads import endless, gzip_bomb, multipart_head, run_in_child
+from tests.fakes.fake_server import FakeServer
+from tests.fakes.hostile_payloads import endless, gzip_bomb, multipart_head, run_in_child
 
 CAP_MIB = 16
 #: The cap, the decoder's bounded steps, buffers and a little interpreter noise.

@@ -8,8 +8,8 @@ import pytest
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConnectionError
-from tests.fake_server import FakeServer
-from tests.hostile_payloads import multipart_head, trickle
+from tests.fakes.fake_server import FakeServer
+from tests.fakes.hostile_payloads import multipart_head, trickle
 
 INTERVAL = 0.2
 #: Read timeout 2 s; the floor: 100 bytes/s over 1 s windows; one retry.

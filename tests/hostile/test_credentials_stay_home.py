@@ -11,7 +11,7 @@ import pytest
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebUnsafeUrlError
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 SECRET = "pa55-never-elsewhere"
 FAST = {"max_retries": 1, "retry_initial_wait": 0.01, "retry_max_wait": 0.02}

@@ -12,7 +12,7 @@ import urllib3
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConnectionError
 from tests.dicom_factory import make_instance
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 RETRIES = 2
 FAST = {"max_retries": RETRIES, "retry_initial_wait": 0.01, "retry_max_wait": 0.02}

@@ -17,9 +17,9 @@ from airflow_dicomweb.core.settings import DicomWebSettings
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.search import DicomWebSearchOperator
 from airflow_dicomweb.operators.store import DicomWebStoreOperator
-from tests.conftest import connection_json
+from tests.connections import connection_json
 from tests.dicom_factory import make_instance
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 PASSWORD = 'pa"ss\\w0rd-9f2e'  # a quote and a backslash: JSON escapes them differently from the raw form
 TOKEN = "bearer-token-5c1d77aa"

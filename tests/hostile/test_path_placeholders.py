@@ -15,8 +15,8 @@ from airflow_dicomweb.operators.metadata import DicomWebRetrieveMetadataOperator
 from airflow_dicomweb.operators.rendered import DicomWebRetrieveRenderedOperator
 from airflow_dicomweb.operators.retrieve import DicomWebRetrieveOperator
 from airflow_dicomweb.operators.search import DicomWebSearchOperator
-from tests.conftest import connection_json
-from tests.fake_server import FakeServer
+from tests.connections import connection_json
+from tests.fakes.fake_server import FakeServer
 
 HOSTILE = ["../../escaped", "/etc/escaped", "1.2/../../../escaped", "..", "1.2.3\n"]
 GOOD = "1.2.3"

@@ -1,5 +1,5 @@
 """``auth_type: azure`` through azure-identity itself, end to end: DefaultAzureCredential finds App Service's
-managed identity on loopback (tests/azure_emulator.py), tokens for the DICOM audience reach the service and
+managed identity on loopback (tests/emulators/azure_emulator.py), tokens for the DICOM audience reach the service and
 nowhere else, a revoked token is renewed once on a 401, and no token reaches a log or an error."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError, DicomWebHTTPError
-from tests.azure_emulator import AUDIENCE, AzureEmulator
-from tests.conftest import FAST_RETRY_EXTRAS
+from tests.connections import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
+from tests.emulators.azure_emulator import AUDIENCE, AzureEmulator
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Azure beyond DICOMweb, against the emulator of its v2 API (tests/azure_emulator.py, data in the real
+"""Azure beyond DICOMweb, against the emulator of its v2 API (tests/emulators/azure_emulator.py, data in the real
 Orthanc, tokens from azure-identity): study arrivals read from the change feed, exactly, and operations
 polled at ``/operations/{id}`` by the client, the operation trigger and the command line."""
 
@@ -17,9 +17,9 @@ from airflow_dicomweb.core.errors import DicomWebOperationError, DicomWebRespons
 from airflow_dicomweb.core.operations.state import operation_counter
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
-from tests.azure_emulator import AzureEmulator
-from tests.conftest import FAST_RETRY_EXTRAS, connection_json
+from tests.connections import FAST_RETRY_EXTRAS, connection_json
 from tests.dicom_factory import make_series
+from tests.emulators.azure_emulator import AzureEmulator
 from tests.integration.test_azure import client_for
 
 

@@ -165,7 +165,7 @@ def test_a_400_without_a_failure_reason_says_the_server_rejected_the_request(tmp
     instance. That is not 'not acknowledged': the server rejected the request and gave no reason."""
     from airflow_dicomweb.core.client import DicomWebClient
     from tests.dicom_factory import make_instance
-    from tests.fake_server import FakeServer
+    from tests.fakes.fake_server import FakeServer
 
     body = b'{"00081198": {"vr": "SQ", "Value": []}}'
     with FakeServer(lambda r: (400, {"Content-Type": "application/dicom+json"}, body)) as server:

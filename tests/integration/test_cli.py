@@ -18,7 +18,7 @@ from PIL import Image
 from pydicom.uid import generate_uid
 
 from tests.dicom_factory import make_series
-from tests.fault_proxy import FaultProxy
+from tests.fakes.fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -394,7 +394,7 @@ def test_the_command_runs_without_airflow(orthanc_cli, tmp_path):
 
 
 def test_conn_id_reads_an_airflow_connection(orthanc_cli, tmp_path):
-    from tests.conftest import orthanc_connection
+    from tests.connections import orthanc_connection
 
     make_series(tmp_path, 2, rows=16, columns=16)
     env = {"AIRFLOW_CONN_CLI_ORTHANC": orthanc_connection(orthanc_cli.orthanc)}
@@ -405,7 +405,7 @@ def test_conn_id_reads_an_airflow_connection(orthanc_cli, tmp_path):
 def test_a_hostile_search_answer_cannot_name_a_file_outside_the_destination(tmp_path):
     """--rendered of a study asks the server for an instance; UIDs like ../../x in its answer are refused
     before they become part of a path."""
-    from tests.fake_server import FakeServer
+    from tests.fakes.fake_server import FakeServer
 
     answer = json.dumps(
         [{"0020000E": {"vr": "UI", "Value": ["../../x"]}, "00080018": {"vr": "UI", "Value": ["1.2"]}}]

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from tests.conftest import DAGS_FOLDER, google_connection, orthanc_connection
+from tests.conftest import DAGS_FOLDER
+from tests.connections import google_connection, orthanc_connection
 from tests.dicom_factory import make_series
 
 

@@ -1,5 +1,5 @@
 """``delete_api: dcm4chee``: reject, then delete, against an emulator of dcm4chee-arc's IOCM REST API as its
-source documents it (tests/dcm4chee_emulator.py; the data in the real Orthanc). dcm4chee itself cannot run
+source documents it (tests/emulators/dcm4chee_emulator.py; the data in the real Orthanc). dcm4chee itself cannot run
 on these machines."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebHTTPError, DicomWebNotFoundError
-from tests.conftest import FAST_RETRY_EXTRAS
-from tests.dcm4chee_emulator import Dcm4cheeEmulator
+from tests.connections import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
+from tests.emulators.dcm4chee_emulator import Dcm4cheeEmulator
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebNotFoundError
-from tests.conftest import FAST_RETRY_EXTRAS
+from tests.connections import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
-from tests.orthanc_front import OrthancFront
+from tests.emulators.orthanc_front import OrthancFront
 
 WHOLE = re.compile(r"^/dicomweb/studies/[0-9.]+(/series/[0-9.]+)?$")
 

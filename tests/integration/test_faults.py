@@ -1,4 +1,4 @@
-"""Faults between the hook and the real Orthanc (tests/fault_proxy.py), and tasks killed half-way: every
+"""Faults between the hook and the real Orthanc (tests/fakes/fault_proxy.py), and tasks killed half-way: every
 file ends stored exactly once or reported, every retrieved file is complete and byte-identical or absent,
 and a re-run finishes the job without redoing finished work."""
 
@@ -16,7 +16,7 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from tests.dicom_factory import make_series
-from tests.fault_proxy import FaultProxy
+from tests.fakes.fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENT_RETRIES = {

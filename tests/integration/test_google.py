@@ -1,5 +1,5 @@
 """Every example of Google's "Using the DICOMweb standard" how-to, through the hook, against the emulator
-of Google's documented contract (tests/google_emulator.py), whose data lives in the real Orthanc."""
+of Google's documented contract (tests/emulators/google_emulator.py), whose data lives in the real Orthanc."""
 
 import io
 import json
@@ -19,7 +19,7 @@ from airflow_dicomweb.core.errors import (
 from airflow_dicomweb.core.operations.state import operation_counter
 from airflow_dicomweb.core.stow.result import Status
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
-from tests.conftest import google_connection
+from tests.connections import google_connection
 from tests.dicom_factory import make_series
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import google_connection
+from tests.connections import google_connection
 
 LOOKUP_HOST = "iamcredentials.googleapis.com"
 
@@ -68,7 +68,7 @@ def probe(google, google_auth: str | None, env: dict[str, str] | None = None, wa
     environment.update(env or {}, PYTHONPATH=os.pathsep.join(path))
     environment["PROBE_CONNECTION"] = google_connection(google, **extra)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "google_auth_probe.py"), str(wait)],
+        [sys.executable, str(ROOT / "tests" / "fakes" / "google_auth_probe.py"), str(wait)],
         capture_output=True,
         text=True,
         timeout=120,

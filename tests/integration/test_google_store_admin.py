@@ -1,6 +1,6 @@
 """A Google DICOM store beyond DICOMweb, through the core client (and so the hook): import from Cloud
 Storage, export to Cloud Storage and BigQuery, de-identify into a new store, storage classes and metrics,
-against the Google emulator (tests/google_store_admin.py: Part 10 files really read from a folder standing
+against the Google emulator (tests/emulators/google_store_admin.py: Part 10 files really read from a folder standing
 for the bucket and stored in the real Orthanc; a second real Orthanc for the de-identified store)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pydicom.uid import generate_uid
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebHTTPError, DicomWebOperationError
 from airflow_dicomweb.core.google_store.outcome import judge
 from tests.dicom_factory import make_series
-from tests.google_store_admin import StoreAdmin, derived_uid
-from tests.orthanc_server import OrthancServer
+from tests.emulators.google_store_admin import StoreAdmin, derived_uid
+from tests.servers.orthanc_server import OrthancServer
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The Google store operators in both modes (waiting in the worker, and deferred to the operation trigger),
 and the two example DAGs end to end with dag.test(), against the Google emulator
-(tests/google_store_admin.py) over the real Orthanc."""
+(tests/emulators/google_store_admin.py) over the real Orthanc."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from airflow_dicomweb.operators.google_store import (
     gcs_text,
 )
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
-from tests.conftest import google_connection
+from tests.connections import google_connection
 from tests.dicom_factory import make_series
-from tests.google_store_admin import StoreAdmin
+from tests.emulators.google_store_admin import StoreAdmin
 from tests.integration.test_dags import states
 from tests.integration.test_google_store_admin import spare_orthanc  # noqa: F401  (a fixture)
 from tests.integration.test_operators import run_trigger

@@ -1,5 +1,5 @@
 """``auth_type: aws`` and ``server: healthimaging``: requests signed by botocore's SigV4 signer, verified by
-recomputing the signature on the server side (tests/healthimaging_emulator.py, its data in the real
+recomputing the signature on the server side (tests/emulators/healthimaging_emulator.py, its data in the real
 Orthanc); a study fanned out through series metadata, as HealthImaging has no study retrieve; a signature
 never sent to another origin, and no key in an error."""
 
@@ -11,10 +11,10 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebHTTPError, DicomWebUnsafeUrlError
-from tests import healthimaging_emulator as hi
-from tests.conftest import FAST_RETRY_EXTRAS
+from tests.connections import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
+from tests.emulators import healthimaging_emulator as hi
+from tests.fakes.fake_server import FakeServer
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_an_airflow_aws_connection_is_the_credential_source_through_the_amazon_p
     healthimaging, monkeypatch, caplog
 ):
     from airflow_dicomweb.hooks.dicomweb import DicomWebHook
-    from tests.conftest import connection_json
+    from tests.connections import connection_json
 
     # botocore's default chain holds a wrong key: only the AWS connection's keys can pass the check.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGDEFAULTCHAIN")

@@ -7,7 +7,7 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.errors import DicomWebDeleteNotSupportedError, DicomWebHTTPError
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
-from tests.conftest import connection_json
+from tests.connections import connection_json
 from tests.dicom_factory import make_series
 
 

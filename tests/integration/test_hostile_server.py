@@ -18,7 +18,7 @@ from airflow_dicomweb.core.errors import (
     MultipartError,
 )
 from tests.dicom_factory import make_instance
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 FAST = {"max_retries": 2, "retry_initial_wait": 0.01, "retry_max_wait": 0.02}
 STUDY = "1.2.3.4"

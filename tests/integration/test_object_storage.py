@@ -16,7 +16,7 @@ from airflow_dicomweb.operators.retrieve import DicomWebRetrieveOperator
 from airflow_dicomweb.operators.search import DicomWebSearchOperator
 from airflow_dicomweb.operators.store import DicomWebStoreOperator
 from tests.dicom_factory import make_series
-from tests.fault_proxy import FaultProxy
+from tests.fakes.fault_proxy import FaultProxy
 from tests.integration.test_faults import kill_when, run_in_child, sop_uid
 
 

@@ -21,7 +21,7 @@ from airflow_dicomweb.sensors.operation import DicomWebOperationSensor
 from airflow_dicomweb.sensors.search import DicomWebSearchSensor
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
 from airflow_dicomweb.triggers.search import DicomWebSearchTrigger
-from tests.conftest import google_connection
+from tests.connections import google_connection
 from tests.dicom_factory import make_series
 
 

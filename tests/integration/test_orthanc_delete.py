@@ -10,7 +10,7 @@ from airflow_dicomweb.core.errors import (
     DicomWebResponseError,
 )
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 
 def client(orthanc, **extra) -> DicomWebClient:

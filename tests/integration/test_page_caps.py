@@ -18,9 +18,9 @@ import pytest
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebPaginationError
-from tests.conftest import FAST_RETRY_EXTRAS, connection_json
+from tests.connections import FAST_RETRY_EXTRAS, connection_json
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 STUDY = "1.2.826.0.1.3680043.10.1532.77"
 SERIES = "1.2.826.0.1.3680043.10.1532.77.1"

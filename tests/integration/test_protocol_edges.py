@@ -7,9 +7,9 @@ import pytest
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebPaginationError
-from tests.conftest import FAST_RETRY_EXTRAS
+from tests.connections import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 
 def stow_ok(uids):
@@ -197,7 +197,7 @@ def test_a_relative_bulkdata_uri_resolves_against_the_metadata_that_carried_it()
 def test_a_store_to_a_server_that_is_gone_ends_after_one_retry_budget_not_one_per_batch(tmp_path):
     """Once a request could not reach the server after every retry, the batches after it are not sent:
     each file still gets its outcome, and no file waits through a retry budget of its own."""
-    from tests.orthanc_server import free_port
+    from tests.servers.orthanc_server import free_port
 
     files = make_series(tmp_path, 30, rows=8, columns=8)
     client = DicomWebClient.from_url(f"http://127.0.0.1:{free_port()}/dicom-web", **FAST_RETRY_EXTRAS)

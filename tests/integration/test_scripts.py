@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.orthanc_server import free_port
+from tests.servers.orthanc_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,10 +15,10 @@ from cryptography.x509.oid import NameOID
 
 from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebError
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
-from tests.conftest import FAST_RETRY_EXTRAS, connection_json, google_connection
+from tests.connections import FAST_RETRY_EXTRAS, connection_json, google_connection
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
-from tests.fault_proxy import FaultProxy
+from tests.fakes.fake_server import FakeServer
+from tests.fakes.fault_proxy import FaultProxy
 
 
 @pytest.fixture

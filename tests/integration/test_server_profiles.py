@@ -11,9 +11,9 @@ from airflow_dicomweb.core.client import Transactions
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.settings import DicomWebSettings
-from tests.conftest import FAST_RETRY_EXTRAS
+from tests.connections import FAST_RETRY_EXTRAS
 from tests.dicom_factory import make_series
-from tests.fake_server import FakeServer
+from tests.fakes.fake_server import FakeServer
 
 
 def transactions(url: str, profile: ServerProfile) -> Transactions:

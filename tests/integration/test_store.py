@@ -135,8 +135,8 @@ def test_the_pre_check_asks_about_series_at_once_not_one_after_another(clean_ort
     import time
 
     from airflow_dicomweb.core.client import DicomWebClient
-    from tests.conftest import FAST_RETRY_EXTRAS
-    from tests.orthanc_front import OrthancFront
+    from tests.connections import FAST_RETRY_EXTRAS
+    from tests.emulators.orthanc_front import OrthancFront
 
     lock = threading.Lock()
     in_flight = {"now": 0, "most": 0, "searches": 0}
@@ -172,8 +172,8 @@ def test_one_instance_studies_cost_under_half_a_request_each_with_uid_lists(clea
     that found some but fewer than it named asks the next page too, to be sure: 4 requests) and the POSTs
     of the 100 others, and the 50 are reported as already present, not sent."""
     from airflow_dicomweb.core.client import DicomWebClient
-    from tests.conftest import FAST_RETRY_EXTRAS
-    from tests.orthanc_front import OrthancFront
+    from tests.connections import FAST_RETRY_EXTRAS
+    from tests.emulators.orthanc_front import OrthancFront
 
     files = [f for n in range(150) for f in make_series(tmp_path / str(n), 1, rows=8, columns=8)]
     seen: list[tuple[str, str]] = []

@@ -1,4 +1,4 @@
-"""Against tiny_pacs, a real DICOMweb server no one here wrote (tests/tiny_pacs_server.py): its QIDO pages are
+"""Against tiny_pacs, a real DICOMweb server no one here wrote (tests/servers/tiny_pacs_server.py): its QIDO pages are
 capped at 10,000 without a word, and it has no study-level instance search. No result and no file is lost to
 either: searches page past the cap, and retrieves, resumes and ``retrieve --all`` do without the listing."""
 
@@ -18,7 +18,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, ge
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebNotFoundError
-from tests.conftest import FAST_RETRY_EXTRAS
+from tests.connections import FAST_RETRY_EXTRAS
 
 
 def part10(study: str, series: str, number: int) -> bytes:
@@ -185,7 +185,7 @@ def test_the_command_line_retrieves_every_study(tiny_pacs, small_study, tmp_path
 
 def test_the_command_line_retrieves_all_studies_and_resumes(tmp_path):
     """On a server of its own, holding three one-series studies and a three-series one."""
-    from tests.tiny_pacs_server import TinyPacsServer
+    from tests.servers.tiny_pacs_server import TinyPacsServer
 
     server = TinyPacsServer().start()
     try:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import google_connection
-from tests.orthanc_server import OrthancMissing
+from tests.connections import google_connection
+from tests.servers.orthanc_server import OrthancMissing
 from tests.system.stack import LocalStack, StackMissing
 
 GOOGLE_CONN_ID = "dicomweb_google_system"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.orthanc_server import find_orthanc, free_port
+from tests.servers.orthanc_server import find_orthanc, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

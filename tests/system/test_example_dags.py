@@ -140,7 +140,7 @@ def test_a_google_delete_defers_to_the_triggerer_process_and_resumes(stack, goog
     """The sensor goes to ``deferred`` while the operation runs (held by the emulator), and the separate
     triggerer process resumes it once the operation is done."""
     from airflow_dicomweb.hooks.dicomweb import DicomWebHook
-    from tests.conftest import google_connection
+    from tests.connections import google_connection
 
     monkeypatch.setenv(f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}", google_connection(google))
     uid = generate_uid()
@@ -218,7 +218,7 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
     from collections import Counter
     from types import SimpleNamespace
 
-    from tests.orthanc_front import OrthancFront
+    from tests.emulators.orthanc_front import OrthancFront
 
     landing = stack.root / "data" / "sharded" / "archive"
     sop_of: dict[str, str] = {}

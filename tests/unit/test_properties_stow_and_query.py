@@ -11,7 +11,7 @@ from pydicom.datadict import keyword_dict
 
 from airflow_dicomweb.core.qido.query import build_query
 from airflow_dicomweb.core.stow.response import parse_stow_response
-from tests.google_emulator import stow_json, stow_xml
+from tests.emulators.google_emulator import stow_json, stow_xml
 
 UIDS = st.lists(st.integers(min_value=0, max_value=10**12), min_size=2, max_size=8).map(
     lambda parts: ".".join(str(p) for p in parts)

@@ -15,8 +15,8 @@ import json
 import re
 from urllib.parse import unquote
 
-from tests.fake_server import Request
-from tests.orthanc_front import OrthancFront
+from tests.emulators.orthanc_front import OrthancFront
+from tests.fakes.fake_server import Request
 
 AET_ROOT = "/dcm4chee-arc/aets/DCM4CHEE/rs"
 #: The rejection notes of dcm4chee's default configuration.

@@ -35,7 +35,7 @@ from typing import Any
 
 import pydicom
 
-from tests.google_emulator import Operation, google_error
+from tests.emulators.google_emulator import Operation, google_error
 
 ADMIN_RE = re.compile(
     r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/datasets/(?P<dataset>[^/]+)"
@@ -336,7 +336,7 @@ class StoreAdmin:
             return error
         if self.spare_orthanc is None:
             return _error(500, "the emulator has no Orthanc for a new store", "INTERNAL")
-        from tests.google_emulator import GoogleEmulator
+        from tests.emulators.google_emulator import GoogleEmulator
 
         child = GoogleEmulator(
             self.spare_orthanc, project=found[1], location=found[2], dataset=found[3], dicom_store=found[4]

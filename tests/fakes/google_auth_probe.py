@@ -2,7 +2,7 @@
 JSON, the google-auth version, every host name resolved, and the warnings logged (test_google_outbound.py
 runs it with older google-auth releases put ahead of the virtualenv's).
 
-Usage: python tests/google_auth_probe.py SECONDS, with the connection's JSON in $PROBE_CONNECTION.
+Usage: python tests/fakes/google_auth_probe.py SECONDS, with the connection's JSON in $PROBE_CONNECTION.
 """
 
 import io

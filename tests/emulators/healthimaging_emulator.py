@@ -14,7 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.orthanc_front import OrthancFront
+from tests.emulators.orthanc_front import OrthancFront
 
 ACCESS_KEY = "AKIAEMULATOR000000001"
 SECRET_KEY = "emulator/secret/key/9f8e7d6c5b4a39281706f5e4d3c2b1a0"

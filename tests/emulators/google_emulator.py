@@ -43,8 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 
-from tests.fake_server import FakeServer, Request
-from tests.orthanc_server import OrthancServer
+from tests.fakes.fake_server import FakeServer, Request
+from tests.servers.orthanc_server import OrthancServer
 
 STORE_RE = re.compile(
     r"^/(?P<version>v1|v1beta1)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
@@ -112,7 +112,7 @@ class GoogleEmulator:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.http = FakeServer(self._serve)
-        #: The store beyond DICOMweb (tests/google_store_admin.py), when a test sets it up.
+        #: The store beyond DICOMweb (tests/emulators/google_store_admin.py), when a test sets it up.
         self.admin = None
 
     # --- set-up -------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fake_server import FakeServer
-from tests.orthanc_front import OrthancFront
+from tests.emulators.orthanc_front import OrthancFront
+from tests.fakes.fake_server import FakeServer
 
 AUDIENCE = "https://dicom.healthcareapis.azure.com"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.processes import stop_group
+from tests.servers.processes import stop_group
 
 INSTALL_HINT = (
     "Orthanc with its DICOMweb plugin is required for the integration tests and benchmarks. Install it with\n"

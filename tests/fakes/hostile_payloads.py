@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MIB = 1024 * 1024
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @functools.lru_cache(maxsize=4)

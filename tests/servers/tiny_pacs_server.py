@@ -19,10 +19,10 @@ from pathlib import Path
 
 import requests
 
-from tests.orthanc_server import free_port
-from tests.processes import stop_group
+from tests.servers.orthanc_server import free_port
+from tests.servers.processes import stop_group
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = ROOT / ".test-env" / "tiny-pacs" / "bin" / "tiny-pacs"
 INSTALL_HINT = (
     "tiny_pacs with its DICOMweb front-end is required for the integration tests. scripts/setup.sh installs it\n"

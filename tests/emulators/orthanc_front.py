@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import requests
 
-from tests.fake_server import FakeServer, Request
+from tests.fakes.fake_server import FakeServer, Request
 
 Answer = tuple[int, dict[str, str], bytes]
 

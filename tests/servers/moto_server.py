@@ -10,8 +10,8 @@ import time
 
 import requests
 
-from tests.orthanc_server import free_port
-from tests.processes import stop_group
+from tests.servers.orthanc_server import free_port
+from tests.servers.processes import stop_group
 
 INSTALL_HINT = (
     "The object-storage tests need an S3 API on loopback: moto in server mode, and the amazon provider's s3fs.\n"
