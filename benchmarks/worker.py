@@ -323,12 +323,12 @@ def hook_store(args) -> tuple[int, int]:
 
 
 def hook_retrieve(args) -> tuple[int, int]:
-    from airflow_dicomweb.core.storage.location import Location
-    from airflow_dicomweb.operators.storage_paths import to_location
+    from airflow_dicomweb.core.storage.paths import size
+    from airflow_dicomweb.operators.storage_paths import to_path
 
-    dest = to_location(args["object_store"]) if args.get("object_store") else args["dest"]
+    dest = to_path(args["object_store"]) if args.get("object_store") else args["dest"]
     paths = hook(args).retrieve_study(args["study"], dest, **args.get("options", {}))
-    return len(paths), sum(Location.of(p).size() for p in paths)
+    return len(paths), sum(size(p) for p in paths)
 
 
 def hook_search(args) -> tuple[int, int]:
@@ -353,7 +353,7 @@ def hook_search(args) -> tuple[int, int]:
 def hook_retrieve_studies(args) -> tuple[int, int]:
     """The studies given (UIDs), each retrieved into its own folder, ``threads`` at once, as an export
     DAG's mapped tasks would."""
-    from airflow_dicomweb.core.storage.location import Location
+    from airflow_dicomweb.core.storage.paths import size
 
     client = hook(args)
     studies = args["studies"]
@@ -361,7 +361,7 @@ def hook_retrieve_studies(args) -> tuple[int, int]:
 
     def one(uid: str) -> tuple[int, int]:
         paths = client.retrieve_study(uid, args["dest"], series_concurrency=1)
-        return len(paths), sum(Location.of(p).size() for p in paths)
+        return len(paths), sum(size(p) for p in paths)
 
     with ThreadPoolExecutor(options.get("threads", 8)) as pool:
         parts = list(pool.map(one, studies))

@@ -25,7 +25,7 @@ from airflow_dicomweb.core.dicom.json_model import (
 )
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.progress import ProgressTracker
-from airflow_dicomweb.core.storage.location import Location
+from airflow_dicomweb.core.storage.paths import as_path, write_atomically
 from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado.bulkdata import normalize_tag_path
 
@@ -263,7 +263,7 @@ def write_metadata(client: DicomWebClient, path: ResourcePath, dest: Path) -> in
         target = dest / path.study / f"{path.series}.json"
     else:
         target = dest / f"{path.study}.json"
-    Location.of(target).write_atomically(json.dumps(metadata, indent=1).encode())
+    write_atomically(as_path(target), json.dumps(metadata, indent=1).encode())
     print(target)
     return exit_codes.OK
 
@@ -299,7 +299,7 @@ def write_rendered(client: DicomWebClient, path: ResourcePath, dest: Path, args:
         return exit_codes.ITEMS_FAILED
     series, instance, image = found
     target = dest / path.study / series / f"{instance}.{'jpg' if args.format == 'jpeg' else 'png'}"
-    Location.of(target).write_atomically(image)
+    write_atomically(as_path(target), image)
     print(target)
     return exit_codes.OK
 
@@ -310,6 +310,6 @@ def write_frames(client: DicomWebClient, path: ResourcePath, dest: Path, frames:
     folder = dest / path.study / path.series / path.instance
     for number, value in zip(frames, values, strict=True):
         target = folder / f"frame-{number}.raw"
-        Location.of(target).write_atomically(value)
+        write_atomically(as_path(target), value)
         print(target)
     return exit_codes.OK

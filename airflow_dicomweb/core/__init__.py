@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         InvalidUIDError,
     )
     from airflow_dicomweb.core.settings import DicomWebSettings
-    from airflow_dicomweb.core.storage.location import Location
+    from airflow_dicomweb.core.storage.paths import StoragePath
     from airflow_dicomweb.core.stow.result import InstanceOutcome, StoreResult
 
 #: public name -> the module that defines it
@@ -47,7 +47,7 @@ _PUBLIC = {
     "DicomWebStorageError": "errors",
     "InvalidUIDError": "errors",
     "DicomWebSettings": "settings",
-    "Location": "storage.location",
+    "StoragePath": "storage.paths",
     "InstanceOutcome": "stow.result",
     "StoreResult": "stow.result",
 }
@@ -76,6 +76,6 @@ __all__ = [
     "DicomWebStorageError",
     "InstanceOutcome",
     "InvalidUIDError",
-    "Location",
+    "StoragePath",
     "StoreResult",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -24,7 +23,7 @@ from airflow_dicomweb.core.media_types import DICOM_JSON
 from airflow_dicomweb.core.progress import ProgressCallback
 from airflow_dicomweb.core.qido.query import FilterValue
 from airflow_dicomweb.core.settings import DicomWebSettings
-from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.storage.paths import Destination, StoragePath
 from airflow_dicomweb.core.stow.inputs import Input
 from airflow_dicomweb.core.stow.result import StoreResult
 from airflow_dicomweb.core.transactions import Transactions
@@ -175,7 +174,7 @@ class DicomWebApi:
         skip_existing: bool = defaults.RETRIEVE_SKIP_EXISTING,
         series_concurrency: int | None = None,
         progress: ProgressCallback | None = None,
-    ) -> list[Path | Location]:
+    ) -> list[StoragePath]:
         """Every instance of a study, written under ``dest_dir``; the paths of its files there."""
         return self.transactions.instances.retrieve_study(
             study_instance_uid,
@@ -195,7 +194,7 @@ class DicomWebApi:
         *,
         skip_existing: bool = defaults.RETRIEVE_SKIP_EXISTING,
         progress: ProgressCallback | None = None,
-    ) -> list[Path | Location]:
+    ) -> list[StoragePath]:
         """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
         return self.transactions.instances.retrieve_series(
             study_instance_uid,
@@ -214,7 +213,7 @@ class DicomWebApi:
         dest_dir: Destination,
         transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
         single_part: bool = False,
-    ) -> list[Path | Location]:
+    ) -> list[StoragePath]:
         """One instance, written under ``dest_dir``; a list holding its path."""
         return self.transactions.instances.retrieve_instance(
             study_instance_uid, series_instance_uid, sop_instance_uid, dest_dir, transfer_syntax, single_part
@@ -293,7 +292,7 @@ class DicomWebApi:
         sop_instance_uid: str | None = None,
         tag_path: str | Sequence[str | int] | None = None,
         dest_path: Destination | None = None,
-    ) -> bytes | Path | Location:
+    ) -> bytes | StoragePath:
         """A bulk value, by its BulkDataURI (from metadata) or by instance and tag path."""
         return self.transactions.bulkdata.retrieve_bulkdata(
             bulkdata_uri,

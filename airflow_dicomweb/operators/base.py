@@ -10,13 +10,13 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_dicomweb.core.progress import ThrottledProgressLog
-from airflow_dicomweb.core.storage.location import Location
+from airflow_dicomweb.core.storage.paths import StoragePath
 from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado.bulkdata import normalize_tag_path
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
 from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name
-from airflow_dicomweb.operators.storage_paths import to_location
+from airflow_dicomweb.operators.storage_paths import to_path
 
 
 class DicomWebBaseOperator(BaseOperator):
@@ -102,16 +102,14 @@ class DicomWebBaseOperator(BaseOperator):
             if (value := getattr(self, name, None))
         }
 
-    def output_file(self, template: Any, **extra: str) -> Location:
+    def output_file(self, template: Any, **extra: str) -> StoragePath:
         """A file or folder from a (rendered) template whose ``{study_instance_uid}``-style placeholders are
         filled: a local path, or a URL / ``ObjectStoragePath`` on an object store.
 
         Placeholders are filled at execute time, so one mapped task per study can write to its own file.
         Each value is validated (see :func:`fill_path_placeholders`) before it becomes part of a path.
         """
-        if not isinstance(template, str) and type(template).__name__ == "ObjectStoragePath":
-            template = str(template)
-        location = to_location(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
+        location = to_path(fill_path_placeholders(str(template), {**self.uid_args(), **extra}))
         self.lineage_notes.outputs.append(storage_dataset_name(str(location)))
         return location
 

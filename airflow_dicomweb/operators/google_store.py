@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from airflow.configuration import conf
 from airflow.sdk import BaseOperatorLink, Context
+from upath import UPath
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.google_store.outcome import judge, outcome_of
@@ -32,7 +33,7 @@ LINKS_KEY = "dicom_store_links"
 
 def gcs_text(value: Any) -> str:
     """A ``gs://`` URI from a string or an ``ObjectStoragePath`` (its connection id left out)."""
-    if type(value).__name__ == "ObjectStoragePath":
+    if isinstance(value, UPath):
         if value.protocol not in ("gs", "gcs"):
             raise ValueError(f"a Cloud Storage path is needed, not {value.protocol}://")
         text = f"gs://{value.path}"

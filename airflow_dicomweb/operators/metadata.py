@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_dicomweb.core.storage.paths import write_atomically
 from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 
 
@@ -56,6 +57,6 @@ class DicomWebRetrieveMetadataOperator(DicomWebResourceOperator):
         if target is None:
             self.log.info("metadata of %d instances", count)
             return metadata
-        path = target.write_atomically(json.dumps(metadata, indent=1).encode())
+        path = write_atomically(target, json.dumps(metadata, indent=1).encode())
         self.log.info("metadata of %d instances written to %s", count, path)
         return str(path)

@@ -9,6 +9,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core.dicom.json_model import SERIES_INSTANCE_UID, SOP_INSTANCE_UID, first_value
+from airflow_dicomweb.core.storage.paths import write_atomically
 from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 
 
@@ -71,6 +72,6 @@ class DicomWebRetrieveRenderedOperator(DicomWebResourceOperator):
             frame_number=self.frame_number,
         )
         target = self.output_file(self.output_path, series_instance_uid=series, sop_instance_uid=instance)
-        path = target.write_atomically(image)
+        path = write_atomically(target, image)
         self.log.info("rendered %s (%s, %d bytes) to %s", instance, self.media_type, len(image), path)
         return str(path)

@@ -9,7 +9,7 @@ from airflow.sdk import Context
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.progress import Progress
-from airflow_dicomweb.core.storage.location import Location
+from airflow_dicomweb.core.storage.paths import exists, size
 from airflow_dicomweb.operators.resource import RESOURCE_TEMPLATE_FIELDS, DicomWebResourceOperator
 
 
@@ -69,11 +69,11 @@ class DicomWebRetrieveOperator(DicomWebResourceOperator):
         if self.sop_instance_uid:
             if not self.series_instance_uid:
                 raise ValueError("sop_instance_uid needs series_instance_uid")
-            target = dest.join(
+            target = dest.joinpath(
                 self.study_instance_uid, self.series_instance_uid, f"{self.sop_instance_uid}.dcm"
             )
             paths: list[Any]
-            if self.skip_existing and target.exists():
+            if self.skip_existing and exists(target):
                 paths = [target]
             else:
                 paths = self.hook.retrieve_instance(
@@ -98,8 +98,8 @@ class DicomWebRetrieveOperator(DicomWebResourceOperator):
                 progress=progress,
             )
         self.log.info("retrieved %d files into %s", len(paths), dest)
-        series = sorted({Location.of(p).parent.name for p in paths})
-        nbytes = reports[0].bytes_done if reports else sum(Location.of(p).size() for p in paths)
+        series = sorted({p.parent.name for p in paths})
+        nbytes = reports[0].bytes_done if reports else sum(size(p) for p in paths)
         self.emit_study_events(
             context,
             "retrieve",

@@ -10,6 +10,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.storage.paths import AtomicWriter
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.template_values import as_bool, as_int, as_optional_int
 
@@ -80,7 +81,7 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
         if self.output_path:
             path = self.output_file(self.output_path)
             count = 0
-            with path.writer() as out:  # streamed: any number of matches, appearing only when complete
+            with AtomicWriter(path) as out:  # streamed: any number of matches, appearing only when complete
                 out.write(b"[")
                 for count, item in enumerate(results, 1):
                     out.write((("," if count > 1 else "") + "\n" + json.dumps(item)).encode())

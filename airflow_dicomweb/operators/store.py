@@ -10,9 +10,10 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.storage.paths import open_read
 from airflow_dicomweb.core.stow.result import Status, StoreResult
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
-from airflow_dicomweb.operators.storage_paths import as_input, to_location
+from airflow_dicomweb.operators.storage_paths import as_input, to_path
 from airflow_dicomweb.operators.template_values import as_bool, as_int
 
 MAX_FAILURES_IN_MESSAGE = 20
@@ -58,9 +59,9 @@ def raise_for_failures(result: StoreResult) -> None:
 
 def read_manifest(manifest: Any) -> list[str]:
     """The inputs a manifest names, one per line (blank lines and ``#`` comments skipped)."""
-    location = to_location(manifest)
+    location = to_path(manifest)
     try:
-        with location.open_read() as stream:
+        with open_read(location) as stream:
             text = stream.read().decode("utf-8")
     except (DicomWebError, OSError, UnicodeDecodeError) as exc:
         raise AirflowException(f"cannot read the store's manifest {location}: {exc}") from exc

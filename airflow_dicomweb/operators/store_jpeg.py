@@ -10,8 +10,9 @@ from airflow.sdk import Context
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebStorageError
+from airflow_dicomweb.core.storage.paths import is_file, open_read
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
-from airflow_dicomweb.operators.storage_paths import as_input, is_url, to_location
+from airflow_dicomweb.operators.storage_paths import as_input, is_url, to_path
 from airflow_dicomweb.operators.store import raise_for_failures, result_summary
 
 
@@ -20,10 +21,10 @@ def load_metadata(metadata: Any) -> dict | list:
     if isinstance(metadata, dict | list):
         return metadata
     text = str(metadata)
-    path = to_location(text) if is_url(text) or not text.lstrip().startswith(("{", "[")) else None
-    if path is not None and (path.name.endswith(".json") or path.is_file()):
+    path = to_path(text) if is_url(text) or not text.lstrip().startswith(("{", "[")) else None
+    if path is not None and (path.name.endswith(".json") or is_file(path)):
         try:
-            with path.open_read() as handle:
+            with open_read(path) as handle:
                 return json.loads(handle.read())
         except (OSError, DicomWebStorageError) as exc:
             raise ValueError(

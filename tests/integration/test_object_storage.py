@@ -150,9 +150,9 @@ def test_a_retrieve_killed_half_way_resumes_and_nothing_partial_is_ever_visible(
 CHILD_RETRIEVE_TO_URL = """
 import json, os
 from airflow_dicomweb.core.client import DicomWebClient
-from airflow_dicomweb.core.storage.location import Location
+from upath import UPath
 c = DicomWebClient.from_url(os.environ["URL"], login=os.environ["LOGIN"], password=os.environ["PASSWORD"])
-dest = Location.from_url(os.environ["DEST"], **json.loads(os.environ["STORAGE_OPTIONS"]))
+dest = UPath(os.environ["DEST"], **json.loads(os.environ["STORAGE_OPTIONS"]))
 c.retrieve_study(os.environ["STUDY"], dest)
 """
 

@@ -8,16 +8,16 @@ import os
 import pytest
 
 from airflow_dicomweb.core.errors import DicomWebStorageError
-from airflow_dicomweb.core.storage.location import TEMP_PREFIX, Location
+from airflow_dicomweb.core.storage.paths import TEMP_PREFIX, AtomicWriter, write_atomically
 from airflow_dicomweb.core.wado.destination import InstanceDestination
 
 
 def test_a_file_appears_whole_at_commit_in_a_folder_made_on_demand(tmp_path):
-    target = Location(str(tmp_path / "study" / "series" / "1.2.3.dcm"))
-    writer = target.writer()
+    target = tmp_path / "study" / "series" / "1.2.3.dcm"
+    writer = AtomicWriter(target)
     writer.write(b"a" * 1000)
     writer.write(memoryview(b"b" * 10)[2:])
-    assert not os.path.exists(target.path)  # not under its name before the commit
+    assert not target.exists()  # not under its name before the commit
     [temp] = os.listdir(tmp_path / "study" / "series")
     assert temp.startswith(f"{TEMP_PREFIX}{os.getpid()}-")
     writer.commit()
@@ -26,7 +26,7 @@ def test_a_file_appears_whole_at_commit_in_a_folder_made_on_demand(tmp_path):
 
 
 def test_a_discarded_file_leaves_nothing_and_names_are_unique(tmp_path):
-    writers = [Location(str(tmp_path / f"{n}.dcm")).writer() for n in range(200)]
+    writers = [AtomicWriter(tmp_path / f"{n}.dcm") for n in range(200)]
     assert len(set(os.listdir(tmp_path))) == 200
     for writer in writers:
         writer.discard()
@@ -34,23 +34,23 @@ def test_a_discarded_file_leaves_nothing_and_names_are_unique(tmp_path):
 
 
 def test_a_folder_removed_between_files_is_made_again(tmp_path):
-    Location(str(tmp_path / "a" / "1.dcm")).write_atomically(b"x")
+    write_atomically(tmp_path / "a" / "1.dcm", b"x")
     (tmp_path / "a" / "1.dcm").unlink()
     (tmp_path / "a").rmdir()
-    Location(str(tmp_path / "a" / "2.dcm")).write_atomically(b"y")
+    write_atomically(tmp_path / "a" / "2.dcm", b"y")
     assert (tmp_path / "a" / "2.dcm").read_bytes() == b"y"
 
 
 def test_a_place_that_cannot_hold_files_is_named(tmp_path):
     (tmp_path / "blocker").write_text("a file where a folder should be")
     with pytest.raises(DicomWebStorageError, match=r"blocker/x/1\.dcm: cannot write"):
-        Location(str(tmp_path / "blocker" / "x" / "1.dcm")).writer()
+        AtomicWriter(tmp_path / "blocker" / "x" / "1.dcm")
 
 
 def test_a_killed_writers_partial_is_removed_by_the_next_run(tmp_path):
     stale = tmp_path / f"{TEMP_PREFIX}999999999-abc1{'.partial'}"
     stale.write_bytes(b"half")
-    live = Location(str(tmp_path / "live.dcm")).writer()  # this process's: kept
-    assert InstanceDestination(Location(str(tmp_path))).remove_stale_partials() == 1
+    live = AtomicWriter(tmp_path / "live.dcm")  # this process's: kept
+    assert InstanceDestination(tmp_path).remove_stale_partials() == 1
     assert not stale.exists() and len(os.listdir(tmp_path)) == 1
     live.discard()

@@ -20,7 +20,7 @@ from pydicom.filereader import data_element_generator, read_preamble
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from airflow_dicomweb.core.errors import InvalidUIDError
-from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.storage.paths import Destination, StoragePath, as_path, open_read, size
 from airflow_dicomweb.core.uids import validate_uid
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -68,12 +68,12 @@ def read_instance_header(path: Destination) -> InstanceHeader:
     UIDs are missing or invalid, and a file cut short (a top-level value running past its end, or an
     undefined-length value without its closing delimiter).
     """
-    location = Location.of(path)
-    size = location.size()
-    if size == 0:
+    location = as_path(path)
+    length = size(location)
+    if length == 0:
         raise NotAnInstanceError("empty file")
     try:
-        transfer_syntax, values = _walk(location, size)
+        transfer_syntax, values = _walk(location, length)
     except _NeedsFullReader:
         transfer_syntax, values = _read_with_dcmread(location)
     except InvalidDicomError:
@@ -102,13 +102,13 @@ def read_instance_header(path: Destination) -> InstanceHeader:
         sop_instance_uid=uids["SOPInstanceUID"],
         sop_class_uid=sys.intern(uids["SOPClassUID"]),
         transfer_syntax_uid=sys.intern(transfer_syntax),
-        size=size,
+        size=length,
     )
 
 
-def _walk(location: Location, size: int) -> tuple[str, dict[str, str]]:
+def _walk(location: StoragePath, size: int) -> tuple[str, dict[str, str]]:
     """Transfer Syntax and UIDs in one pass over the top-level elements; raises if the file was cut short."""
-    with location.open_read() as fp:
+    with open_read(location) as fp:
         read_preamble(fp, force=False)
         transfer_syntax = ""
         for element in data_element_generator(
@@ -167,9 +167,9 @@ def _check_not_truncated(last: object, fp: BinaryIO, size: int) -> None:
         )
 
 
-def _read_with_dcmread(location: Location) -> tuple[str, dict[str, str]]:
+def _read_with_dcmread(location: StoragePath) -> tuple[str, dict[str, str]]:
     try:
-        with location.open_read() as fp:
+        with open_read(location) as fp:
             ds = pydicom.dcmread(fp, defer_size=DEFER_SIZE)
     except (InvalidDicomError, EOFError, OSError):
         raise

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from airflow_dicomweb.core.errors import DicomWebError
-from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.storage.paths import Destination, StoragePath, as_path, open_read, size
 
 CRLF = b"\r\n"
 DEFAULT_BLOCK_SIZE = 1024 * 1024
@@ -29,15 +29,15 @@ class BodyPart:
     (``data``)."""
 
     content_type: str
-    source: Location | None = None
+    source: StoragePath | None = None
     data: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     size: int = -1
 
     @classmethod
     def from_file(cls, path: Destination, content_type: str, **headers: str) -> BodyPart:
-        source = Location.of(path)
-        return cls(content_type=content_type, source=source, size=source.size(), headers=headers)
+        source = as_path(path)
+        return cls(content_type=content_type, source=source, size=size(source), headers=headers)
 
     @classmethod
     def from_bytes(cls, data: bytes, content_type: str, **headers: str) -> BodyPart:
@@ -98,7 +98,7 @@ class MultipartBody:
         """The file's bytes in blocks. The buffer is reused: each block is sent before the next is read."""
         sent = 0
         assert part.source is not None
-        with part.source.open_read(unbuffered=True) as handle:
+        with open_read(part.source, unbuffered=True) as handle:
             while True:
                 n = handle.readinto(buffer)  # type: ignore[attr-defined]
                 if not n:

@@ -1,2 +1,1 @@
-"""Where files are read from and written to: :class:`~.location.Location` (a local path or an fsspec object,
-written atomically), and the one writer of retrieved instances."""
+"""Where files are read from and written to: one path type (:mod:`.paths`: a ``pathlib.Path`` here, a ``UPath``\nelsewhere, written atomically), and the one writer of retrieved instances (:mod:`.instance_writer`)."""

@@ -23,7 +23,15 @@ from airflow_dicomweb.core.dicom.instance_header import NotAnInstanceError, read
 from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, PREAMBLE, read_uids
 from airflow_dicomweb.core.errors import DicomWebResponseError, InvalidUIDError
 from airflow_dicomweb.core.multipart.reader import MultipartEvent, PartEnd, PartStart
-from airflow_dicomweb.core.storage.location import TEMP_PREFIX, TEMP_SUFFIX, AtomicWriter, Location
+from airflow_dicomweb.core.storage.paths import (
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    AtomicWriter,
+    StoragePath,
+    exists,
+    move,
+    remove,
+)
 from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
@@ -31,9 +39,9 @@ ACCEPTED_PART_TYPES = ("application/dicom", "")
 UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
 
-def instance_location(dest: Location, study: str, series: str, sop: str) -> Location:
+def instance_location(dest: StoragePath, study: str, series: str, sop: str) -> StoragePath:
     """Where an instance is written (its UIDs already validated: digits and dots cannot leave ``dest``)."""
-    return dest.join(study, series, f"{sop}.dcm")
+    return dest.joinpath(study, series, f"{sop}.dcm")
 
 
 def check_part_type(event: PartStart, source: str) -> None:
@@ -47,13 +55,13 @@ def check_part_type(event: PartStart, source: str) -> None:
 
 def write_instances(
     events: Iterable[MultipartEvent],
-    dest: Location,
+    dest: StoragePath,
     *,
     source: str,
     expected: Mapping[str, str] | None = None,
-    on_file: Callable[[Location, int], None] | None = None,
+    on_file: Callable[[StoragePath, int], None] | None = None,
     keep_existing: bool = False,
-) -> list[Location]:
+) -> list[StoragePath]:
     """Write every part of a WADO-RS response to its own file; the files written, in order.
 
     ``expected`` maps StudyInstanceUID/SeriesInstanceUID/SOPInstanceUID to the values asked for: a part
@@ -62,7 +70,7 @@ def write_instances(
     whose file is already in place (complete: files appear only whole) is not written again; the file in
     place is kept and counted.
     """
-    written: list[Location] = []
+    written: list[StoragePath] = []
     part: _Part | None = None
     try:
         for event in events:
@@ -88,13 +96,13 @@ class _Part:
     """One part on its way into its file."""
 
     def __init__(
-        self, dest: Location, index: int, source: str, expected: Mapping[str, str], keep_existing: bool
+        self, dest: StoragePath, index: int, source: str, expected: Mapping[str, str], keep_existing: bool
     ) -> None:
         self.dest, self.index, self.source, self.expected = dest, index, source, expected
         self.keep_existing = keep_existing
         self.head = bytearray()
         self.writer: AtomicWriter | _Kept | None = None
-        self.temp: Location | None = None
+        self.temp: StoragePath | None = None
 
     def feed(self, data: memoryview) -> None:
         if self.writer is not None:
@@ -108,8 +116,8 @@ class _Part:
         if uids is not None:
             self._open(checked_uids(uids, self.index, self.source, self.expected))
         elif len(start) >= HEAD_BYTES:  # no UIDs in the first bytes: a temporary name, read back at the end
-            self.temp = self.dest.join(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{TEMP_SUFFIX}")
-            self.writer = self.temp.writer()
+            self.temp = self.dest.joinpath(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{TEMP_SUFFIX}")
+            self.writer = AtomicWriter(self.temp)
         elif not self.head:
             self.head = bytearray(data)  # held until more comes: the reader may reuse its buffer
             return
@@ -121,10 +129,10 @@ class _Part:
 
     def _open(self, uids: Mapping[str, str]) -> AtomicWriter | _Kept:
         target = _target(self.dest, uids)
-        self.writer = _Kept(target) if self.keep_existing and target.exists() else target.writer()
+        self.writer = _Kept(target) if self.keep_existing and exists(target) else AtomicWriter(target)
         return self.writer
 
-    def finish(self) -> Location:
+    def finish(self) -> StoragePath:
         writer = self.writer
         if writer is None:  # a part smaller than the first bytes read: parse it from memory
             uids = read_uids(bytes(self.head)) or _uids_in_memory(bytes(self.head))
@@ -137,42 +145,42 @@ class _Part:
         try:
             found = checked_uids(header_uids(self.temp), self.index, self.source, self.expected)
         except DicomWebResponseError:
-            self.temp.remove()
+            remove(self.temp)
             raise
         target = _target(self.dest, found)
-        self.temp.move_to(target)
+        move(self.temp, target)
         return target
 
     def discard(self) -> None:
         if self.writer is not None:
             self.writer.discard()
         if self.temp is not None:
-            self.temp.remove()
+            remove(self.temp)
 
 
 class _Kept:
     """Stands for the writer of a part whose file is already in place: its bytes are dropped."""
 
-    def __init__(self, target: Location) -> None:
+    def __init__(self, target: StoragePath) -> None:
         self.target = target
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         pass
 
-    def commit(self) -> Location:
+    def commit(self) -> StoragePath:
         return self.target
 
     def discard(self) -> None:
         pass
 
 
-def _target(dest: Location, uids: Mapping[str, str]) -> Location:
+def _target(dest: StoragePath, uids: Mapping[str, str]) -> StoragePath:
     return instance_location(
         dest, uids["StudyInstanceUID"], uids["SeriesInstanceUID"], uids["SOPInstanceUID"]
     )
 
 
-def header_uids(location: Location) -> dict[str, str]:
+def header_uids(location: StoragePath) -> dict[str, str]:
     """The three UIDs of a written instance, read with the full header reader (the slow path)."""
     try:
         header = read_instance_header(location)

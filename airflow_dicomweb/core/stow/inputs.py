@@ -13,8 +13,25 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from upath import UPath
+
 from airflow_dicomweb.core.errors import DicomWebStorageError
-from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.storage.paths import (
+    Destination,
+    StoragePath,
+    as_path,
+    is_dir,
+    is_file,
+    is_pattern,
+    is_remote,
+    local_name,
+)
+from airflow_dicomweb.core.storage.paths import (
+    files as files_below,
+)
+from airflow_dicomweb.core.storage.paths import (
+    glob as glob_files,
+)
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -42,7 +59,7 @@ def _walk(directory: Path) -> Iterator[Path]:
 class InputFile:
     """A file to store: where it is, and its size when a listing already told it."""
 
-    location: Location
+    location: StoragePath
     size: int | None = None
 
 
@@ -52,30 +69,30 @@ Input = Destination
 def expand_inputs(inputs: Iterable[Input] | Input) -> tuple[list[InputFile], list[InputProblem]]:
     """Regular files named by ``inputs`` in a stable order, each once, and the inputs that named none.
 
-    Local paths are files, folders (walked) or glob patterns. A :class:`Location` on an object store is an
-    object, a prefix (every object below it) or a pattern (``**`` recursive).
+    Local paths are files, folders (walked) or glob patterns. A path on an object store is an object, a
+    prefix (every object below it) or a pattern (``**`` recursive).
     """
-    if isinstance(inputs, str | os.PathLike | Location):
+    if isinstance(inputs, str | os.PathLike | UPath):
         inputs = [inputs]
     files: list[InputFile] = []
     problems: list[InputProblem] = []
     seen: set[str] = set()
 
-    def add(location: Location, size: int | None = None) -> None:
-        key = location.url if location.fs else str(Path(location.path).absolute())
+    def add(location: StoragePath, size: int | None = None) -> None:
+        key = str(location) if is_remote(location) else str(Path(local_name(location)).absolute())
         if key not in seen:
             seen.add(key)
             files.append(InputFile(location, size))
 
-    for item in inputs:
-        if isinstance(item, Location) and not item.is_local:
+    for given in inputs:
+        item = as_path(given)
+        if is_remote(item):
             try:
                 _expand_remote(item, add, problems)
             except DicomWebStorageError as exc:  # a missing bucket, refused credentials: this input fails
-                problems.append(InputProblem(item.url, str(exc).removeprefix(f"{item.url}: ")))
+                problems.append(InputProblem(str(item), str(exc).removeprefix(f"{item}: ")))
             continue
-        text = item.path if isinstance(item, Location) else os.fspath(item)
-        prefix = item.url_prefix if isinstance(item, Location) else ""
+        text = local_name(item)
         if not text:
             problems.append(InputProblem(repr(text), "empty path"))
             continue
@@ -84,11 +101,11 @@ def expand_inputs(inputs: Iterable[Input] | Input) -> tuple[list[InputFile], lis
             before = len(files)
             for found in _walk(path):
                 if found.is_file():
-                    add(Location(str(found), url_prefix=prefix))
+                    add(_local(item, found))
             if len(files) == before:
                 problems.append(InputProblem(text, "directory holds no files"))
         elif path.is_file():
-            add(Location(text, url_prefix=prefix))
+            add(item)
         elif _is_glob(text):
             matches = sorted(glob.glob(text, recursive=True))
             regular = [Path(m) for m in matches if os.path.isfile(m)]
@@ -98,7 +115,7 @@ def expand_inputs(inputs: Iterable[Input] | Input) -> tuple[list[InputFile], lis
             if not regular:
                 problems.append(InputProblem(text, "glob pattern matches no file"))
             for found in regular:
-                add(Location(str(found), url_prefix=prefix))
+                add(_local(item, found))
         elif path.exists():
             problems.append(InputProblem(text, "not a regular file"))
         else:
@@ -106,21 +123,27 @@ def expand_inputs(inputs: Iterable[Input] | Input) -> tuple[list[InputFile], lis
     return files, problems
 
 
+def _local(given: StoragePath, found: Path) -> StoragePath:
+    """A file found on this machine, named as its input was: a path, or a ``file://`` URL."""
+    return found if isinstance(given, Path) else UPath(found.absolute().as_uri())
+
+
 def _expand_remote(
-    item: Location, add: Callable[[Location, int | None], None], problems: list[InputProblem]
+    item: StoragePath, add: Callable[[StoragePath, int | None], None], problems: list[InputProblem]
 ) -> None:
     """An object, a prefix or a pattern on an object store; a missing bucket is raised, naming the URL."""
-    if item.is_pattern or item.is_dir():
+    pattern = is_pattern(item)
+    if pattern or is_dir(item):
         found, empty = (
-            (item.glob(), "glob pattern matches no object")
-            if item.is_pattern
-            else (item.files(), "prefix holds no objects")
+            (glob_files(item), "glob pattern matches no object")
+            if pattern
+            else (files_below(item), "prefix holds no objects")
         )
         if not found:
-            problems.append(InputProblem(item.url, empty))
+            problems.append(InputProblem(str(item), empty))
         for location, size in found:
             add(location, size)
-    elif item.is_file():
+    elif is_file(item):
         add(item, None)
     else:
-        problems.append(InputProblem(item.url, "no such object or prefix"))
+        problems.append(InputProblem(str(item), "no such object or prefix"))

@@ -25,6 +25,7 @@ from airflow_dicomweb.core.dicom.jpeg_instances import (
 )
 from airflow_dicomweb.core.dicom.json_model import (
     SERIES_INSTANCE_UID,
+    SOP_CLASS_UID,
     SOP_INSTANCE_UID,
     STUDY_INSTANCE_UID,
     first_value,
@@ -34,6 +35,7 @@ from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM, DICOM_JSON
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.servers.profile import ServerProfile
+from airflow_dicomweb.core.storage.paths import open_read
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
 from airflow_dicomweb.core.stow.request import StowItem, failed_outcome, send_stow, stow_headers, stow_url
 from airflow_dicomweb.core.stow.result import InstanceOutcome, StoreResult
@@ -111,7 +113,7 @@ class StoreJpeg:
             path = paths[index].location
             item = StowItem(index, path, 0)
             try:
-                with path.open_read() as handle:
+                with open_read(path) as handle:
                     jpeg = handle.read()
                 md = instance_metadata(
                     datasets[index], read_jpeg_info(jpeg), bulkdata_uri=f"jpeg-image-{index}"
@@ -122,7 +124,7 @@ class StoreJpeg:
                 study_instance_uid=_uid(md, STUDY_INSTANCE_UID),
                 series_instance_uid=_uid(md, SERIES_INSTANCE_UID),
                 sop_instance_uid=_uid(md, SOP_INSTANCE_UID),
-                sop_class_uid=_uid(md, "00080016"),
+                sop_class_uid=_uid(md, SOP_CLASS_UID),
                 transfer_syntax_uid=JPEG_BASELINE,
                 size=len(jpeg),
             )

@@ -15,7 +15,7 @@ from airflow_dicomweb.core.media_types import DICOM_JSON
 from airflow_dicomweb.core.multipart.writer import MultipartBody
 from airflow_dicomweb.core.servers.google import STORAGE_CLASSES
 from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.storage.location import Location
+from airflow_dicomweb.core.storage.paths import StoragePath
 from airflow_dicomweb.core.stow.response import StowResponse, parse_stow_response, reason_meaning
 from airflow_dicomweb.core.stow.result import InstanceOutcome, Status
 
@@ -47,7 +47,7 @@ class StowItem:
     """One file of a store: its place in the input, where it is, its size, and its header once read."""
 
     index: int
-    path: Location
+    path: StoragePath
     size: int
     header: InstanceHeader | None = None
 

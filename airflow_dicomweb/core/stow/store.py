@@ -27,7 +27,7 @@ from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.storage.location import Location
+from airflow_dicomweb.core.storage.paths import StoragePath, size
 from airflow_dicomweb.core.stow.inputs import Input, InputProblem, expand_inputs
 from airflow_dicomweb.core.stow.pre_check import PreCheck
 from airflow_dicomweb.core.stow.request import (
@@ -116,8 +116,8 @@ class Store:
         items: list[StowItem] = []
         for index, found in enumerate(paths):
             try:
-                size = found.size if found.size is not None else found.location.size()
-                items.append(StowItem(index, found.location, size))
+                length = found.size if found.size is not None else size(found.location)
+                items.append(StowItem(index, found.location, length))
             except OSError as exc:
                 outcomes[index] = failed_outcome(
                     StowItem(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
@@ -232,14 +232,14 @@ class _StoreState:
 
     def __init__(self, tracker: ProgressTracker, study_instance_uid: str | None) -> None:
         self._lock = threading.Lock()
-        self._claimed: dict[str, Location] = {}
+        self._claimed: dict[str, StoragePath] = {}
         self.tracker = tracker
         self.study_instance_uid = study_instance_uid
         #: why the server is taken for gone: a request failed to reach it after every retry, so the
         #: batches after it are not sent (the store ends within one retry budget, not one per batch)
         self.unreachable = ""
 
-    def claim(self, sop_instance_uid: str, path: Location) -> Location | None:
+    def claim(self, sop_instance_uid: str, path: StoragePath) -> StoragePath | None:
         """None if this is the first file with this SOP Instance UID, else the path that came first."""
         with self._lock:
             first = self._claimed.get(sop_instance_uid)

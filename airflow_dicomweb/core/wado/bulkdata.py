@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
 from airflow_dicomweb.core.http.transport import IDENTITY, Transport
 from airflow_dicomweb.core.media_types import OCTET_STREAM, multipart_accept
 from airflow_dicomweb.core.multipart.reader import PartEnd, PartStart
-from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.storage.paths import AtomicWriter, Destination, StoragePath, as_path
 from airflow_dicomweb.core.uids import resource_segments
 from airflow_dicomweb.core.wado.metadata import RetrieveMetadata
 from airflow_dicomweb.core.wado.response import WadoResponses
@@ -53,7 +52,7 @@ class RetrieveBulkdata:
         sop_instance_uid: str | None = None,
         tag_path: str | Sequence[str | int] | None = None,
         dest_path: Destination | None = None,
-    ) -> bytes | Path | Location:
+    ) -> bytes | StoragePath:
         """A bulk value, by its BulkDataURI (from metadata) or by instance and tag path.
 
         A tag path is ``7FE00010`` or ``SEQTAG/index/TAG`` (Google's ``.../bulkdata/{path}``). Servers that
@@ -95,7 +94,7 @@ class RetrieveBulkdata:
                     ) from None
         return self._fetch_bulk(self.transport.resolve(bulkdata_uri, base), dest_path)
 
-    def _fetch_bulk(self, url: str, dest_path: Destination | None) -> bytes | Path | Location:
+    def _fetch_bulk(self, url: str, dest_path: Destination | None) -> bytes | StoragePath:
         accept = f"{multipart_accept(OCTET_STREAM, '*')}, {OCTET_STREAM}; transfer-syntax=*"
         if dest_path is None:
             parts = self.responses.fetch_parts(url, accept)
@@ -104,13 +103,13 @@ class RetrieveBulkdata:
                     f"GET {self.transport.redact(url)}: {len(parts)} parts for one bulk value"
                 )
             return parts[0]
-        target = Location.of(dest_path)
+        target = as_path(dest_path)
         safe_url = self.transport.redact(url)
 
-        def attempt() -> Path | Location:
+        def attempt() -> StoragePath:
             response = self.transport.send("GET", url, headers={"Accept": accept, **IDENTITY})
             try:
-                with target.writer() as out:
+                with AtomicWriter(target) as out:
                     parts = 0
                     for event in self.responses.events(response, safe_url, OCTET_STREAM):
                         if isinstance(event, PartStart):
@@ -123,7 +122,7 @@ class RetrieveBulkdata:
                             out.write(event)
             finally:
                 response.close()
-            return target.native()
+            return target
 
         return self.transport.retry(attempt)
 

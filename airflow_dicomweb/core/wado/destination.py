@@ -10,36 +10,45 @@ from pathlib import Path
 
 from airflow_dicomweb.core.multipart.reader import MultipartEvent
 from airflow_dicomweb.core.storage.instance_writer import instance_location, write_instances
-from airflow_dicomweb.core.storage.location import TEMP_PREFIX, TEMP_SUFFIX, Destination, Location
+from airflow_dicomweb.core.storage.paths import (
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    Destination,
+    StoragePath,
+    as_path,
+    files,
+    is_remote,
+    local_name,
+)
 
 
 class InstanceDestination:
     """The destination of a retrieve, at ``location``."""
 
-    def __init__(self, location: Location) -> None:
+    def __init__(self, location: StoragePath) -> None:
         self.location = location
 
     @classmethod
     def of(cls, dest_dir: Destination) -> InstanceDestination:
-        return cls(Location.of(dest_dir))
+        return cls(as_path(dest_dir))
 
     def __str__(self) -> str:
         return str(self.location)
 
     def holds_any(self, *uids: str) -> bool:
         """Whether a complete instance file of the study (or of its series, given both UIDs) is here."""
-        if self.location.is_local:
-            folder = Path(self.location.path).joinpath(*uids)
+        if not is_remote(self.location):
+            folder = Path(local_name(self.location)).joinpath(*uids)
             return folder.is_dir() and next(folder.rglob("*.dcm"), None) is not None
-        return any(found.name.endswith(".dcm") for found, _ in self.location.join(*uids).files())
+        return any(found.name.endswith(".dcm") for found, _ in files(self.location.joinpath(*uids)))
 
     def partition(
         self, study: str, instances: Iterable[tuple[str, str]]
-    ) -> tuple[list[tuple[Location, int]], list[tuple[str, str]]]:
+    ) -> tuple[list[tuple[StoragePath, int]], list[tuple[str, str]]]:
         """Of ``instances`` (series, SOP Instance UID) of ``study``: those complete here, with their sizes,
         and those missing. One stat per instance on this machine, one listing on an object store."""
         complete = self._complete_lookup(study)
-        present: list[tuple[Location, int]] = []
+        present: list[tuple[StoragePath, int]] = []
         missing: list[tuple[str, str]] = []
         for series, sop in instances:
             found = complete(series, sop)
@@ -49,21 +58,21 @@ class InstanceDestination:
                 present.append(found)
         return present, missing
 
-    def _complete_lookup(self, study: str) -> Callable[[str, str], tuple[Location, int] | None]:
-        if self.location.is_local:
+    def _complete_lookup(self, study: str) -> Callable[[str, str], tuple[StoragePath, int] | None]:
+        if not is_remote(self.location):
 
-            def on_disk(series: str, sop: str) -> tuple[Location, int] | None:
+            def on_disk(series: str, sop: str) -> tuple[StoragePath, int] | None:
                 found = instance_location(self.location, study, series, sop)
                 try:
-                    return found, os.stat(found.path).st_size
+                    return found, os.stat(local_name(found)).st_size
                 except FileNotFoundError:
                     return None
 
             return on_disk
-        listed = {found.path: (found, size) for found, size in self.location.join(study).files()}
+        listed = {str(found): (found, size) for found, size in files(self.location.joinpath(study))}
 
-        def in_store(series: str, sop: str) -> tuple[Location, int] | None:
-            return listed.get(instance_location(self.location, study, series, sop).path)
+        def in_store(series: str, sop: str) -> tuple[StoragePath, int] | None:
+            return listed.get(str(instance_location(self.location, study, series, sop)))
 
         return in_store
 
@@ -73,9 +82,9 @@ class InstanceDestination:
         *,
         source: str,
         expected: Mapping[str, str] | None = None,
-        on_file: Callable[[Location, int], None] | None = None,
+        on_file: Callable[[StoragePath, int], None] | None = None,
         keep_existing: bool = False,
-    ) -> list[Location]:
+    ) -> list[StoragePath]:
         """Every part of a WADO-RS response into its own file here (see
         :func:`~airflow_dicomweb.core.storage.instance_writer.write_instances`); the files written."""
         return write_instances(
@@ -93,10 +102,10 @@ class InstanceDestination:
         Temporary names carry the writer's process id: only files whose writer is no longer running are
         removed, so a retrieve running beside this one into the same folder keeps its own.
         """
-        if not self.location.is_local or not Path(self.location.path).is_dir():
+        if is_remote(self.location) or not os.path.isdir(local_name(self.location)):
             return 0
         count = 0
-        for path in Path(self.location.path).rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        for path in Path(local_name(self.location)).rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
             pid = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
             if pid.isdigit() and _alive(int(pid)):
                 continue

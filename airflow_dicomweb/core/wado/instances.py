@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from airflow_dicomweb.core import defaults
@@ -27,7 +26,7 @@ from airflow_dicomweb.core.media_types import DICOM, multipart_accept
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.storage.location import Destination, Location
+from airflow_dicomweb.core.storage.paths import Destination, StoragePath
 from airflow_dicomweb.core.uids import resource_segments
 from airflow_dicomweb.core.wado.destination import InstanceDestination
 from airflow_dicomweb.core.wado.listing import StudyListing
@@ -69,7 +68,7 @@ class RetrieveInstances:
         accept: str | None = None,
         tracker: ProgressTracker | None = None,
         keep_existing: bool = False,
-    ) -> list[Location]:
+    ) -> list[StoragePath]:
         transfer_syntax = transfer_syntax_uid(transfer_syntax)
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
@@ -79,7 +78,7 @@ class RetrieveInstances:
             accept = f"{accept}; transfer-syntax={transfer_syntax}"
         headers = {"Accept": accept, **IDENTITY}
 
-        def attempt() -> list[Location]:
+        def attempt() -> list[StoragePath]:
             response = self.transport.send("GET", url, headers=headers)
             try:
                 events = self.responses.events(response, safe_url, DICOM)
@@ -127,7 +126,7 @@ class RetrieveInstances:
         skip_existing: bool = defaults.RETRIEVE_SKIP_EXISTING,
         series_concurrency: int | None = None,
         progress: ProgressCallback | None = None,
-    ) -> list[Path | Location]:
+    ) -> list[StoragePath]:
         """Every instance of a study, written under ``dest_dir``; the paths of its files there.
 
         With ``skip_existing``, instances whose file is already in place (files are only ever renamed into
@@ -172,9 +171,9 @@ class RetrieveInstances:
                 )
                 return [path for paths in parts for path in paths]
         if skip_existing:
-            return native(self._retrieve_missing(study_instance_uid, None, dest, transfer_syntax, progress))
+            return self._retrieve_missing(study_instance_uid, None, dest, transfer_syntax, progress)
         tracker = ProgressTracker(progress) if progress else None
-        return native(self._fetch_whole(study_instance_uid, None, dest, transfer_syntax, tracker))
+        return self._fetch_whole(study_instance_uid, None, dest, transfer_syntax, tracker)
 
     def retrieve_series(
         self,
@@ -185,20 +184,16 @@ class RetrieveInstances:
         *,
         skip_existing: bool = defaults.RETRIEVE_SKIP_EXISTING,
         progress: ProgressCallback | None = None,
-    ) -> list[Path | Location]:
+    ) -> list[StoragePath]:
         """Every instance of a series, written under ``dest_dir``; the paths of its files there."""
         resource_segments(study_instance_uid, series_instance_uid)
         dest = InstanceDestination.of(dest_dir)
         if skip_existing:
-            return native(
-                self._retrieve_missing(
-                    study_instance_uid, series_instance_uid, dest, transfer_syntax, progress
-                )
+            return self._retrieve_missing(
+                study_instance_uid, series_instance_uid, dest, transfer_syntax, progress
             )
         tracker = ProgressTracker(progress) if progress else None
-        return native(
-            self._fetch_whole(study_instance_uid, series_instance_uid, dest, transfer_syntax, tracker)
-        )
+        return self._fetch_whole(study_instance_uid, series_instance_uid, dest, transfer_syntax, tracker)
 
     def _retrieve_missing(
         self,
@@ -207,7 +202,7 @@ class RetrieveInstances:
         dest: InstanceDestination,
         transfer_syntax: str | None,
         progress: ProgressCallback | None,
-    ) -> list[Location]:
+    ) -> list[StoragePath]:
         if removed := dest.remove_stale_partials():
             log.info("removed %d temporary files left by an interrupted retrieve in %s", removed, dest)
         segments = resource_segments(study, series)
@@ -237,7 +232,7 @@ class RetrieveInstances:
             tracker.add(len(present), sizes, skipped=True)
         if total and len(present) == total:
             return present
-        fetched: list[Location] = []
+        fetched: list[StoragePath] = []
         if not present:  # nothing in place, or nothing listed (a study the search does not see yet, or none)
             return self._fetch_whole(study, series, dest, transfer_syntax, tracker)
         for series_uid, missing in missing_by_series.items():
@@ -263,7 +258,7 @@ class RetrieveInstances:
         transfer_syntax: str | None,
         tracker: ProgressTracker | None,
         keep_existing: bool = False,
-    ) -> list[Location]:
+    ) -> list[StoragePath]:
         """A whole study or series: in one WADO-RS response where the server retrieves at that level, else
         fanned out, instance by instance, from its series metadata (the profile says so, or the server shows
         it: a 400, 404, 405 or 501 on a study or series it holds)."""
@@ -303,9 +298,9 @@ class RetrieveInstances:
         transfer_syntax: str | None,
         tracker: ProgressTracker | None,
         keep_existing: bool,
-    ) -> list[Location]:
+    ) -> list[StoragePath]:
         """Instances one request each, a few at once (as many as a study's series would be)."""
-        kept: list[Location] = []
+        kept: list[StoragePath] = []
         if keep_existing:
             found, instances = dest.partition(study, instances)
             kept = [location for location, _ in found]
@@ -313,7 +308,7 @@ class RetrieveInstances:
                 for _, size in found:
                     tracker.add(1, size, skipped=True)
 
-        def fetch(instance: tuple[str, str]) -> list[Location]:
+        def fetch(instance: tuple[str, str]) -> list[StoragePath]:
             series_uid, sop = instance
             return self._retrieve_to(
                 resource_segments(study, series_uid, sop),
@@ -334,7 +329,7 @@ class RetrieveInstances:
         dest_dir: Destination,
         transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
         single_part: bool = False,
-    ) -> list[Path | Location]:
+    ) -> list[StoragePath]:
         """One instance, written under ``dest_dir``; a list holding its path.
 
         ``single_part`` asks for ``application/dicom`` instead of a multipart response (Google offers both
@@ -347,14 +342,9 @@ class RetrieveInstances:
             "SOPInstanceUID": sop_instance_uid,
         }
         accept = DICOM if single_part else None  # the transfer syntax is added by _retrieve_to
-        return native(
-            self._retrieve_to(segments, InstanceDestination.of(dest_dir), expected, transfer_syntax, accept)
+        return self._retrieve_to(
+            segments, InstanceDestination.of(dest_dir), expected, transfer_syntax, accept
         )
-
-
-def native(written: list[Location]) -> list[Path | Location]:
-    """Results as callers get them: paths on this machine, locations on an object store."""
-    return [location.native() for location in written]
 
 
 def resource_name(expected: dict[str, str]) -> str:
