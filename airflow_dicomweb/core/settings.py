@@ -131,12 +131,12 @@ class DicomWebSettings:
         """Build settings from the fields of a connection.
 
         ``host`` is the full service root (``http://127.0.0.1:8042/dicom-web``). A host without a scheme
-        is read as ``https://host[:port]/schema``. Without a host, an auth type's extras may name the
+        is read as ``https://host[:port]/schema``. Without a host, the auth type's extras may name the
         service (``AuthType.service_root``).
         """
         extras = _parse_extra(extra)
-        if not host:
-            host = next(filter(None, (auth_type(name).service_root(extras) for name in auth_names())), None)
+        if not host:  # the auth type's extras may name the service
+            host = auth_type(resolve_auth_type(extras.get("auth_type"), login)).service_root(extras)
         if not host or not str(host).strip():
             raise DicomWebConfigError("the connection has no host: set it to the DICOMweb service root URL")
         base_url = _base_url(str(host).strip(), port, schema)

@@ -135,7 +135,7 @@ def test_an_auth_types_extras_reach_it_and_its_secrets_are_redacted_whichever_is
     azure = settings("https://h/dicom-web", auth_type="azure", tenant_id="t-1", keyfile_dict=key)
     assert dict(azure.auth_fields) == {"tenant_id": "t-1"}
     assert azure.redactor().redact("kid-5678 secret-body-1234") == "<redacted> <redacted>"
-    named = settings(None, project="p", location="l", dataset="d", dicom_store="s", auth_type="none")
+    named = settings(None, project="p", location="l", dataset="d", dicom_store="s", auth_type="google")
     assert named.base_url == GOOGLE_ROOT
 
 

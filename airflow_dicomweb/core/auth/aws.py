@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -129,16 +129,14 @@ class AwsAuth(AuthType):
     )
 
     @classmethod
-    def fields_from(cls, extras: Mapping[str, Any]) -> dict[str, Any]:
-        if extras.get("aws_conn_id"):
+    def validate(cls, settings: DicomWebSettings) -> None:
+        if settings.auth_fields.get(
+            "aws_conn_id"
+        ):  # the Airflow layer takes it out and reads that connection
             raise DicomWebConfigError(
                 "aws_conn_id names an Airflow AWS connection: it is read through the DicomWebHook (or the "
                 "command line's --conn-id); without Airflow, credentials come from botocore's default chain"
             )
-        return super().fields_from(extras)
-
-    @classmethod
-    def validate(cls, settings: DicomWebSettings) -> None:
         if not region_of(settings):
             raise DicomWebConfigError(
                 "auth_type 'aws' needs the extra region_name (or a dicom-medical-imaging.<region>.amazonaws.com "

@@ -1,1 +1,1 @@
-"""Where files are read from and written to: one path type (:mod:`.paths`: a ``pathlib.Path`` here, a ``UPath``\nelsewhere, written atomically), and the one writer of retrieved instances (:mod:`.instance_writer`)."""
+"""Where files are read from and written to: one path type (:mod:`.paths`: a ``pathlib.Path`` on this machine,\na ``UPath`` elsewhere), written atomically, listed, its failures named."""

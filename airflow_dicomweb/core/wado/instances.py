@@ -220,9 +220,9 @@ class RetrieveInstances:
                 " and keeping the complete files already in place" if keep else "",
             )
             return self._fetch_whole(study, series, dest, transfer_syntax, ProgressTracker(progress), keep)
-        found, not_here = dest.partition(study, ((se, sop) for se, sops in by_series.items() for sop in sops))
-        present = [location for location, _ in found]
-        sizes = sum(size for _, size in found)
+        present, sizes, not_here = dest.partition(
+            study, ((se, sop) for se, sops in by_series.items() for sop in sops)
+        )
         missing_by_series: dict[str, list[str]] = {}
         for series_uid, sop in not_here:
             missing_by_series.setdefault(series_uid, []).append(sop)
@@ -302,11 +302,9 @@ class RetrieveInstances:
         """Instances one request each, a few at once (as many as a study's series would be)."""
         kept: list[StoragePath] = []
         if keep_existing:
-            found, instances = dest.partition(study, instances)
-            kept = [location for location, _ in found]
-            if tracker is not None:
-                for _, size in found:
-                    tracker.add(1, size, skipped=True)
+            kept, kept_bytes, instances = dest.partition(study, instances)
+            if tracker is not None and kept:
+                tracker.add(len(kept), kept_bytes, skipped=True)
 
         def fetch(instance: tuple[str, str]) -> list[StoragePath]:
             series_uid, sop = instance
