@@ -381,9 +381,9 @@ def hook_watch(args) -> tuple[int, int]:
     from airflow_dicomweb.core.arrivals.search import ArrivalCursor, poll_new_studies
 
     client = hook(args)
-    today = dt.date.today()
-    _, cursor = poll_new_studies(client, ArrivalCursor(), today=today, lookback_days=1)
-    new, cursor = poll_new_studies(client, cursor, today=today, lookback_days=1)
+    now = dt.datetime.now(dt.UTC)
+    _, cursor = poll_new_studies(client, ArrivalCursor(), now=now, lookback_days=1)
+    new, cursor = poll_new_studies(client, cursor, now=now, lookback_days=1)
     if new:
         raise RuntimeError(f"the second poll announced {len(new)} studies")
     return len(cursor.seen), 0

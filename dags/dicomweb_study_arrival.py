@@ -1,13 +1,16 @@
-"""Event-driven: a watcher announces every new study on the DICOMweb server, and this DAG runs for it.
+"""Event-driven: a watcher announces every study on the DICOMweb server once it is complete, and this DAG
+runs for it.
 
-``DicomWebStudyArrivalTrigger`` runs in the triggerer inside an ``AssetWatcher``: it polls QIDO-RS (by
-default every 60 s, over the studies dated from yesterday on), and fires one event per study not seen
-before. Each event becomes an asset event on the watched asset, with the study's UID and main attributes
+``DicomWebStudyArrivalTrigger`` runs in the triggerer inside an ``AssetWatcher``: it polls the server's
+arrivals (by default every 60 s; QIDO-RS over the studies dated from yesterday on, or the change feed of a
+server that has one), and fires one event per study once no new instance of it has arrived for
+``settle_seconds`` (60 by default), and again if it grows later. Each event becomes an asset event on the
+watched asset, with the study's UID, its instance count, whether it is an update, and its main attributes
 (no patient identifiers) in its payload. Its cursor is kept in Airflow's asset state store, so a restarted
 triggerer announces what arrived while it was down and nothing twice (see the README's guarantees).
 
-This DAG writes each new study's metadata to the arrivals folder. The watcher's connection, poll interval
-and asset URI can be set by environment variables, read when the DAG is parsed.
+This DAG writes each announced study's metadata to the arrivals folder. The watcher's connection, poll
+interval, settle time and asset URI can be set by environment variables, read when the DAG is parsed.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ NEW_STUDIES = Asset(
             trigger=DicomWebStudyArrivalTrigger(
                 dicomweb_conn_id=CONN_ID,
                 poll_interval=float(os.environ.get("DICOMWEB_ARRIVALS_POLL_SECONDS", "60")),
+                settle_seconds=float(os.environ.get("DICOMWEB_ARRIVALS_SETTLE_SECONDS", "60")),
                 lookback_days=1,
             ),
         )
@@ -56,7 +60,10 @@ def dicomweb_study_arrival():
                 payload = (event.extra or {}).get("payload") or {}
                 if payload.get("study_instance_uid"):
                     uids.append(payload["study_instance_uid"])
-                    print(f"new study {payload['study_instance_uid']}: {payload}")
+                    print(
+                        f"{'grown' if payload.get('update') else 'new'} study {payload['study_instance_uid']}"
+                        f" ({payload.get('NumberOfStudyRelatedInstances')} instances): {payload}"
+                    )
         return sorted(set(uids))
 
     DicomWebRetrieveMetadataOperator.partial(

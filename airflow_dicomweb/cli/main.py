@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from airflow_dicomweb import __version__
-from airflow_dicomweb.cli import delete, exit_codes, retrieve, search, store
+from airflow_dicomweb.cli import delete, exit_codes, retrieve, search, store, watch
 from airflow_dicomweb.cli.connection import add_connection_options, settings_from_args
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebError, InvalidUIDError
 
-COMMANDS = ("store", "search", "retrieve", "delete", "operation")
+COMMANDS = ("store", "search", "retrieve", "delete", "operation", "watch")
 
 DESCRIPTION = """Store, search, retrieve and delete DICOM objects through DICOMweb (PS3.18).
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_parser(commands)
     retrieve.add_parser(commands)
     delete.add_parsers(commands)
+    watch.add_parser(commands)
     return parser
 
 

@@ -71,10 +71,16 @@ CLI_OPERATION_POLL_INTERVAL = 2.0
 # --- the study-arrival watcher --------------------------------------------------------------------------
 ARRIVAL_POLL_INTERVAL = 60.0
 ARRIVAL_LOOKBACK_DAYS = 1
+#: A study is announced once no new instance of it has been seen for this long (0: at first sight).
+ARRIVAL_SETTLE_SECONDS = 60.0
+#: ``dicomweb watch`` polls more often: someone is watching.
+CLI_ARRIVAL_POLL_INTERVAL = 5.0
 #: Change-feed entries per request (Azure's v2 API takes at most 200), and at most per poll: the rest waits
 #: for the next poll, so one poll's time and memory stay bounded after a long outage.
 CHANGE_FEED_PAGE = 200
 CHANGE_FEED_MAX_PER_POLL = 20_000
+#: Orthanc's ``/changes`` entries per request; at most CHANGE_FEED_MAX_PER_POLL are read per poll.
+ORTHANC_CHANGES_PAGE = 1000
 
 # --- XCom ----------------------------------------------------------------------------------------------------
 #: The most UIDs, paths or results a task pushes to XCom before it refuses (or summarises).

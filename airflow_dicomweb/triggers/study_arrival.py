@@ -1,9 +1,9 @@
-"""``DicomWebStudyArrivalTrigger``: an event trigger for ``AssetWatcher`` that announces each new study."""
+"""``DicomWebStudyArrivalTrigger``: an event trigger for ``AssetWatcher`` that announces each study once it is
+complete (settled), and again when it grows."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -14,31 +14,41 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow_dicomweb.core import arrivals, defaults
 from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES
 from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
+from airflow_dicomweb.core.arrivals.watch import WatchPoll, poll_once
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.triggers.base import connected
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
 #: Where arrivals are read: ``auto`` (the source the server profile names), or a source of
-#: :mod:`airflow_dicomweb.core.arrivals` (``search``, ``change-feed``).
+#: :mod:`airflow_dicomweb.core.arrivals` (``search``, ``change-feed``, ``orthanc-changes``).
 SOURCES = (arrivals.AUTO, *arrivals.names())
 
 
 class DicomWebStudyArrivalTrigger(BaseEventTrigger):
-    """Poll QIDO-RS every ``poll_interval`` seconds and fire one event per study not seen before.
+    """Poll the server's arrivals every ``poll_interval`` seconds and fire one event per study once it has
+    settled: no new instance of it for ``settle_seconds``.
 
     Use it in an ``AssetWatcher``; each event becomes an asset event whose extra ``payload`` holds the
-    study's ``StudyInstanceUID`` and the ``event_attributes`` (by default no patient identifiers).
+    study's ``StudyInstanceUID``, ``NumberOfStudyRelatedInstances`` (the count when announced), ``update``
+    (``False`` the first time; ``True`` when a study announced before grew and settled again) and the
+    ``event_attributes`` (by default no patient identifiers). A study that does not change is not announced
+    twice.
+
+    - ``settle_seconds``: how long a study must go without a new instance before it is announced (default
+      60; ``0``: at first sight). A source's own stability signal (Orthanc's ``StableStudy``) may delay the
+      announcement, never hasten it.
 
     - ``filters``: QIDO-RS matching keys (``{"ModalitiesInStudy": "CT"}``...), as in the search operator.
     - ``lookback_days``: the StudyDate window (today minus this, onwards). ``None``: no window, every poll
       lists all matching studies.
     - ``announce_existing``: on the very first poll, announce the studies already there (default: they are
       the baseline).
-    - ``source``: ``auto`` (default) reads Azure's change feed where the server profile has one
-      (``server: azure``), exactly and with no date window (``lookback_days`` is then how long an announced
-      study is remembered); ``search`` always polls QIDO-RS; ``change-feed`` insists on the feed.
+    - ``source``: ``auto`` (default) is the source the server profile names: Azure's change feed
+      (``server: azure``) and Orthanc's ``/changes`` (``server: orthanc``), exact and with no date window
+      (``lookback_days`` is then how long an announced study is remembered), QIDO-RS searches elsewhere;
+      ``search``, ``change-feed`` or ``orthanc-changes`` insists on one.
 
-    The cursor (the UIDs announced in the window) is kept in Airflow's asset state store when the
+    The cursor (where the source stands, and each study's progress) is kept in Airflow's asset state store when the
     triggerer provides one (Airflow 3.3+, one watched asset), so a restart neither loses the studies that
     arrived meanwhile (within the window) nor announces old ones again. The cursor of a poll is saved at
     the start of the next, once its events have reached the database: a triggerer killed in between
@@ -57,6 +67,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         event_attributes: list[str] | None = None,
         page_size: int | None = None,
         source: str = "auto",
+        settle_seconds: float = defaults.ARRIVAL_SETTLE_SECONDS,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -65,6 +76,8 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
             raise ValueError(f"poll_interval must be positive, not {poll_interval}")
         if lookback_days is not None and lookback_days < 0:
             raise ValueError(f"lookback_days must be 0 or more, not {lookback_days}")
+        if settle_seconds < 0:
+            raise ValueError(f"settle_seconds must be 0 or more, not {settle_seconds}")
         self.dicomweb_conn_id = dicomweb_conn_id
         self.filters = dict(filters or {})
         self.poll_interval = poll_interval
@@ -73,6 +86,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         self.event_attributes = list(event_attributes or DEFAULT_EVENT_ATTRIBUTES)
         self.page_size = page_size
         self.source = source
+        self.settle_seconds = settle_seconds
         self._memory: Cursor | dict[str, Any] | None = None
         self._warned = False
 
@@ -88,6 +102,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "event_attributes": self.event_attributes,
                 "page_size": self.page_size,
                 "source": self.source,
+                "settle_seconds": self.settle_seconds,
             },
         )
 
@@ -135,28 +150,17 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "the asset state store needs one watched asset: the cursor is kept in memory only"
             )
 
-    def _poll(
-        self, client: Any, cursor: Cursor | dict[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], Cursor, str]:
-        """One poll of the source: the new studies, the cursor after them, and the baseline's log line if
-        this poll took one."""
-        source = arrivals.source_for(self.source, client)
+    def _poll(self, client: Any, cursor: Cursor | dict[str, Any] | None) -> WatchPoll:
+        """One poll of the source (in a thread: the client is synchronous)."""
         options = WatchOptions(
             filters=self.filters,
             lookback_days=self.lookback_days,
             announce_existing=self.announce_existing,
             event_attributes=tuple(self.event_attributes),
             page_size=self.page_size,
+            settle_seconds=self.settle_seconds,
         )
-        if isinstance(cursor, dict):
-            try:
-                cursor = source.cursor_from_json(cursor)
-            except ValueError as exc:
-                self.log.warning("stored study-arrival cursor unreadable (%s): taking a new baseline", exc)
-                cursor = None
-        current = cursor if cursor is not None else source.new_cursor()
-        new, after = source.poll(current, options, dt.datetime.now(dt.UTC).date())
-        return new, after, "" if current.started else source.baseline(after, options)
+        return poll_once(client, self.source, options, cursor)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         cursor = await self.load_cursor()
@@ -167,14 +171,24 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 cursor, pending = pending, None
             try:
                 async with connected(self.dicomweb_conn_id) as client:
-                    new, after, baseline = await asyncio.to_thread(self._poll, client, cursor)
+                    polled = await asyncio.to_thread(self._poll, client, cursor)
             except DicomWebError as exc:
                 self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
             else:
-                if baseline:
-                    self.log.info("%s", baseline)
+                new, after = polled.announcements, polled.cursor
+                if polled.unreadable:
+                    self.log.warning(
+                        "stored study-arrival cursor unreadable (%s): took a new baseline", polled.unreadable
+                    )
+                if polled.baseline:
+                    self.log.info("%s", polled.baseline)
                 for study in new:
-                    self.log.info("new study %s", study["StudyInstanceUID"])
+                    self.log.info(
+                        "%s study %s: %d instances, settled",
+                        "grown" if study["update"] else "new",
+                        study["StudyInstanceUID"],
+                        study["NumberOfStudyRelatedInstances"],
+                    )
                     yield TriggerEvent({"study_instance_uid": study["StudyInstanceUID"], **study})
                 if new:
                     pending = after

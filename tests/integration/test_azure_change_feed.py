@@ -5,6 +5,7 @@ polled at ``/operations/{id}`` by the client, the operation trigger and the comm
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 import pytest
@@ -12,8 +13,8 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.cli.main import main as cli_main
 from airflow_dicomweb.core.arrivals.change_feed import ChangeFeedCursor, poll_change_feed
-from airflow_dicomweb.core.change_feed.feed import ChangeFeed
-from airflow_dicomweb.core.errors import DicomWebOperationError, DicomWebResponseError
+from airflow_dicomweb.core.change_feed.azure import ChangeFeed
+from airflow_dicomweb.core.errors import DicomWebOperationError
 from airflow_dicomweb.core.operations.state import operation_counter
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
@@ -54,6 +55,7 @@ def store_study(azure, tmp_path):
 
 def poll(azure, cursor, **kwargs):
     with client_for(azure) as client:
+        kwargs = {"now": dt.datetime.now(dt.UTC), "settle_seconds": 0, **kwargs}
         new, after = poll_change_feed(ChangeFeed(client.transport), client, cursor, **kwargs)
     # the cursor is stored as JSON between polls
     return [s["StudyInstanceUID"] for s in new], ChangeFeedCursor.from_json(
@@ -69,11 +71,17 @@ def test_each_study_is_announced_once_whatever_its_study_date(azure, store_study
     fresh = store_study(2)
     new, cursor = poll(azure, cursor)
     assert new == [old_prior, fresh]  # in the order they arrived
-    store_study(2, study=fresh)  # more of a study already announced
+    store_study(2, study=fresh)  # more of a study already announced: announced again, as an update
+    with client_for(azure) as client:
+        grown, cursor = poll_change_feed(
+            ChangeFeed(client.transport), client, cursor, now=dt.datetime.now(dt.UTC), settle_seconds=0
+        )
+    assert [(s["StudyInstanceUID"], s["NumberOfStudyRelatedInstances"], s["update"]) for s in grown] == [
+        (fresh, 4, True)
+    ]
+    assert set(cursor.ledger.studies) == {old_prior, fresh}
     new, cursor = poll(azure, cursor)
-    assert new == [] and set(cursor.announced) == {old_prior, fresh}
-    new, cursor = poll(azure, cursor)
-    assert new == []
+    assert new == []  # unchanged: not announced twice
     everything, _ = poll(azure, ChangeFeedCursor(), announce_existing=True)
     assert everything == [before, old_prior, fresh]
 
@@ -87,7 +95,7 @@ def test_filters_are_judged_by_a_search_and_a_study_deleted_before_the_poll_is_n
     with client_for(azure) as client:
         client.delete_study(gone)  # Azure deletes at once: the feed has its create and delete entries
     new, cursor = poll(azure, cursor, filters={"ModalitiesInStudy": "CT"})
-    assert new == [] and mr not in cursor.announced
+    assert new == [] and mr not in cursor.ledger.studies
     store_study(study=mr, modality="CT")  # now the study has a CT series: judged again, announced
     new, cursor = poll(azure, cursor, filters={"ModalitiesInStudy": "CT"})
     assert new == [mr]
@@ -107,12 +115,14 @@ def test_a_poll_reads_at_most_its_share_and_the_next_goes_on(azure, store_study)
     assert all("limit=2" in q or "limit=1" in q for q in pages[-5:])
 
 
-def test_a_hostile_feed_entry_is_refused_with_the_response_named(azure, store_study):
+def test_a_hostile_feed_entry_is_named_in_the_log_and_skipped(azure, store_study, caplog):
     _, cursor = poll(azure, ChangeFeedCursor())
     store_study()
     azure.feed[-1]["StudyInstanceUid"] = "../../etc"
-    with pytest.raises(DicomWebResponseError, match=r"changefeed.*invalid UID"):
-        poll(azure, cursor)
+    after = store_study()
+    new, cursor = poll(azure, cursor)
+    assert new == [after]  # the entries after the bad one are read
+    assert any("changefeed" in r.getMessage() and "invalid UID" in r.getMessage() for r in caplog.records)
 
 
 def test_the_trigger_reads_the_change_feed_with_server_azure(azure, store_study):
@@ -122,7 +132,9 @@ def test_the_trigger_reads_the_change_feed_with_server_azure(azure, store_study)
     store_study()
 
     async def scenario():
-        trigger = DicomWebStudyArrivalTrigger(dicomweb_conn_id="dicomweb_azure", poll_interval=0.2)
+        trigger = DicomWebStudyArrivalTrigger(
+            dicomweb_conn_id="dicomweb_azure", poll_interval=0.2, settle_seconds=0
+        )
         trigger.asset_state_store = store
         task = asyncio.create_task(collect(trigger, count=1, seconds=20))
         await asyncio.wait_for(wait_for_writes(store, 1), 20)  # the baseline

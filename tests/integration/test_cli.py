@@ -435,3 +435,40 @@ def test_an_unexpected_error_is_one_line_with_no_traceback_and_no_secret(clean_o
     assert code == 4
     assert "unexpected error (KeyError" in err and "--debug" in err
     assert "Traceback" not in err and password not in err
+
+
+def test_watch_prints_a_study_stored_in_bursts_once_complete_and_a_restart_with_its_state_nothing_again(
+    orthanc_cli, tmp_path
+):
+    orthanc = orthanc_cli.orthanc
+    state = tmp_path / "watch.json"
+    args = ["--source", "orthanc-changes", "--settle-seconds", "2", "--poll-interval", "0.3", "--state"]
+    child = start(
+        [*orthanc_cli.base, "watch", *args, str(state), "--count", "1", "--timeout", "60"], orthanc.password
+    )
+    deadline = time.monotonic() + 30
+    while not state.exists():  # the baseline is kept
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.1)
+    study = generate_uid()
+    for n in range(3):  # three bursts, half a second apart
+        make_series(tmp_path / f"burst{n}", 2, study_uid=study, study_date="19990101", rows=8, columns=8)
+        assert orthanc_cli("store", str(tmp_path / f"burst{n}"))[0] == 0
+        time.sleep(0.5)
+    out, err = child.communicate(timeout=90)
+    assert child.returncode == 0, err
+    [line] = out.splitlines()
+    event = json.loads(line)
+    assert (event["StudyInstanceUID"], event["NumberOfStudyRelatedInstances"], event["update"]) == (
+        study,
+        6,
+        False,
+    )
+    assert "baseline after Orthanc's change" in err
+    # again from the kept state: the study is not announced twice
+    code, out, err = orthanc_cli("watch", *args, str(state), "--timeout", "4")
+    assert (code, out) == (0, ""), err
+    # a broken state file is named
+    state.write_text("{not json")
+    code, _, err = orthanc_cli("watch", *args, str(state), "--timeout", "1")
+    assert code == 2 and f"--state {state}: not a readable cursor" in err

@@ -173,7 +173,12 @@ def test_the_study_arrival_watcher_announces_every_study_past_the_cap():
     with FakeServer(capped(studies, 10)) as server:
         client = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS)
         announced, cursor = poll_new_studies(
-            client, ArrivalCursor(), today=dt.date.today(), lookback_days=None, announce_existing=True
+            client,
+            ArrivalCursor(),
+            now=dt.datetime.now(dt.UTC),
+            lookback_days=None,
+            announce_existing=True,
+            settle_seconds=0,
         )
     assert len(cursor.seen) == 45
     assert sorted(a["StudyInstanceUID"] for a in announced) == sorted(

@@ -10,7 +10,8 @@ from airflow_dicomweb.core.arrivals.search import ArrivalCursor, poll_new_studie
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
 from tests.dicom_factory import make_series
 
-TODAY = dt.datetime.now(dt.UTC).date()
+NOW = dt.datetime.now(dt.UTC)
+TODAY = NOW.date()
 
 
 def today(days_ago: int = 0) -> str:
@@ -50,25 +51,27 @@ class MemoryStateStore:
 
 def test_a_poll_takes_a_baseline_then_announces_each_new_study_once(hook, store_study):
     before = store_study(today())
-    new, cursor = poll_new_studies(hook, ArrivalCursor(), today=TODAY)
+    new, cursor = poll_new_studies(hook, ArrivalCursor(), now=NOW, settle_seconds=0)
     assert new == [] and cursor.started and before in cursor.seen
 
     first = store_study(today(1), attributes={"AccessionNumber": "ACC1", "StudyDescription": "chest"})
     second = store_study(today())
     too_old = store_study(today(5))
-    new, cursor = poll_new_studies(hook, cursor, today=TODAY)
+    new, cursor = poll_new_studies(hook, cursor, now=NOW, settle_seconds=0)
     assert [s["StudyInstanceUID"] for s in new] == [first, second]  # oldest StudyDate first
     assert new[0]["AccessionNumber"] == "ACC1" and new[0]["StudyDate"] == today(1)
     assert "PatientID" not in new[0] and "PatientName" not in new[0]  # no patient identifiers by default
     assert too_old not in cursor.seen
 
-    again, cursor = poll_new_studies(hook, ArrivalCursor.from_json(cursor.to_json()), today=TODAY)
+    again, cursor = poll_new_studies(
+        hook, ArrivalCursor.from_json(cursor.to_json()), now=NOW, settle_seconds=0
+    )
     assert again == []
     # a day later the window has moved: yesterday's study leaves the cursor, today's stays
-    _, later = poll_new_studies(hook, cursor, today=TODAY + dt.timedelta(days=1))
+    _, later = poll_new_studies(hook, cursor, now=NOW + dt.timedelta(days=1), settle_seconds=0)
     assert first not in later.seen and second in later.seen
     # no window: every study is listed, the old one is new
-    new, _ = poll_new_studies(hook, cursor, today=TODAY, lookback_days=None)
+    new, _ = poll_new_studies(hook, cursor, now=NOW, settle_seconds=0, lookback_days=None)
     assert [s["StudyInstanceUID"] for s in new] == [too_old]
 
 
@@ -76,13 +79,20 @@ def test_filters_announce_existing_pages_and_bad_input(hook, store_study):
     ct = store_study(today(), modality="CT")
     mr = store_study(today(), modality="MR")
     new, _ = poll_new_studies(
-        hook, ArrivalCursor(), today=TODAY, announce_existing=True, filters={"ModalitiesInStudy": "CT"}
+        hook,
+        ArrivalCursor(),
+        now=NOW,
+        settle_seconds=0,
+        announce_existing=True,
+        filters={"ModalitiesInStudy": "CT"},
     )
     assert [s["StudyInstanceUID"] for s in new] == [ct]
-    new, _ = poll_new_studies(hook, ArrivalCursor(), today=TODAY, announce_existing=True, page_size=1)
+    new, _ = poll_new_studies(
+        hook, ArrivalCursor(), now=NOW, settle_seconds=0, announce_existing=True, page_size=1
+    )
     assert {s["StudyInstanceUID"] for s in new} == {ct, mr}
     with pytest.raises(ValueError, match="StudyDate filter is the watcher's window"):
-        poll_new_studies(hook, ArrivalCursor(), today=TODAY, filters={"StudyDate": "2024"})
+        poll_new_studies(hook, ArrivalCursor(), now=NOW, settle_seconds=0, filters={"StudyDate": "2024"})
     with pytest.raises(ValueError, match="not a study-arrival cursor"):
         ArrivalCursor.from_json({"seen": []})
 
@@ -105,8 +115,9 @@ async def collect(trigger, count=None, seconds=30.0):
     return events
 
 
-def watcher(conn_id, store):
-    trigger = DicomWebStudyArrivalTrigger(dicomweb_conn_id=conn_id, poll_interval=0.2)
+def watcher(conn_id, store, **kwargs):
+    kwargs = {"poll_interval": 0.2, "settle_seconds": 0, **kwargs}
+    trigger = DicomWebStudyArrivalTrigger(dicomweb_conn_id=conn_id, **kwargs)
     trigger.asset_state_store = store
     return trigger
 
@@ -156,7 +167,9 @@ def test_without_a_state_store_the_cursor_lives_in_memory(orthanc_conn_id, store
     store_study(today())
 
     async def scenario():
-        trigger = DicomWebStudyArrivalTrigger(dicomweb_conn_id=orthanc_conn_id, poll_interval=0.2)
+        trigger = DicomWebStudyArrivalTrigger(
+            dicomweb_conn_id=orthanc_conn_id, poll_interval=0.2, settle_seconds=0
+        )
         task = asyncio.create_task(collect(trigger, count=1))
         await asyncio.sleep(1.5)
         arrived = await asyncio.to_thread(store_study, today())

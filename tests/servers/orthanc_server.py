@@ -85,6 +85,8 @@ class OrthancServer:
             "HttpCompressionEnabled": False,
             "StorageCompression": False,
             "SaveJobs": False,
+            # A study is StableStudy in Orthanc's /changes this long after its last instance (default 60).
+            "StableAge": 2,
             "Plugins": [self.plugin],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "Host": f"127.0.0.1:{self.port}"},
             **self.config_overrides,

@@ -22,6 +22,7 @@ def stack(google_emulator):
             {
                 f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}": google_connection(google_emulator),
                 "DICOMWEB_ARRIVALS_POLL_SECONDS": "3",  # the watcher's interval, short for the test
+                "DICOMWEB_ARRIVALS_SETTLE_SECONDS": "20",  # long enough to kill the triggerer mid-settle
                 # a task whose worker died is failed (then retried) 30 s after its last heartbeat, not 5 min
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",

@@ -174,10 +174,14 @@ def wait_for(what: str, check, timeout: float = 240) -> None:
     raise TimeoutError(f"{what} after {timeout:.0f} s")
 
 
-def test_the_watcher_announces_new_studies_and_a_restarted_triggerer_resumes_from_its_cursor(stack, tmp_path):
-    """The study-arrival watcher runs in the triggerer process. A study stored today triggers
-    dicomweb_study_arrival; one stored while the triggerer is down is announced after its restart (the
-    cursor is in the asset state store), and the first is not announced again."""
+def test_the_watcher_announces_settled_studies_and_a_triggerer_killed_mid_settle_announces_once_complete(
+    stack, tmp_path
+):
+    """The study-arrival watcher runs in the triggerer process (settle_seconds 20, polls every 3 s). A study
+    stored in two bursts triggers dicomweb_study_arrival once, complete. A second study's first burst is
+    seen, then the triggerer is killed mid-settle (SIGKILL) and the rest of the study arrives while it is
+    down: after the restart the study is announced once, with every instance, and the first is not
+    announced again (the cursor is in the asset state store)."""
     today = time.strftime("%Y%m%d", time.gmtime())
     stack.unpause("dicomweb_study_arrival")
     wait_for(
@@ -185,24 +189,36 @@ def test_the_watcher_announces_new_studies_and_a_restarted_triggerer_resumes_fro
     )
     arrivals = stack.root / "data" / "arrivals"
     client = orthanc_client(stack)
-    first = generate_uid()
-    assert client.store_instances(make_series(tmp_path / "a", 1, study_uid=first, study_date=today)).ok
-    wait_for("the first study's arrival run", lambda: (arrivals / f"{first}.json").exists())
-    time.sleep(8)  # two more polls: the cursor holding `first` is kept
 
-    stack.restart("triggerer")  # SIGTERM, as `docker compose restart` does; then a study arrives
-    while_down = generate_uid()
-    assert client.store_instances(make_series(tmp_path / "b", 1, study_uid=while_down, study_date=today)).ok
+    def burst(study: str, folder: str, count: int) -> None:
+        files = make_series(tmp_path / folder, count, study_uid=study, study_date=today, rows=8, columns=8)
+        assert client.store_instances(files).ok
+
+    first = generate_uid()
+    burst(first, "a1", 2)
+    time.sleep(5)
+    burst(first, "a2", 3)
+    wait_for("the first study's arrival run", lambda: (arrivals / f"{first}.json").exists())
+    assert len(json.loads((arrivals / f"{first}.json").read_text())) == 5  # complete when announced
+
+    second = generate_uid()
+    burst(second, "b1", 2)
+    time.sleep(8)  # seen by two polls at least, kept in the cursor, not yet settled
+    assert f"study {second}" not in stack.logs_of("triggerer")
+    stack.kill_hard("triggerer")
+    burst(second, "b2", 2)
+    stack.restart("triggerer")
     wait_for(
-        "the study stored while the triggerer was down", lambda: (arrivals / f"{while_down}.json").exists()
+        "the study completed while the triggerer was down", lambda: (arrivals / f"{second}.json").exists()
     )
+    assert len(json.loads((arrivals / f"{second}.json").read_text())) == 4
     time.sleep(8)
     logs = stack.logs_of("triggerer")
-    assert logs.count(f"new study {first}") == 1, "announced again after the restart"
-    assert logs.count(f"new study {while_down}") == 1
+    assert logs.count(f"new study {first}: 5 instances") == 1, "announced again after the restart"
+    assert logs.count(f"study {second}") == 1 and f"new study {second}: 4 instances" in logs
     runs = stack.runs("dicomweb_study_arrival")
     assert (
-        runs
+        len(runs) == 2
         and {r["state"] for r in runs} == {"success"}
         and all(r["run_type"] == "asset_triggered" for r in runs)
     )

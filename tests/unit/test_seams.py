@@ -142,12 +142,15 @@ def test_an_auth_types_extras_reach_it_and_its_secrets_are_redacted_whichever_is
 def test_arrival_sources_are_modules_of_one_package_and_auto_is_the_profiles():
     from airflow_dicomweb.core import arrivals
     from airflow_dicomweb.core.arrivals.change_feed import ChangeFeedSource
+    from airflow_dicomweb.core.arrivals.orthanc_changes import OrthancChangesSource
     from airflow_dicomweb.core.arrivals.search import SearchSource
 
-    assert arrivals.names() == ["change-feed", "search"]
+    assert arrivals.names() == ["change-feed", "orthanc-changes", "search"]
     orthanc = DicomWebClient.from_url("http://127.0.0.1:1/dicom-web", server="orthanc")
     azure = DicomWebClient.from_url("https://ws-svc.dicom.azurehealthcareapis.com/v2", server="azure")
-    assert type(arrivals.source_for("auto", orthanc)) is SearchSource
+    plain = DicomWebClient.from_url("http://127.0.0.1:1/dicom-web")
+    assert type(arrivals.source_for("auto", orthanc)) is OrthancChangesSource
+    assert type(arrivals.source_for("auto", plain)) is SearchSource
     assert type(arrivals.source_for("auto", azure)) is ChangeFeedSource
     assert type(arrivals.source_for("search", azure)) is SearchSource
     with pytest.raises(DicomWebConfigError, match="unknown arrival source 'pubsub'"):

@@ -1,8 +1,9 @@
-"""Study arrivals: which studies a server has that a watcher has not announced yet.
+"""Study arrivals: which studies a server has completed that a watcher has not announced yet.
 
 Each source of arrivals is one module behind :class:`~.source.ArrivalSource`: ``search`` (QIDO-RS over a
-StudyDate window) and ``change-feed`` (Azure's change feed, exact). ``auto`` is the source the server
-profile names (``ServerProfile.arrival_source``). What an arrival reports is :mod:`.event`'s.
+StudyDate window), ``change-feed`` (Azure's change feed, exact) and ``orthanc-changes`` (Orthanc's REST
+``/changes``, exact). ``auto`` is the source the server profile names (``ServerProfile.arrival_source``).
+Every source waits for a study to settle (:mod:`.settling`); what an announcement reports is :mod:`.event`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from airflow_dicomweb.core.client import DicomWebApi
 
 AUTO = "auto"
-_NOT_SOURCES = {"event", "source"}
+_NOT_SOURCES = {"event", "settling", "source", "watch"}
 
 
 def names() -> list[str]:

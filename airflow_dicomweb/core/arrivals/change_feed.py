@@ -1,4 +1,4 @@
-"""Which studies are new, read from Azure's change feed rather than searched for.
+"""Which studies arrived and settled, read from Azure's change feed rather than searched for.
 
 The feed lists every instance created, in order, so a reader that keeps where it stopped sees each arrival
 exactly once, whatever the study's StudyDate (a prior imported today included), with no date window. The
@@ -7,32 +7,34 @@ cursor holds:
 - ``start_time``: the Timestamp of the last entry read, and ``read_at_start``, the Sequences already read at
   that very Timestamp. Each poll reads from ``start_time`` on and skips those, so no entry is read twice and
   none is skipped, even when several share a Timestamp.
-- ``announced``: the studies announced, each with the Timestamp of its newest create entry. A study is
-  announced once, at the first poll that reads a create entry of it and finds it with a QIDO-RS search
-  (which applies the watcher's ``filters`` and gives the event's attributes). A study that does not match
-  the filters yet (its first instance is an SR, the filter asks for CT) is judged again when more of it
-  arrives. A study leaves ``announced`` ``remember_days`` after its newest create entry (None: never), so
-  instances added to it later than that announce it again.
+- ``ledger``: each study's progress (:mod:`.settling`): the instances its create entries counted, and the
+  Timestamp of the newest, which is the study's settle clock. A study is announced once no create entry
+  of it is newer than ``settle_seconds``, after a QIDO-RS search that applies the watcher's ``filters``
+  and gives the event's attributes and its instance count. A study that does not match the filters yet (its
+  first instance is an SR, the filter asks for CT) is judged again when more of it arrives. An announced
+  study leaves the ledger ``remember_days`` after its newest create entry (None: never), so instances added
+  to it later than that announce it anew.
 
-The first poll (empty cursor) starts at the newest entry (``/changefeed/latest``): what is there already is
-the baseline, unless ``announce_existing`` asks to read the feed from its start. One poll reads at most
+A malformed entry is logged and skipped (:class:`~airflow_dicomweb.core.change_feed.azure.ChangeFeed`). The
+first poll (empty cursor) starts at the newest entry (``/changefeed/latest``): what is there already is the
+baseline, unless ``announce_existing`` asks to read the feed from its start. One poll reads at most
 ``max_entries`` entries; the rest waits for the next poll.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES, Searches, summarize
+from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES, Searches, announce_settled
+from airflow_dicomweb.core.arrivals.settling import Ledger
 from airflow_dicomweb.core.arrivals.source import ArrivalSource, Cursor, WatchOptions
-from airflow_dicomweb.core.change_feed.feed import ChangeFeed
-from airflow_dicomweb.core.dicom.json_model import STUDY_INSTANCE_UID, first_value
+from airflow_dicomweb.core.change_feed.azure import ChangeFeed
 from airflow_dicomweb.core.qido.query import FilterValue
-from airflow_dicomweb.core.uids import is_valid_uid
 
 KIND = "change-feed"
 
@@ -41,40 +43,45 @@ KIND = "change-feed"
 class ChangeFeedCursor:
     start_time: str | None = None
     read_at_start: list[int] = field(default_factory=list)
-    announced: dict[str, str] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=Ledger)
     started: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "kind": KIND,
             "started": self.started,
             "start_time": self.start_time,
             "read_at_start": sorted(self.read_at_start),
-            "announced": dict(sorted(self.announced.items())),
+            "ledger": self.ledger.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> ChangeFeedCursor:
         """A cursor from its stored form; anything unreadable raises ValueError (the caller starts over)."""
-        if not isinstance(data, dict) or data.get("version") != 1 or data.get("kind") != KIND:
+        if not isinstance(data, dict) or data.get("version") != 2 or data.get("kind") != KIND:
             raise ValueError(f"not a change-feed cursor: {str(data)[:100]!r}")
         start = data.get("start_time")
         read = data.get("read_at_start")
-        announced = data.get("announced")
         if start is not None and not isinstance(start, str):
             raise ValueError("a change-feed cursor's start_time is not a string")
         if not isinstance(read, list) or not all(isinstance(s, int) for s in read):
             raise ValueError("a change-feed cursor's read_at_start is not a list of sequences")
-        if not isinstance(announced, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in announced.items()
-        ):
-            raise ValueError("a change-feed cursor's 'announced' is not a map of UIDs to timestamps")
-        return cls(start, list(read), dict(announced), bool(data.get("started")))
+        return cls(start, list(read), Ledger.from_json(data.get("ledger")), bool(data.get("started")))
 
 
-def _day(timestamp: str) -> dt.date:
-    return dt.date.fromisoformat(timestamp[:10])
+_ISO = re.compile(r"\A([^.Z+]+?)(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?\Z")
+
+
+def _seconds(timestamp: str) -> float:
+    """An entry's ISO 8601 Timestamp (checked by the feed's reader; Azure gives 7 digits of a second) as
+    seconds since the epoch, UTC where it names no offset."""
+    match = _ISO.match(timestamp)
+    if match is None:
+        raise ValueError(f"not an ISO 8601 timestamp: {timestamp[:40]!r}")
+    whole, fraction, offset = match.groups()
+    moment = dt.datetime.fromisoformat(whole + ("+00:00" if offset in (None, "Z") else offset))
+    return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 def poll_change_feed(
@@ -82,13 +89,16 @@ def poll_change_feed(
     qido: Searches,
     cursor: ChangeFeedCursor,
     *,
+    now: dt.datetime,
     filters: Mapping[str, FilterValue] | None = None,
     remember_days: int | None = defaults.ARRIVAL_LOOKBACK_DAYS,
     announce_existing: bool = False,
     event_attributes: Iterable[str] = DEFAULT_EVENT_ATTRIBUTES,
     max_entries: int = defaults.CHANGE_FEED_MAX_PER_POLL,
+    settle_seconds: float = defaults.ARRIVAL_SETTLE_SECONDS,
 ) -> tuple[list[dict[str, Any]], ChangeFeedCursor]:
-    """One poll: the new studies (in the order they arrived), and the cursor after them.
+    """One poll: the studies that settled (in the order their last instance arrived), and the cursor after
+    them.
 
     The given cursor is not changed, so the caller decides when the new one is kept.
     """
@@ -101,7 +111,8 @@ def poll_change_feed(
             baseline.start_time, baseline.read_at_start = latest.timestamp, [latest.sequence]
         return [], baseline
     start_time, read_at_start = cursor.start_time, set(cursor.read_at_start)
-    arrived: dict[str, str] = {}  # study -> timestamp of its newest create entry, in order of arrival
+    ledger = Ledger.from_json(cursor.ledger.to_json())
+    at = now.timestamp()
     for entry in feed.entries(start_time, max_entries):
         if entry.timestamp == start_time:
             if entry.sequence in read_at_start:
@@ -109,29 +120,12 @@ def poll_change_feed(
             read_at_start.add(entry.sequence)
         else:
             start_time, read_at_start = entry.timestamp, {entry.sequence}
-        if entry.action == "create":
-            arrived[entry.study_instance_uid] = entry.timestamp
-    announced = dict(cursor.announced)
-    attributes = list(dict.fromkeys(["StudyInstanceUID", *event_attributes]))
-    new: list[dict[str, Any]] = []
-    for study, timestamp in arrived.items():
-        if study in announced:
-            announced[study] = max(announced[study], timestamp)
-            continue
-        query: dict[str, FilterValue] = {**dict(filters or {}), "StudyInstanceUID": study}
-        found = [
-            item
-            for item in qido.iter_search("studies", filters=query, includefield=attributes)
-            if first_value(item, STUDY_INSTANCE_UID) == study
-        ]
-        if found and is_valid_uid(study):
-            announced[study] = timestamp
-            new.append(summarize(found[0], attributes))
+        if entry.action == "create":  # a clock ahead of ours delays, never hastens
+            ledger.saw_instance(entry.study_instance_uid, min(_seconds(entry.timestamp), at))
+    new = announce_settled(ledger, qido, at, settle_seconds, filters, event_attributes)
     if remember_days is not None and start_time:
-        oldest = _day(start_time) - dt.timedelta(days=remember_days)
-        announced = {uid: ts for uid, ts in announced.items() if _day(ts) >= oldest}
-    after = ChangeFeedCursor(start_time, sorted(read_at_start), announced, started=True)
-    return new, after
+        ledger.forget_before(_seconds(start_time) - remember_days * 86400)
+    return new, ChangeFeedCursor(start_time, sorted(read_at_start), ledger, started=True)
 
 
 class ChangeFeedSource(ArrivalSource):
@@ -146,17 +140,19 @@ class ChangeFeedSource(ArrivalSource):
         return ChangeFeedCursor.from_json(data)
 
     def poll(
-        self, cursor: Cursor, options: WatchOptions, today: dt.date
+        self, cursor: Cursor, options: WatchOptions, now: dt.datetime
     ) -> tuple[list[dict[str, Any]], Cursor]:
         assert isinstance(cursor, ChangeFeedCursor)
         return poll_change_feed(
             ChangeFeed(self.client.transport),
             self.client,
             cursor,
+            now=now,
             filters=options.filters,
             remember_days=options.lookback_days,
             announce_existing=options.announce_existing,
             event_attributes=options.event_attributes,
+            settle_seconds=options.settle_seconds,
         )
 
     def baseline(self, cursor: Cursor, options: WatchOptions) -> str:

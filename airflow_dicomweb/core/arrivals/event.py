@@ -1,12 +1,14 @@
-"""What every source of study arrivals shares: the event an arrival becomes (a study's attributes, by
-keyword, bounded: a server's answer lands in Airflow's database and UI), and the search a source asks for
-them."""
+"""What every source of study arrivals shares: the event a settled study becomes (its attributes, by
+keyword, bounded: a server's answer lands in Airflow's database and UI; its instance count; whether it is an
+update), and the search a source asks for them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
+from airflow_dicomweb.core.arrivals.settling import Announcement, Ledger
+from airflow_dicomweb.core.dicom.json_model import SOP_INSTANCE_UID, STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.qido.query import FilterValue
 
 
@@ -60,3 +62,68 @@ def summarize(item: Mapping[str, Any], attributes: Iterable[str]) -> dict[str, A
         if values:
             out[keyword] = values[0] if len(values) == 1 else values
     return out
+
+
+_INSTANCES_IN_STUDY = "00201208"  # NumberOfStudyRelatedInstances
+
+
+def instance_count(qido: Searches, item: Mapping[str, Any], study_instance_uid: str) -> int:
+    """A study's instance count: its NumberOfStudyRelatedInstances, or, where the server left it out, the
+    instances an instance-level search lists."""
+    values = (item.get(_INSTANCES_IN_STUDY) or {}).get("Value") or [None]
+    value = values[0]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    found = qido.iter_search(
+        "instances", filters={"StudyInstanceUID": study_instance_uid}, includefield=["SOPInstanceUID"]
+    )
+    return len({first_value(i, SOP_INSTANCE_UID) for i in found} - {None})
+
+
+def describe(
+    qido: Searches,
+    study_instance_uid: str,
+    filters: Mapping[str, FilterValue] | None,
+    attributes: Iterable[str],
+) -> tuple[dict[str, Any], int] | None:
+    """A study's event attributes and instance count, searched for with the watcher's filters; None if the
+    server has no such study or it does not match them."""
+    asked = list(dict.fromkeys(["StudyInstanceUID", *attributes, "NumberOfStudyRelatedInstances"]))
+    query: dict[str, FilterValue] = {**dict(filters or {}), "StudyInstanceUID": study_instance_uid}
+    for item in qido.iter_search("studies", filters=query, includefield=asked):
+        if first_value(item, STUDY_INSTANCE_UID) == study_instance_uid:
+            return summarize(item, attributes), instance_count(qido, item, study_instance_uid)
+    return None
+
+
+def announce_settled(
+    ledger: Ledger,
+    qido: Searches,
+    now: float,
+    settle_seconds: float,
+    filters: Mapping[str, FilterValue] | None,
+    attributes: Iterable[str],
+    wait_for_stable: bool = False,
+) -> list[dict[str, Any]]:
+    """The events of the studies of ``ledger`` that settled by ``now``, each judged with its count from a
+    search with the watcher's ``filters`` (the ledger records the judgements)."""
+    new: list[dict[str, Any]] = []
+    attributes = list(dict.fromkeys(["StudyInstanceUID", *attributes]))
+    for study in ledger.due(now, settle_seconds, wait_for_stable):
+        found = describe(qido, study, filters, attributes)
+        announcement = ledger.judge(study, found[1] if found else None)
+        if found and announcement:
+            new.append(payload(found[0], announcement))
+    return new
+
+
+def payload(summary: Mapping[str, Any], announcement: Announcement) -> dict[str, Any]:
+    """The event of a settled study: its attributes, the instance count when announced, and ``update``."""
+    return {
+        **summary,
+        "StudyInstanceUID": announcement.study_instance_uid,
+        "NumberOfStudyRelatedInstances": announcement.count,
+        "update": announcement.update,
+    }

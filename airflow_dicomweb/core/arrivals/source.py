@@ -1,6 +1,6 @@
 """The one interface of a source of study arrivals: a cursor of what it has announced, kept as JSON in
-Airflow's asset state store, and a poll that gives the studies new since that cursor and the cursor after
-them. Each source is a module of this package that defines ``SOURCE``; its name is the trigger's ``source``."""
+Airflow's asset state store, and a poll that gives the studies settled since that cursor (:mod:`.settling`)
+and the cursor after them. Each source is a module of this package that defines ``SOURCE``; its name is the trigger's ``source``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ class WatchOptions:
     announce_existing: bool = False
     event_attributes: tuple[str, ...] = DEFAULT_EVENT_ATTRIBUTES
     page_size: int | None = None
+    #: A study is announced once no new instance of it has been seen for this long (0: at first sight).
+    settle_seconds: float = defaults.ARRIVAL_SETTLE_SECONDS
 
 
 class ArrivalSource:
@@ -55,9 +57,10 @@ class ArrivalSource:
         raise NotImplementedError
 
     def poll(
-        self, cursor: Cursor, options: WatchOptions, today: dt.date
+        self, cursor: Cursor, options: WatchOptions, now: dt.datetime
     ) -> tuple[list[dict[str, Any]], Cursor]:
-        """The new studies, each an event's attributes, and the cursor after them (``cursor`` unchanged)."""
+        """The studies that settled by ``now`` (UTC), each an event (:func:`.event.payload`), and the cursor
+        after them (``cursor`` unchanged)."""
         raise NotImplementedError
 
     def baseline(self, cursor: Cursor, options: WatchOptions) -> str:

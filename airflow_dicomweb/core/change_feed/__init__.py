@@ -1,2 +1,3 @@
-"""Azure's change feed (``/changefeed``): reading its entries, checked and in order (:mod:`.feed`). The
-studies announced from it are :mod:`airflow_dicomweb.core.arrivals.change_feed`'s."""
+"""The feeds of changes servers keep, read checked and in order: Azure's change feed (``/changefeed``,
+:mod:`.azure`) and Orthanc's REST ``/changes`` (:mod:`.orthanc`). The studies announced from them are
+:mod:`airflow_dicomweb.core.arrivals`'s."""

@@ -5,9 +5,7 @@ Opt in with the connection extra ``delete_api: orthanc``. A study, series or ins
 reused in another study is left alone), and each match is removed with ``DELETE /{studies|series|instances}/ID``.
 Orthanc deletes at once, so, like an instance delete on Google, no long-running operation is returned.
 
-``orthanc_root`` is Orthanc's REST root: by default the service root without its last path segment
-(``http://host:8042/dicom-web`` gives ``http://host:8042``), which is the same origin, so the URL policy
-lets the credentials go there.
+``orthanc_root`` is Orthanc's REST root (:func:`airflow_dicomweb.core.servers.orthanc.rest_root`).
 """
 
 from __future__ import annotations
@@ -15,22 +13,16 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from airflow_dicomweb.core.errors import DicomWebNotFoundError, DicomWebResponseError
 from airflow_dicomweb.core.http.transport import Transport
+from airflow_dicomweb.core.servers.orthanc import rest_root
 from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
 _ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}\Z")
 _KINDS = {"Study": "studies", "Series": "series", "Instance": "instances"}
 _PARENT = {"Series": "ParentStudy", "Instance": "ParentSeries"}
-
-
-def default_orthanc_root(service_root: str) -> str:
-    """Orthanc's REST root under its DICOMweb root: the service root without its last path segment."""
-    parts = urlsplit(service_root)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/").rsplit("/", 1)[0], "", ""))
 
 
 @dataclass(frozen=True)
@@ -48,7 +40,7 @@ class OrthancRestDelete:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self.root = (transport.settings.orthanc_root or default_orthanc_root(transport.base_url)).rstrip("/")
+        self.root = rest_root(transport.base_url, transport.settings.orthanc_root)
 
     def _lookup(self, uid: str, kind: str) -> list[OrthancResource]:
         reply = self.transport.request("POST", f"{self.root}/tools/lookup", data=uid.encode("ascii"))

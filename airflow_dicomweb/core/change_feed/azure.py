@@ -6,12 +6,13 @@ after ``startTime`` in order, ``offset`` entries skipped, at most ``limit`` (200
 ``State``. ``GET {service root}/changefeed/latest`` is the newest entry. The feed is immutable and ordered,
 so a reader that keeps where it stopped misses nothing and reads nothing twice.
 
-Entries are checked before use: a UID that is not one, or a timestamp that is not ISO 8601, is refused with
-the response named, and nothing past it is read.
+Entries are checked before use: one whose UID is not one, or whose timestamp is not ISO 8601, is logged with
+the response named and skipped; the entries after it are read.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from airflow_dicomweb.core.errors import DicomWebResponseError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.uids import is_valid_uid
 
+log = logging.getLogger(__name__)
 _TIMESTAMP = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?\Z")
 
 
@@ -109,7 +111,12 @@ class ChangeFeed:
                 )
             where = f"GET {self.transport.redact(url)} (offset {offset})"
             for item in body:
-                yield parse_entry(item, where)
+                try:
+                    entry = parse_entry(item, where)
+                except DicomWebResponseError as exc:  # one bad entry stops nothing
+                    log.warning("change feed: entry skipped: %s", exc)
+                    continue
+                yield entry
             offset += len(body)
             if len(body) < params["limit"]:  # type: ignore[operator]
                 return

@@ -1,0 +1,52 @@
+"""One poll of a watcher, as the trigger and ``dicomweb watch`` both make it: the source chosen by name, the
+stored cursor read back (an unreadable one starts a new baseline, said so), the poll, and the log line of a
+baseline just taken."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_dicomweb.core import arrivals
+from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
+
+if TYPE_CHECKING:
+    from airflow_dicomweb.core.client import DicomWebApi
+
+
+@dataclass(frozen=True)
+class WatchPoll:
+    """What one poll gave: the announcements, the cursor after them, and what to log."""
+
+    announcements: list[dict[str, Any]]
+    cursor: Cursor
+    #: The log line of a baseline taken by this poll ("" if none).
+    baseline: str
+    #: Why a stored cursor could not be read ("" if it could, or there was none).
+    unreadable: str
+
+
+def poll_once(
+    client: DicomWebApi,
+    source_name: str,
+    options: WatchOptions,
+    stored: Cursor | dict[str, Any] | None,
+    now: dt.datetime | None = None,
+) -> WatchPoll:
+    """One poll of the source called ``source_name`` (``auto``: the server profile's) from ``stored`` (a
+    cursor, its JSON form, or None for a first poll)."""
+    source = arrivals.source_for(source_name, client)
+    unreadable = ""
+    cursor: Cursor | None
+    if isinstance(stored, dict):
+        try:
+            cursor = source.cursor_from_json(stored)
+        except ValueError as exc:
+            unreadable, cursor = str(exc), None
+    else:
+        cursor = stored
+    current = cursor if cursor is not None else source.new_cursor()
+    new, after = source.poll(current, options, now or dt.datetime.now(dt.UTC))
+    baseline = "" if current.started else source.baseline(after, options)
+    return WatchPoll(new, after, baseline, unreadable)
