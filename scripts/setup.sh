@@ -4,9 +4,10 @@
 # with the provider (editable), Airflow at the tested version with the stack's extras and the versions the
 # suite was verified with (deploy/constraints.txt), the S3 pieces (the amazon provider's s3fs, moto's S3
 # server), OpenLineage, and the test tools; and tiny_pacs, a second real DICOMweb server, in its own virtualenv
-# (.test-env/tiny-pacs) so that its dependencies never meet Airflow's; and the oldest google-auth this package
-# allows, and 2.62 (the one release that looks up regional access boundaries by default), each in a folder of
-# .test-env/ that a test puts ahead of .venv's. Safe to run again.
+# (.test-env/tiny-pacs) so that its dependencies never meet Airflow's; Azurite (the Azure Storage emulator, from
+# npm) in .test-env/azurite; and the oldest google-auth this package allows, and 2.62 (the one release that
+# looks up regional access boundaries by default), each in a folder of .test-env/ that a test puts ahead of
+# .venv's. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +43,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,azure,aws]' \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,azure,aws,google]' \
     "apache-airflow[celery,postgres]==$AIRFLOW_VERSION" apache-airflow-providers-fab \
     "apache-airflow-providers-amazon[s3fs]" apache-airflow-providers-openlineage "moto[server]" \
     -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
@@ -56,6 +57,20 @@ echo "setup: installing tiny_pacs with its DICOMweb front-end into $TINY_PACS"
 "$TINY_PACS/bin/python" -m pip install -q --disable-pip-version-check \
     "tiny-pacs[dicomweb]==0.4.1" "tiny-pacs-dicomweb==0.1.0" -c tests/tiny-pacs-constraints.txt 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+AZURITE=.test-env/azurite
+if [ ! -x "$AZURITE/node_modules/.bin/azurite-queue" ]; then
+    if ! command -v npm >/dev/null; then
+        echo "setup: installing npm (apt-get), for Azurite, the Azure Storage emulator the tests start"
+        SUDO=""
+        if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "setup: installing Azurite (the Azure Storage emulator, from npm) into $AZURITE"
+    mkdir -p "$AZURITE"
+    (cd "$AZURITE" && npm install --no-audit --no-fund --silent azurite@3.37.0 >/dev/null)
+fi
 
 for version in 2.29.0 2.62.2; do
     target=".test-env/google-auth-$version"

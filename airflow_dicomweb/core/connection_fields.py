@@ -1,6 +1,6 @@
 """The connection's extras, declared once: what each is called on the form, what it means, its type and its
 default. The fields every connection has are here; each auth type declares its own in its module
-(``AuthType.fields``). The connection form and the settings both read :func:`table`.
+(``AuthType.fields``), and each source of study arrivals its own (``ArrivalSource.fields``). The connection form and the settings both read :func:`table`.
 """
 
 from __future__ import annotations
@@ -181,11 +181,25 @@ def _common() -> tuple[ConnectionField, ...]:
 
 
 def table() -> dict[str, ConnectionField]:
-    """Every extra a connection may carry, by name: the common ones, then each auth type's."""
-    from airflow_dicomweb.core import auth
+    """Every extra a connection may carry, by name: the common ones, then each auth type's, then each
+    source of study arrivals'."""
+    from airflow_dicomweb.core import arrivals, auth
 
     fields = {f.name: f for f in _common()}
     for name in auth.names():
         for one in auth.auth_type(name).fields:
             fields.setdefault(one.name, one)
+    for name in arrivals.names():
+        for one in arrivals.source_type(name).fields:
+            fields.setdefault(one.name, one)
     return fields
+
+
+def source_fields() -> tuple[str, ...]:
+    """The names of the extras the sources of study arrivals declare, but their secrets (which reach them
+    as ``settings.secret_extras``, as every secret does)."""
+    from airflow_dicomweb.core import arrivals
+
+    return tuple(
+        one.name for name in arrivals.names() for one in arrivals.source_type(name).fields if not one.secret
+    )

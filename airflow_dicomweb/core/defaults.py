@@ -37,6 +37,8 @@ DELETE_APIS = ("dicomweb", "orthanc", "dcm4chee")
 REJECTION_CODE = "113039^DCM"
 #: Google's API root and version, for a store named by its parts.
 GOOGLE_API_ROOT = "https://healthcare.googleapis.com"
+#: Where the google-pubsub source pulls its notifications.
+PUBSUB_API_ROOT = "https://pubsub.googleapis.com"
 GOOGLE_API_VERSION = "v1"
 
 # --- store (STOW-RS) ------------------------------------------------------------------------------------
@@ -79,6 +81,13 @@ CLI_ARRIVAL_POLL_INTERVAL = 5.0
 #: for the next poll, so one poll's time and memory stay bounded after a long outage.
 CHANGE_FEED_PAGE = 200
 CHANGE_FEED_MAX_PER_POLL = 20_000
+#: Push sources: messages asked for per receive (Azure's and SQS's most is 32 and 10; each queue caps it),
+#: received at most per poll, and held at most while their studies settle (the rest wait in the queue).
+PUSH_BATCH = 32
+PUSH_MAX_PER_POLL = 5_000
+PUSH_MAX_HELD = 100_000
+#: A held message's visibility timeout (ack deadline) is twice settle_seconds plus this.
+PUSH_VISIBILITY_MARGIN = 300
 #: Orthanc's ``/changes`` entries per request; at most CHANGE_FEED_MAX_PER_POLL are read per poll.
 ORTHANC_CHANGES_PAGE = 1000
 

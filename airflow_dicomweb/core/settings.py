@@ -48,6 +48,8 @@ class DicomWebSettings:
     #: The extras the auth type declares (``AuthType.fields``), as the connection sets them; the Airflow
     #: layer may add others its auth type reads (a credentials source).
     auth_fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The extras the sources of study arrivals declare (``ArrivalSource.fields``), as the connection sets them.
+    source_fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: Every extra some auth type declares secret, wherever it is set (redacted whichever auth type is used).
     secret_extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
@@ -168,6 +170,11 @@ class DicomWebSettings:
                 _parse_bool(extras.get("transfer_syntax_fallback"), "transfer_syntax_fallback")
             ),
             auth_fields=auth_type(auth).fields_from(extras),
+            source_fields={
+                name: extras[name]
+                for name in connection_fields.source_fields()
+                if extras.get(name) not in (None, "")
+            },
             secret_extras={
                 name: extras[name]
                 for name, declared in connection_fields.table().items()

@@ -20,7 +20,8 @@ from airflow_dicomweb.triggers.base import connected
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
 #: Where arrivals are read: ``auto`` (the source the server profile names), or a source of
-#: :mod:`airflow_dicomweb.core.arrivals` (``search``, ``change-feed``, ``orthanc-changes``).
+#: :mod:`airflow_dicomweb.core.arrivals` (``search``, ``change-feed``, ``orthanc-changes``,
+#: ``azure-event-grid``, ``aws-eventbridge``, ``google-pubsub``).
 SOURCES = (arrivals.AUTO, *arrivals.names())
 
 
@@ -46,7 +47,8 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
     - ``source``: ``auto`` (default) is the source the server profile names: Azure's change feed
       (``server: azure``) and Orthanc's ``/changes`` (``server: orthanc``), exact and with no date window
       (``lookback_days`` is then how long an announced study is remembered), QIDO-RS searches elsewhere;
-      ``search``, ``change-feed`` or ``orthanc-changes`` insists on one.
+      ``search``, ``change-feed`` or ``orthanc-changes`` insists on one; ``azure-event-grid``,
+      ``aws-eventbridge`` and ``google-pubsub`` read the events a cloud pushes to a queue (set up in the connection's extras).
 
     The cursor (where the source stands, and each study's progress) is kept in Airflow's asset state store when the
     triggerer provides one (Airflow 3.3+, one watched asset), so a restart neither loses the studies that

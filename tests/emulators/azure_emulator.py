@@ -7,6 +7,10 @@ API documents them:
 - the change feed: every instance stored or deleted through the emulator is an entry (``Sequence``,
   ``Action``, ``Timestamp``, ``State``, the UIDs); ``GET /changefeed?startTime&endTime&offset&limit`` (limit
   1 to 200, else 400; ``startTime`` inclusive) and ``GET /changefeed/latest``;
+- Event Grid: with ``event_queue`` set (an azure-storage-queue ``QueueClient``, Azurite's in the tests), each
+  instance stored is a ``Microsoft.HealthcareApis.DicomImageCreated`` event (Event Grid schema: ``id``,
+  ``eventType``, ``eventTime``, ``data`` with ``partitionName``, the three UIDs, ``serviceHostName`` and
+  ``sequenceNumber``), base64-encoded JSON, one per message, as a Storage-queue subscription delivers it;
 - a study delete, done at once (204), through Orthanc's REST API;
 - export (``POST /export``, identifiers to an ``azureblob`` container, a local folder stands for it): 202 with
   ``{"id", "href"}``, then ``GET /operations/{id}``, 202 while it runs and 200 once over, with ``status``,
@@ -16,6 +20,7 @@ A test double, not Azure."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -35,6 +40,7 @@ class AzureEmulator:
     def __init__(self, orthanc, token_lifetime: float = 3600, blob_root: Path | None = None) -> None:
         self.orthanc = orthanc
         self.feed: list[dict] = []
+        self.event_queue = None  # an azure-storage-queue QueueClient: Event Grid's deliveries
         self.operations: dict[str, dict] = {}
         self.blob_root = blob_root
         self.export_delay = 0.05  # seconds per instance, so that a poll sees the export running
@@ -152,6 +158,37 @@ class AzureEmulator:
                     "_at": now.isoformat(),
                 }
             )
+            entry = self.feed[-1]
+        if self.event_queue is not None:
+            self._publish(entry, now)
+
+    def _publish(self, entry: dict, now: dt.datetime) -> None:
+        """Event Grid's event for a feed entry, into the Storage queue."""
+        kind = "DicomImageCreated" if entry["Action"] == "create" else "DicomImageDeleted"
+        event = {
+            "id": secrets.token_hex(16),
+            "topic": "/subscriptions/s/resourceGroups/g/providers/Microsoft.HealthcareApis/workspaces/w",
+            "subject": f"{self.host}/{entry['StudyInstanceUid']}/{entry['SeriesInstanceUid']}/"
+            f"{entry['SopInstanceUid']}",
+            "eventType": f"Microsoft.HealthcareApis.{kind}",
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
+            "data": {
+                "partitionName": "Microsoft.Default",
+                "imageStudyInstanceUid": entry["StudyInstanceUid"],
+                "imageSeriesInstanceUid": entry["SeriesInstanceUid"],
+                "imageSopInstanceUid": entry["SopInstanceUid"],
+                "serviceHostName": self.host,
+                "sequenceNumber": entry["Sequence"],
+            },
+            "dataVersion": "1",
+            "metadataVersion": "1",
+        }
+        self.event_queue.send_message(base64.b64encode(json.dumps(event).encode()).decode())
+
+    @property
+    def host(self) -> str:
+        """The DICOM service's host name, as its events name it."""
+        return urlsplit(self.dicom.dicomweb_url).hostname or ""
 
     def _changefeed(self, query: dict[str, str]):
         def parsed(value: str) -> dt.datetime:

@@ -18,6 +18,9 @@ statement); it is not Google, and it is used only by the tests:
 * Delete: a study or series delete returns a long-running operation and deletes through Orthanc's REST API
   in the background; the operation has no ``done`` while running; a test can make it slow or failing.
   An instance delete answers ``{}``.
+* Pub/Sub notifications: with ``notify`` set (a callable, the Pub/Sub fake's ``publish``), each instance
+  stored is published as its DICOMweb path (``projects/.../dicomStores/S/dicomWeb/studies/X/series/Y/
+  instances/Z``), as a store's notification config does.
 * Faults: ``inject(status, count)`` answers the next requests with 429/503 (and ``Retry-After``).
 """
 
@@ -99,6 +102,7 @@ class GoogleEmulator:
         self.project, self.location, self.dataset, self.dicom_store = project, location, dataset, dicom_store
         self.token_lifetime = token_lifetime
         self.public_keys: dict[str, tuple[str, rsa.RSAPublicKey]] = {}  # key id -> (email, key)
+        self.notify = None  # a Pub/Sub fake's publish(data): the store's notifications
         self.tokens: dict[str, float] = {}  # token -> expiry
         self.token_requests = 0
         self.storage_classes: dict[str, str] = {}
@@ -252,24 +256,9 @@ class GoogleEmulator:
 
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return refuse("unsupported grant_type")
-        try:
-            header_b64, claims_b64, signature_b64 = form["assertion"].split(".")
-            header = json.loads(b64url_decode(header_b64))
-            claims = json.loads(b64url_decode(claims_b64))
-        except (KeyError, ValueError):
-            return refuse("malformed assertion")
-        if header.get("alg") != "RS256" or header.get("kid") not in self.public_keys:
-            return refuse("unknown key")
-        email, public_key = self.public_keys[header["kid"]]
-        try:
-            public_key.verify(
-                b64url_decode(signature_b64),
-                f"{header_b64}.{claims_b64}".encode(),
-                padding.PKCS1v15(),
-                hashes.SHA256(),
-            )
-        except Exception:
-            return refuse("invalid JWT signature")
+        why, email, claims = self.verify_jwt(form.get("assertion", ""))
+        if why:
+            return refuse(why)
         now = time.time()
         if claims.get("iss") != email or claims.get("aud") != TOKEN_AUDIENCE:
             return refuse("wrong issuer or audience")
@@ -285,6 +274,29 @@ class GoogleEmulator:
                 {"access_token": self._issue(), "expires_in": self.token_lifetime, "token_type": "Bearer"}
             ).encode(),
         )
+
+    def verify_jwt(self, token: str) -> tuple[str, str, dict]:
+        """A JWT signed by one of the service accounts' keys: (why it is refused, or "", its email, its
+        claims)."""
+        try:
+            header_b64, claims_b64, signature_b64 = token.split(".")
+            header = json.loads(b64url_decode(header_b64))
+            claims = json.loads(b64url_decode(claims_b64))
+        except ValueError:
+            return "malformed assertion", "", {}
+        if header.get("alg") != "RS256" or header.get("kid") not in self.public_keys:
+            return "unknown key", "", {}
+        email, public_key = self.public_keys[header["kid"]]
+        try:
+            public_key.verify(
+                b64url_decode(signature_b64),
+                f"{header_b64}.{claims_b64}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except Exception:
+            return "invalid JWT signature", "", {}
+        return "", email, claims
 
     def _issue(self) -> str:
         token = "ya29.emulator-" + secrets.token_urlsafe(24)
@@ -492,9 +504,15 @@ class GoogleEmulator:
                 response = json.loads(data)
                 for item in (response.get("00081199") or {}).get("Value", []):
                     stored.add(item["00081155"]["Value"][0])
-            for sop_class, sop_uid, _ in to_store:
+            for sop_class, sop_uid, instance in to_store:
                 if sop_uid in stored:
                     referenced.append((sop_class, sop_uid))
+                    if self.notify is not None:  # the store's Pub/Sub notification: the instance's path
+                        header = pydicom.dcmread(io.BytesIO(instance), stop_before_pixels=True)
+                        self.notify(
+                            f"{self.dataset_path}/dicomStores/{self.dicom_store}/dicomWeb/studies/"
+                            f"{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}/instances/{sop_uid}"
+                        )
                     if storage_class:
                         self.storage_classes[sop_uid] = storage_class
                 else:

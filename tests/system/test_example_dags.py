@@ -208,9 +208,14 @@ def test_the_watcher_announces_settled_studies_and_a_triggerer_killed_mid_settle
     stack.kill_hard("triggerer")
     burst(second, "b2", 2)
     stack.restart("triggerer")
-    wait_for(
-        "the study completed while the triggerer was down", lambda: (arrivals / f"{second}.json").exists()
-    )
+    try:
+        wait_for(
+            "the study completed while the triggerer was down", lambda: (arrivals / f"{second}.json").exists()
+        )
+    except TimeoutError as exc:  # what the triggerer said, to tell why
+        raise AssertionError(
+            f"{exc}; the triggerer's log ends:\n{stack.logs_of('triggerer')[-4000:]}"
+        ) from None
     assert len(json.loads((arrivals / f"{second}.json").read_text())) == 4
     time.sleep(8)
     logs = stack.logs_of("triggerer")

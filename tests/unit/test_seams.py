@@ -145,7 +145,14 @@ def test_arrival_sources_are_modules_of_one_package_and_auto_is_the_profiles():
     from airflow_dicomweb.core.arrivals.orthanc_changes import OrthancChangesSource
     from airflow_dicomweb.core.arrivals.search import SearchSource
 
-    assert arrivals.names() == ["change-feed", "orthanc-changes", "search"]
+    assert arrivals.names() == [
+        "aws-eventbridge",
+        "azure-event-grid",
+        "change-feed",
+        "google-pubsub",
+        "orthanc-changes",
+        "search",
+    ]
     orthanc = DicomWebClient.from_url("http://127.0.0.1:1/dicom-web", server="orthanc")
     azure = DicomWebClient.from_url("https://ws-svc.dicom.azurehealthcareapis.com/v2", server="azure")
     plain = DicomWebClient.from_url("http://127.0.0.1:1/dicom-web")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from airflow_dicomweb.core.client import DicomWebApi
 
 AUTO = "auto"
-_NOT_SOURCES = {"event", "settling", "source", "watch"}
+_NOT_SOURCES = {"event", "push", "settling", "source", "watch"}
 
 
 def names() -> list[str]:
@@ -29,14 +29,19 @@ def names() -> list[str]:
     )
 
 
-def source_for(name: str, client: DicomWebApi) -> ArrivalSource:
-    """The source called ``name`` (``auto``: the one the client's server profile names), over ``client``."""
-    if name == AUTO:
-        name = client.transport.settings.profile.arrival_source
+def source_type(name: str) -> type[ArrivalSource]:
+    """The class of the source called ``name``."""
     if name not in names():
         raise DicomWebConfigError(
             f"unknown arrival source {name!r}; expected {AUTO} or one of {', '.join(names())}"
         )
     module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
     source: type[ArrivalSource] = module.SOURCE
-    return source(client)
+    return source
+
+
+def source_for(name: str, client: DicomWebApi) -> ArrivalSource:
+    """The source called ``name`` (``auto``: the one the client's server profile names), over ``client``."""
+    if name == AUTO:
+        name = client.transport.settings.profile.arrival_source
+    return source_type(name)(client)

@@ -24,13 +24,17 @@ baseline, unless ``announce_existing`` asks to read the feed from its start. One
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES, Searches, announce_settled
+from airflow_dicomweb.core.arrivals.event import (
+    DEFAULT_EVENT_ATTRIBUTES,
+    Searches,
+    announce_settled,
+    event_seconds,
+)
 from airflow_dicomweb.core.arrivals.settling import Ledger
 from airflow_dicomweb.core.arrivals.source import ArrivalSource, Cursor, WatchOptions
 from airflow_dicomweb.core.change_feed.azure import ChangeFeed
@@ -70,20 +74,6 @@ class ChangeFeedCursor:
         return cls(start, list(read), Ledger.from_json(data.get("ledger")), bool(data.get("started")))
 
 
-_ISO = re.compile(r"\A([^.Z+]+?)(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?\Z")
-
-
-def _seconds(timestamp: str) -> float:
-    """An entry's ISO 8601 Timestamp (checked by the feed's reader; Azure gives 7 digits of a second) as
-    seconds since the epoch, UTC where it names no offset."""
-    match = _ISO.match(timestamp)
-    if match is None:
-        raise ValueError(f"not an ISO 8601 timestamp: {timestamp[:40]!r}")
-    whole, fraction, offset = match.groups()
-    moment = dt.datetime.fromisoformat(whole + ("+00:00" if offset in (None, "Z") else offset))
-    return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
-
-
 def poll_change_feed(
     feed: ChangeFeed,
     qido: Searches,
@@ -121,10 +111,10 @@ def poll_change_feed(
         else:
             start_time, read_at_start = entry.timestamp, {entry.sequence}
         if entry.action == "create":  # a clock ahead of ours delays, never hastens
-            ledger.saw_instance(entry.study_instance_uid, min(_seconds(entry.timestamp), at))
+            ledger.saw_instance(entry.study_instance_uid, min(event_seconds(entry.timestamp), at))
     new = announce_settled(ledger, qido, at, settle_seconds, filters, event_attributes)
     if remember_days is not None and start_time:
-        ledger.forget_before(_seconds(start_time) - remember_days * 86400)
+        ledger.forget_before(event_seconds(start_time) - remember_days * 86400)
     return new, ChangeFeedCursor(start_time, sorted(read_at_start), ledger, started=True)
 
 

@@ -4,6 +4,8 @@ update), and the search a source asks for them."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
@@ -62,6 +64,20 @@ def summarize(item: Mapping[str, Any], attributes: Iterable[str]) -> dict[str, A
         if values:
             out[keyword] = values[0] if len(values) == 1 else values
     return out
+
+
+_ISO = re.compile(r"\A([^.Z+]+?)(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?\Z")
+
+
+def event_seconds(timestamp: str) -> float:
+    """An event's ISO 8601 time (Azure gives 7 digits of a second) as seconds since the epoch, UTC where it
+    names no offset; ValueError if it is not one."""
+    match = _ISO.match(timestamp)
+    if match is None:
+        raise ValueError(f"not an ISO 8601 timestamp: {timestamp[:40]!r}")
+    whole, fraction, offset = match.groups()
+    moment = dt.datetime.fromisoformat(whole + ("+00:00" if offset in (None, "Z") else offset))
+    return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 _INSTANCES_IN_STUDY = "00201208"  # NumberOfStudyRelatedInstances

@@ -102,7 +102,8 @@ class AzureAuth(AuthType):
     def credential_error(self, exc: BaseException, what: str, reason: str) -> DicomWebAuthError:
         return DicomWebAuthError(f"{what}: could not obtain an Entra ID token: {reason}")
 
-    def _credential(self) -> Any:
+    def credential(self) -> Any:
+        """The azure-identity credential of the connection (a client secret, or DefaultAzureCredential)."""
         identity = _identity()
         settings = self.settings
         if settings.login:
@@ -114,7 +115,7 @@ class AzureAuth(AuthType):
     def session(self) -> requests.Session:
         _identity()  # a missing extra is said before any request
         session = requests.Session()
-        session.auth = EntraToken(self._credential)
+        session.auth = EntraToken(self.credential)
         return session
 
     def issued_secrets(self, session: requests.Session) -> list[str]:
