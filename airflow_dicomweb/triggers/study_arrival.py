@@ -4,17 +4,19 @@ complete (settled), and again when it grows."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_dicomweb.core import arrivals, defaults
 from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES
+from airflow_dicomweb.core.arrivals.search import search_snapshot
 from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
-from airflow_dicomweb.core.arrivals.watch import WatchPoll, poll_once
+from airflow_dicomweb.core.arrivals.watch import WatchPoll, poll_once, settle_shared
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.triggers.base import connected
 
@@ -48,15 +50,17 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
       (``server: azure``) and Orthanc's ``/changes`` (``server: orthanc``), exact and with no date window
       (``lookback_days`` is then how long an announced study is remembered), QIDO-RS searches elsewhere;
       ``search``, ``change-feed`` or ``orthanc-changes`` insists on one; ``azure-event-grid``,
-      ``aws-eventbridge`` and ``google-pubsub`` read the events a cloud pushes to a queue (set up in the connection's extras).
+      ``aws-eventbridge`` and ``google-pubsub`` read the events a cloud pushes to a queue (set up in the
+      connection's extras). Watchers with ``source="search"`` on one connection, window and interval
+      share one poll (:meth:`shared_stream_key`).
 
-    The cursor (where the source stands, and each study's progress) is kept in Airflow's asset state store when the
-    triggerer provides one (Airflow 3.3+, one watched asset), so a restart neither loses the studies that
-    arrived meanwhile (within the window) nor announces old ones again. The cursor of a poll is saved at
-    the start of the next, once its events have reached the database: a triggerer killed in between
-    announces that poll's studies again (at least once, never lost). Without a state store, the cursor
-    lives in memory and a restart takes a new baseline. A failing poll is logged and retried at the next
-    interval: a watcher does not stop on a server outage.
+    The cursor (where the source stands, and each study's progress) is kept in Airflow's asset state
+    store when the triggerer provides one (Airflow 3.3+, one watched asset), so a restart neither loses
+    the studies that arrived meanwhile (within the window) nor announces old ones again. The cursor of a
+    poll is saved at the start of the next, once its events have reached the database: a triggerer killed
+    in between announces that poll's studies again (at least once, never lost). Without a state store,
+    the cursor lives in memory and a restart takes a new baseline. A failing poll is logged and retried
+    at the next interval: a watcher does not stop on a server outage.
     """
 
     def __init__(
@@ -152,9 +156,8 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 "the asset state store needs one watched asset: the cursor is kept in memory only"
             )
 
-    def _poll(self, client: Any, cursor: Cursor | dict[str, Any] | None) -> WatchPoll:
-        """One poll of the source (in a thread: the client is synchronous)."""
-        options = WatchOptions(
+    def _options(self) -> WatchOptions:
+        return WatchOptions(
             filters=self.filters,
             lookback_days=self.lookback_days,
             announce_existing=self.announce_existing,
@@ -162,9 +165,73 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
             page_size=self.page_size,
             settle_seconds=self.settle_seconds,
         )
-        return poll_once(client, self.source, options, cursor)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        async def polls(cursor: Cursor | dict[str, Any] | None) -> WatchPoll:
+            async with connected(self.dicomweb_conn_id) as client:
+                return await asyncio.to_thread(poll_once, client, self.source, self._options(), cursor)
+
+        async for event in self._announce(polls, None):
+            yield event
+
+    # --- one poll shared by every watcher of a server (Airflow 3.3's shared streams) -----------------
+
+    def shared_stream_key(self) -> Hashable | None:
+        """Watchers with ``source="search"`` on one connection, window and interval share one poll of the
+        window (the snapshot of every study in it, with its instance count); each settles and filters its
+        own studies from it, searching only for the ones that settled. The other sources keep a poll each
+        (their place in a feed or queue is each watcher's own)."""
+        if self.source != "search":
+            return None
+        return (
+            _CURSOR_KEY_PREFIX,
+            self.dicomweb_conn_id,
+            self.lookback_days,
+            self.page_size,
+            self.poll_interval,
+        )
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        """The shared poll: a snapshot of the window every ``poll_interval`` seconds, for ever (a failing poll
+        is logged and tried again)."""
+        trigger = cls(**kwargs)
+        while True:
+            now = dt.datetime.now(dt.UTC)
+            try:
+                async with connected(trigger.dicomweb_conn_id) as client:
+                    snapshot = await asyncio.to_thread(
+                        search_snapshot,
+                        client,
+                        now=now,
+                        lookback_days=trigger.lookback_days,
+                        page_size=trigger.page_size,
+                    )
+            except DicomWebError as exc:
+                trigger.log.warning(
+                    "shared study-arrival poll failed (next in %g s): %s", trigger.poll_interval, exc
+                )
+            else:
+                yield {"at": now.isoformat(), "studies": {uid: list(v) for uid, v in snapshot.items()}}
+            await asyncio.sleep(trigger.poll_interval)
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        async def shares(cursor: Cursor | dict[str, Any] | None) -> WatchPoll:
+            raw = await anext(shared_stream)
+            snapshot = {uid: (int(v[0]), str(v[1])) for uid, v in raw["studies"].items()}
+            now = dt.datetime.fromisoformat(raw["at"])
+            async with connected(self.dicomweb_conn_id) as client:
+                return await asyncio.to_thread(settle_shared, client, self._options(), cursor, snapshot, now)
+
+        async for event in self._announce(shares, 0):
+            yield event
+
+    async def _announce(
+        self, next_poll: Callable[[Cursor | dict[str, Any] | None], Awaitable[WatchPoll]], pause: float | None
+    ) -> AsyncIterator[TriggerEvent]:
+        """Each poll's announcements as events; the cursor of a poll that announced is kept at the start of
+        the next, once its events have been handed over; a failing poll is logged and the next one tried
+        (after ``poll_interval``, or at once with ``pause=0`` when the polls are paced by a shared stream)."""
         cursor = await self.load_cursor()
         pending: Cursor | None = None
         while True:
@@ -172,8 +239,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 await self.save_cursor(pending)
                 cursor, pending = pending, None
             try:
-                async with connected(self.dicomweb_conn_id) as client:
-                    polled = await asyncio.to_thread(self._poll, client, cursor)
+                polled = await next_poll(cursor)
             except DicomWebError as exc:
                 self.log.warning("study-arrival poll failed (next in %g s): %s", self.poll_interval, exc)
             else:
@@ -197,4 +263,4 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                 else:  # nothing announced (a baseline, or no news): keep it at once
                     await self.save_cursor(after)
                     cursor = after
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self.poll_interval if pause is None else pause)

@@ -30,6 +30,7 @@ from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.arrivals.event import (
     DEFAULT_EVENT_ATTRIBUTES,
     Searches,
+    announce_settled,
     instance_count,
     payload,
     summarize,
@@ -139,6 +140,65 @@ def poll_new_studies(
             new.append(payload(summary, announcement))
     if start is not None:  # out of the window: the server will not return them again
         seen = {uid: date for uid, date in seen.items() if uid in current or (date and date >= start)}
+        ledger.studies = {uid: p for uid, p in ledger.studies.items() if uid in seen}
+    new.sort(key=lambda s: (str(s.get("StudyDate", "")), str(s.get("StudyTime", "")), s["StudyInstanceUID"]))
+    return new, ArrivalCursor(seen=seen, ledger=ledger, started=True)
+
+
+#: What one shared poll reads for every watcher of a server: each study of the window, with its instance
+#: count and StudyDate (``""`` if none).
+Snapshot = dict[str, tuple[int, str]]
+
+
+def search_snapshot(
+    qido: Searches, *, now: dt.datetime, lookback_days: int | None, page_size: int | None = None
+) -> Snapshot:
+    """Every study of the StudyDate window, with no filter: one poll that several watchers share."""
+    query: dict[str, FilterValue] = {}
+    start = window_start(now.date(), lookback_days)
+    if start is not None:
+        query["StudyDate"] = f"{start}-"
+    asked = ["StudyInstanceUID", "StudyDate", "NumberOfStudyRelatedInstances"]
+    snapshot: Snapshot = {}
+    for item in qido.iter_search("studies", filters=query, includefield=asked, page_size=page_size):
+        uid = first_value(item, STUDY_INSTANCE_UID)
+        if isinstance(uid, str) and is_valid_uid(uid) and uid not in snapshot:
+            date = first_value(item, _STUDY_DATE)
+            snapshot[uid] = (instance_count(qido, item, uid), date if isinstance(date, str) else "")
+    return snapshot
+
+
+def settle_snapshot(
+    qido: Searches,
+    cursor: ArrivalCursor,
+    snapshot: Mapping[str, tuple[int, str]],
+    *,
+    now: dt.datetime,
+    filters: Mapping[str, FilterValue] | None = None,
+    lookback_days: int | None = defaults.ARRIVAL_LOOKBACK_DAYS,
+    announce_existing: bool = False,
+    event_attributes: Iterable[str] = DEFAULT_EVENT_ATTRIBUTES,
+    settle_seconds: float = defaults.ARRIVAL_SETTLE_SECONDS,
+) -> tuple[list[dict[str, Any]], ArrivalCursor]:
+    """One watcher's share of a shared poll: its studies that settled, judged with its ``filters`` by a
+    search of each settled study (the snapshot has every study of the window), and its cursor after them."""
+    at = now.timestamp()
+    baseline = not cursor.started and not announce_existing
+    ledger = Ledger.from_json(cursor.ledger.to_json())
+    seen = dict(cursor.seen)
+    for uid, (count, date) in snapshot.items():
+        if baseline:
+            ledger.known(uid, count, at)
+        else:
+            ledger.saw_count(uid, count, at)
+        seen.setdefault(uid, date)
+    for uid in ledger.studies.keys() - snapshot.keys():  # gone from the window or the server
+        if ledger.studies[uid].pending:
+            ledger.judge(uid, None)
+    new = announce_settled(ledger, qido, at, settle_seconds, filters, event_attributes)
+    start = window_start(now.date(), lookback_days)
+    if start is not None:
+        seen = {uid: date for uid, date in seen.items() if uid in snapshot or (date and date >= start)}
         ledger.studies = {uid: p for uid, p in ledger.studies.items() if uid in seen}
     new.sort(key=lambda s: (str(s.get("StudyDate", "")), str(s.get("StudyTime", "")), s["StudyInstanceUID"]))
     return new, ArrivalCursor(seen=seen, ledger=ledger, started=True)

@@ -105,13 +105,12 @@ class Ledger:
         return [uid for _, uid in sorted(ready)]
 
     def judge(self, uid: str, count: int | None) -> Announcement | None:
-        """A due study, with its ``count`` now (None: it no longer matches or exists): its announcement, if
-        it is new or has grown since it was last announced; nothing is pending for it afterwards."""
+        """A due study, with its ``count`` now (None: it does not match the watcher's filters, or no longer
+        exists): its announcement, if it is new or has grown since it was last announced; nothing is
+        pending for it afterwards."""
         progress = self.studies[uid]
         progress.pending = False
-        if count is None:
-            if progress.announced is None:
-                del self.studies[uid]  # a later instance starts it over
+        if count is None:  # kept, judged: judged again once more of it arrives
             return None
         progress.count = count
         before = progress.announced

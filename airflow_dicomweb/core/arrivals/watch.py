@@ -1,10 +1,11 @@
 """One poll of a watcher, as the trigger and ``dicomweb watch`` both make it: the source chosen by name, the
 stored cursor read back (an unreadable one starts a new baseline, said so), the poll, and the log line of a
-baseline just taken."""
+baseline just taken; and one watcher's share of a poll several watchers share."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,4 +50,44 @@ def poll_once(
     current = cursor if cursor is not None else source.new_cursor()
     new, after = source.poll(current, options, now or dt.datetime.now(dt.UTC))
     baseline = "" if current.started else source.baseline(after, options)
+    return WatchPoll(new, after, baseline, unreadable)
+
+
+def settle_shared(
+    client: DicomWebApi,
+    options: WatchOptions,
+    stored: Cursor | dict[str, Any] | None,
+    snapshot: Mapping[str, tuple[int, str]],
+    now: dt.datetime,
+) -> WatchPoll:
+    """One watcher's share of a poll that several share (the ``search`` source only: its snapshot of the
+    window, :func:`~.search.search_snapshot`)."""
+    from airflow_dicomweb.core.arrivals.search import ArrivalCursor, settle_snapshot
+
+    unreadable = ""
+    cursor: ArrivalCursor | None = None
+    if isinstance(stored, dict):
+        try:
+            cursor = ArrivalCursor.from_json(stored)
+        except ValueError as exc:
+            unreadable = str(exc)
+    elif isinstance(stored, ArrivalCursor):
+        cursor = stored
+    current = cursor if cursor is not None else ArrivalCursor()
+    new, after = settle_snapshot(
+        client,
+        current,
+        snapshot,
+        now=now,
+        filters=options.filters,
+        lookback_days=options.lookback_days,
+        announce_existing=options.announce_existing,
+        event_attributes=options.event_attributes,
+        settle_seconds=options.settle_seconds,
+    )
+    baseline = (
+        ""
+        if current.started
+        else f"study-arrival watcher: baseline of {len(after.seen)} studies (shared poll)"
+    )
     return WatchPoll(new, after, baseline, unreadable)
