@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 
 import pytest
 from pydicom.uid import generate_uid
@@ -217,3 +218,25 @@ def test_the_operation_trigger_and_the_command_line_poll_azure_operations(azure,
     code = cli_main(["--conn-id", "dicomweb_azure", "operation", reference["id"], "--wait", "--poll", "0.05"])
     assert code == 0
     assert f"operations/{reference['id']}: succeeded" in capsys.readouterr().err
+
+
+def test_a_study_in_bursts_is_announced_once_settled_on_the_feed_s_timestamps(azure, store_study):
+    def poll_settling(cursor):
+        with client_for(azure) as client:
+            new, after = poll_change_feed(
+                ChangeFeed(client.transport), client, cursor, now=dt.datetime.now(dt.UTC), settle_seconds=2
+            )
+        return [(s["StudyInstanceUID"], s["NumberOfStudyRelatedInstances"], s["update"]) for s in new], after
+
+    _, cursor = poll(azure, ChangeFeedCursor())
+    study = generate_uid()
+    for _ in range(3):
+        store_study(2, study=study)
+        new, cursor = poll_settling(cursor)
+        assert new == []
+        time.sleep(0.8)
+    time.sleep(1.5)
+    new, cursor = poll_settling(cursor)
+    assert new == [(study, 6, False)]
+    new, cursor = poll_settling(cursor)
+    assert new == []

@@ -275,6 +275,11 @@ def test_google_notifications_announce_a_study_once_complete_with_its_token_and_
     assert pubsub.outstanding() == 4  # until the event is handed over
     result = google_poll(result.cursor)
     assert pubsub.outstanding() == 0
+    google_burst(study, 1, tmp_path)  # a series later: an update
+    time.sleep(3.2)
+    result = google_poll(result.cursor)
+    assert seen(result.announcements) == [(study, 5, True)]
+    result = google_poll(result.cursor)
     # a message of another store, a path that is not one, and one that is not a UID: skipped, acknowledged
     pubsub.publish(
         "projects/other/locations/l/datasets/d/dicomStores/s/dicomWeb/studies/1.2/series/1.3/instances/1.4"
@@ -386,6 +391,11 @@ def test_healthimaging_events_announce_a_study_once_complete_its_uid_from_the_im
     assert seen(result.announcements) == [(study, 6, False)]
     result = aws_poll(eventbridge, result.cursor)
     assert sqs_count(eventbridge) == 0
+    aws_burst(eventbridge, study, 1, tmp_path)  # a series later: Image Set Updated, an update
+    time.sleep(3.2)
+    result = aws_poll(eventbridge, result.cursor)
+    assert seen(result.announcements) == [(study, 7, True)]
+    result = aws_poll(eventbridge, result.cursor)
     # another data store, another event type, not JSON, an image set that does not exist
     from tests.emulators import healthimaging_emulator as hi
 
