@@ -37,7 +37,14 @@ from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.storage.paths import open_read
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
-from airflow_dicomweb.core.stow.request import StowItem, failed_outcome, send_stow, stow_headers, stow_url
+from airflow_dicomweb.core.stow.request import (
+    StowItem,
+    failed_outcome,
+    log_failure,
+    send_stow,
+    stow_headers,
+    stow_url,
+)
 from airflow_dicomweb.core.stow.result import InstanceOutcome, StoreResult
 from airflow_dicomweb.core.stow.store import input_problem_outcomes
 from airflow_dicomweb.core.uids import validate_uid
@@ -159,17 +166,20 @@ class StoreJpeg:
         if method == "auto" and paths:
             # The first image tells whether the server takes the JSON form; the rest follow its answer.
             try:
-                outcomes.append(store_one(0, "auto"))
+                outcomes.append(log_failure(log, store_one(0, "auto")))
                 method = "json"
             except DicomWebHTTPError:
                 log.info(
                     "the server refused DICOM JSON with bulk data (HTTP 415); building Part 10 instances"
                 )
                 method = "part10"
-                outcomes.append(store_one(0, "part10"))
+                outcomes.append(log_failure(log, store_one(0, "part10")))
             start = 1
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow-jpeg") as pool:
-            outcomes += pool.map(lambda i: store_one(i, method), range(start, len(paths)))
+            outcomes += (
+                log_failure(log, o)
+                for o in pool.map(lambda i: store_one(i, method), range(start, len(paths)))
+            )
         head = input_problem_outcomes(problems)
         result = StoreResult(head + outcomes)
         log.info("store JPEG to %s: %s", self.transport.redact(url), result)

@@ -19,8 +19,6 @@ from airflow_dicomweb.core.storage.paths import StoragePath
 from airflow_dicomweb.core.stow.response import StowResponse, parse_stow_response, reason_meaning
 from airflow_dicomweb.core.stow.result import InstanceOutcome, Status
 
-log = logging.getLogger(__name__)
-
 #: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
 STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
 
@@ -112,8 +110,16 @@ def instance_outcome(
 
 
 def failed_outcome(item: StowItem, header: InstanceHeader | None, reason: str, **kw: Any) -> InstanceOutcome:
-    log.warning("store %s: %s", item.path, reason)
+    """A failure, not logged here: the store that collects it logs it once, under its own name (which the
+    command line quiets, listing the failures itself at the end)."""
     return instance_outcome(item, header, Status.FAILED, reason=reason, **kw)
+
+
+def log_failure(logger: logging.Logger, outcome: InstanceOutcome) -> InstanceOutcome:
+    """``outcome``, with a warning on ``logger`` if it is a failure."""
+    if outcome.status is Status.FAILED:
+        logger.warning("store %s: %s", outcome.path, outcome.reason)
+    return outcome
 
 
 def _map_response(

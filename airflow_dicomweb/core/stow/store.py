@@ -34,6 +34,7 @@ from airflow_dicomweb.core.stow.request import (
     StowItem,
     failed_outcome,
     instance_outcome,
+    log_failure,
     send_stow,
     stow_headers,
     stow_url,
@@ -119,8 +120,11 @@ class Store:
                 length = found.size if found.size is not None else size(found.location)
                 items.append(StowItem(index, found.location, length))
             except OSError as exc:
-                outcomes[index] = failed_outcome(
-                    StowItem(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
+                outcomes[index] = log_failure(
+                    log,
+                    failed_outcome(
+                        StowItem(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
+                    ),
                 )
         url = stow_url(self.transport, study_instance_uid)
         state = _StoreState(
@@ -129,11 +133,14 @@ class Store:
 
         cap = self.profile.stow_max_bytes
         for item in [i for i in items if cap is not None and i.size > cap]:
-            outcomes[item.index] = failed_outcome(
-                item,
-                None,
-                f"not sent: {item.size:,} bytes, more than one request to this server may hold "
-                f"({cap:,} bytes, server profile {self.profile.name})",
+            outcomes[item.index] = log_failure(
+                log,
+                failed_outcome(
+                    item,
+                    None,
+                    f"not sent: {item.size:,} bytes, more than one request to this server may hold "
+                    f"({cap:,} bytes, server profile {self.profile.name})",
+                ),
             )
             state.tracker.add(1, item.size)
         items = [i for i in items if cap is None or i.size <= cap]
@@ -144,7 +151,7 @@ class Store:
 
             def run(batch: list[StowItem]) -> None:
                 for index, outcome in self._store_batch(batch, url, headers, state):
-                    outcomes[index] = outcome
+                    outcomes[index] = log_failure(log, outcome)
                 state.tracker.add(len(batch), sum(i.size for i in batch))
 
             pending: set[Future] = set()
@@ -174,7 +181,7 @@ class Store:
             window = items[start : start + INSPECT_WINDOW]
             for item, (header, outcome) in zip(window, pool.map(state.inspect, window), strict=True):
                 if outcome is not None:
-                    outcomes[item.index] = outcome
+                    outcomes[item.index] = log_failure(log, outcome)
                     state.tracker.add(1, item.size)
                 elif header is not None:
                     remaining.append((item, header))
