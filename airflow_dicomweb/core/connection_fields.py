@@ -1,43 +1,13 @@
 """The connection's extras, declared once: what each is called on the form, what it means, its type and its
 default. The fields every connection has are here; each auth type declares its own in its module
-(``AuthType.fields``), and each source of study arrivals its own (``ArrivalSource.fields``). The connection form and the settings both read :func:`table`.
+(``AuthType.fields``), and each source of study arrivals its own (``ArrivalSource.fields``). :func:`table`
+gathers them for the connection form (the provider info).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from airflow_dicomweb.core import defaults
-
-
-@dataclass(frozen=True)
-class ConnectionField:
-    """One extra of the connection, and its field on the form."""
-
-    name: str
-    label: str
-    description: str
-    #: The JSON schema type: ``string``, ``number``, ``integer`` or ``boolean``.
-    kind: str = "string"
-    default: Any = None
-    #: The values a select offers (a select has a default, never ``null``).
-    choices: tuple[str, ...] = ()
-    #: ``password``, ``url``, ``json`` or ``multiline``: how the form shows it.
-    format: str | None = None
-    #: A value to redact wherever it could appear (a key, a secret).
-    secret: bool = False
-
-    def form(self) -> dict[str, Any]:
-        """The field as the provider info's ``conn-fields`` declares it."""
-        schema: dict[str, Any] = {"type": self.kind if self.choices else [self.kind, "null"]}
-        if self.choices:
-            schema["enum"] = list(self.choices)
-        if self.default is not None:
-            schema["default"] = self.default
-        if self.format:
-            schema["format"] = self.format
-        return {"label": self.label, "description": self.description, "schema": schema}
+from airflow_dicomweb.core.connection_field import ConnectionField
 
 
 def _common() -> tuple[ConnectionField, ...]:
@@ -193,13 +163,3 @@ def table() -> dict[str, ConnectionField]:
         for one in arrivals.source_type(name).fields:
             fields.setdefault(one.name, one)
     return fields
-
-
-def source_fields() -> tuple[str, ...]:
-    """The names of the extras the sources of study arrivals declare, but their secrets (which reach them
-    as ``settings.secret_extras``, as every secret does)."""
-    from airflow_dicomweb.core import arrivals
-
-    return tuple(
-        one.name for name in arrivals.names() for one in arrivals.source_type(name).fields if not one.secret
-    )

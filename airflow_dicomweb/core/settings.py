@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from airflow_dicomweb.core import connection_fields, defaults
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.auth import auth_type
 from airflow_dicomweb.core.auth import names as auth_names
 from airflow_dicomweb.core.auth import resolve as resolve_auth_type
@@ -48,8 +48,9 @@ class DicomWebSettings:
     #: The extras the auth type declares (``AuthType.fields``), as the connection sets them; the Airflow
     #: layer may add others its auth type reads (a credentials source).
     auth_fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    #: The extras the sources of study arrivals declare (``ArrivalSource.fields``), as the connection sets them.
-    source_fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: Every extra as the connection sets it: a source of study arrivals reads its own (``ArrivalSource.fields``)
+    #: from here, and registers any secret among them with the transport's redactor before it uses it.
+    extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: Every extra some auth type declares secret, wherever it is set (redacted whichever auth type is used).
     secret_extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
     limits: ResponseLimits = field(default_factory=ResponseLimits)
@@ -170,15 +171,12 @@ class DicomWebSettings:
                 _parse_bool(extras.get("transfer_syntax_fallback"), "transfer_syntax_fallback")
             ),
             auth_fields=auth_type(auth).fields_from(extras),
-            source_fields={
-                name: extras[name]
-                for name in connection_fields.source_fields()
-                if extras.get(name) not in (None, "")
-            },
+            extras=dict(extras),
             secret_extras={
-                name: extras[name]
-                for name, declared in connection_fields.table().items()
-                if declared.secret and extras.get(name) not in (None, "")
+                one.name: extras[one.name]
+                for name in auth_names()
+                for one in auth_type(name).fields
+                if one.secret and extras.get(one.name) not in (None, "")
             },
             limits=_parse_limits(extras),
             delete_api=_auto(extras.get("delete_api")),

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from airflow_dicomweb.core.arrivals.event import event_seconds
 from airflow_dicomweb.core.arrivals.push import Delivery, InstanceStored, PushSource, Queue
-from airflow_dicomweb.core.connection_fields import ConnectionField
+from airflow_dicomweb.core.connection_field import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebConfigError
 from airflow_dicomweb.core.uids import is_valid_uid
 
@@ -96,7 +96,7 @@ class AwsEventBridgeSource(PushSource):
     )
 
     def where(self) -> str:
-        return str(self.client.transport.settings.source_fields.get("eventbridge_queue_url") or "")
+        return str(self.client.transport.settings.extras.get("eventbridge_queue_url") or "")
 
     def _botocore_client(self, service: str, endpoint: str | None) -> Any:
         from botocore.config import Config
@@ -168,7 +168,7 @@ class AwsEventBridgeSource(PushSource):
         """The StudyInstanceUID of the image set's DICOM metadata (``GetImageSetMetadata``)."""
         from botocore.exceptions import ClientError
 
-        endpoint = self.client.transport.settings.source_fields.get("medical_imaging_endpoint")
+        endpoint = self.client.transport.settings.extras.get("medical_imaging_endpoint")
         client = self._botocore_client("medical-imaging", str(endpoint) if endpoint else None)
         try:  # any other failure fails the poll: the message comes back, nothing is lost
             answer = client.get_image_set_metadata(datastoreId=datastore, imageSetId=image_set)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from airflow_dicomweb.core.arrivals.event import event_seconds
 from airflow_dicomweb.core.arrivals.push import Delivery, InstanceStored, PushSource, Queue
-from airflow_dicomweb.core.connection_fields import ConnectionField
+from airflow_dicomweb.core.connection_field import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebConfigError
 from airflow_dicomweb.core.uids import is_valid_uid
 
@@ -120,7 +120,7 @@ class AzureEventGridSource(PushSource):
     )
 
     def where(self) -> str:
-        return str(self.client.transport.settings.source_fields.get("event_grid_queue_url") or "")
+        return str(self.client.transport.settings.extras.get("event_grid_queue_url") or "")
 
     def open_queue(self) -> Queue:
         settings = self.client.transport.settings
@@ -129,8 +129,9 @@ class AzureEventGridSource(PushSource):
             raise DicomWebConfigError(
                 "source azure-event-grid needs the connection extra event_grid_queue_url"
             )
-        key = settings.secret_extras.get("event_grid_queue_key")
+        key = settings.extras.get("event_grid_queue_key")
         if key:
+            self.client.transport.redactor.add(str(key))  # a secret: out of every message from here on
             from azure.core.credentials import AzureNamedKeyCredential
 
             credential: Any = AzureNamedKeyCredential(_account_name(url), str(key))

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.arrivals.push import Delivery, InstanceStored, PushSource, Queue
-from airflow_dicomweb.core.connection_fields import ConnectionField
+from airflow_dicomweb.core.connection_field import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebConfigError
 from airflow_dicomweb.core.uids import is_valid_uid
 
@@ -106,7 +106,7 @@ class GooglePubSubSource(PushSource):
     )
 
     def where(self) -> str:
-        return str(self.client.transport.settings.source_fields.get("pubsub_subscription") or "")
+        return str(self.client.transport.settings.extras.get("pubsub_subscription") or "")
 
     def open_queue(self) -> Queue:
         from airflow_dicomweb.core.auth.google import google_credentials
@@ -120,7 +120,7 @@ class GooglePubSubSource(PushSource):
             )
         if settings.auth_type != "google":
             raise DicomWebConfigError("source google-pubsub reads with the connection's Google credentials")
-        api_root = str(settings.source_fields.get("pubsub_api_root") or defaults.PUBSUB_API_ROOT)
+        api_root = str(settings.extras.get("pubsub_api_root") or defaults.PUBSUB_API_ROOT)
         return PubSubSubscription(subscription, google_credentials(settings), api_root)
 
     def read(self, delivery: Delivery) -> InstanceStored | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.arrivals.event import DEFAULT_EVENT_ATTRIBUTES
-from airflow_dicomweb.core.connection_fields import ConnectionField
+from airflow_dicomweb.core.connection_field import ConnectionField
 from airflow_dicomweb.core.qido.query import FilterValue
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ class ArrivalSource:
 
     #: The trigger's ``source`` value (the module's name, with ``-`` for ``_``).
     name: ClassVar[str] = ""
-    #: The connection extras it reads (a push source's queue); they reach it as ``settings.source_fields``.
+    #: The connection extras it reads (a push source's queue), from ``settings.extras``; a secret among them
+    #: is registered with the transport's redactor before it is used.
     fields: ClassVar[tuple[ConnectionField, ...]] = ()
 
     def __init__(self, client: DicomWebApi) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.connection_fields import ConnectionField
+from airflow_dicomweb.core.connection_field import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import requests
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.auth import AuthType
-from airflow_dicomweb.core.connection_fields import ConnectionField
+from airflow_dicomweb.core.connection_field import ConnectionField
 from airflow_dicomweb.core.errors import DicomWebAuthError, DicomWebConfigError
 
 if TYPE_CHECKING:
