@@ -95,6 +95,11 @@ class AwsEventBridgeSource(PushSource):
         ),
     )
 
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._metadata_client: Any = None
+        self._studies: dict[str, str] = {}  # image set id -> StudyInstanceUID, for this poll
+
     def where(self) -> str:
         return str(self.client.transport.settings.extras.get("eventbridge_queue_url") or "")
 
@@ -156,7 +161,9 @@ class AwsEventBridgeSource(PushSource):
         image_set = detail.get("imagesetId") or detail.get("imageSetId")
         if not isinstance(image_set, str) or not _ID.match(image_set):
             raise ValueError(f"an event with no valid image set id ({str(image_set)[:40]!r})")
-        study = self._study_of(datastore, image_set)
+        if image_set not in self._studies:  # an image set's Created and Updated events read it once a poll
+            self._studies[image_set] = self._study_of(datastore, image_set)
+        study = self._studies[image_set]
         when = event.get("time")
         try:
             at = event_seconds(when) if isinstance(when, str) else None
@@ -168,17 +175,18 @@ class AwsEventBridgeSource(PushSource):
         """The StudyInstanceUID of the image set's DICOM metadata (``GetImageSetMetadata``)."""
         from botocore.exceptions import ClientError
 
-        endpoint = self.client.transport.settings.extras.get("medical_imaging_endpoint")
-        client = self._botocore_client("medical-imaging", str(endpoint) if endpoint else None)
+        if self._metadata_client is None:  # one client a poll (the source lives for one poll)
+            endpoint = self.client.transport.settings.extras.get("medical_imaging_endpoint")
+            self._metadata_client = self._botocore_client(
+                "medical-imaging", str(endpoint) if endpoint else None
+            )
         try:  # any other failure fails the poll: the message comes back, nothing is lost
-            answer = client.get_image_set_metadata(datastoreId=datastore, imageSetId=image_set)
+            answer = self._metadata_client.get_image_set_metadata(datastoreId=datastore, imageSetId=image_set)
             body = answer["imageSetMetadataBlob"].read(_MAX_METADATA + 1)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
             raise ValueError(f"image set {image_set} is gone") from None
-        finally:
-            client.close()
         if answer.get("contentEncoding") == "gzip" or body[:2] == b"\x1f\x8b":
             inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:

@@ -69,16 +69,6 @@ class AzureStorageQueue:
         self.client.close()
 
 
-def _account_name(queue_url: str) -> str:
-    """The storage account of a queue URL: its host's first label, or, on an emulator's IP host, the path's
-    first segment (``http://127.0.0.1:10001/devstoreaccount1/queue``)."""
-    parts = urlsplit(queue_url)
-    host = parts.hostname or ""
-    if host.replace(".", "").isdigit() or host == "localhost":
-        return parts.path.strip("/").split("/")[0]
-    return host.split(".")[0]
-
-
 def _event(body: bytes) -> dict[str, Any]:
     """The event of a message: its JSON, or the JSON of its base64; one event, or a list of one."""
     text = body.strip()
@@ -130,11 +120,10 @@ class AzureEventGridSource(PushSource):
                 "source azure-event-grid needs the connection extra event_grid_queue_url"
             )
         key = settings.extras.get("event_grid_queue_key")
+        credential: Any
         if key:
             self.client.transport.redactor.add(str(key))  # a secret: out of every message from here on
-            from azure.core.credentials import AzureNamedKeyCredential
-
-            credential: Any = AzureNamedKeyCredential(_account_name(url), str(key))
+            credential = str(key)  # the SDK pairs an account key with the account its URL names
         else:
             make = getattr(self.client.transport.auth, "credential", None)
             if make is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_dicomweb.core import arrivals
-from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
+from airflow_dicomweb.core.arrivals.source import ArrivalSource, Cursor, WatchOptions
 
 if TYPE_CHECKING:
     from airflow_dicomweb.core.client import DicomWebApi
@@ -28,6 +28,17 @@ class WatchPoll:
     unreadable: str
 
 
+def _current(source: ArrivalSource, stored: Cursor | dict[str, Any] | None) -> tuple[Cursor, str]:
+    """The cursor to poll from: ``stored`` read back by ``source`` (a new one if there is none, or if it
+    cannot be read, with why)."""
+    if isinstance(stored, dict):
+        try:
+            return source.cursor_from_json(stored), ""
+        except ValueError as exc:
+            return source.new_cursor(), str(exc)
+    return (stored if stored is not None else source.new_cursor()), ""
+
+
 def poll_once(
     client: DicomWebApi,
     source_name: str,
@@ -38,16 +49,7 @@ def poll_once(
     """One poll of the source called ``source_name`` (``auto``: the server profile's) from ``stored`` (a
     cursor, its JSON form, or None for a first poll)."""
     source = arrivals.source_for(source_name, client)
-    unreadable = ""
-    cursor: Cursor | None
-    if isinstance(stored, dict):
-        try:
-            cursor = source.cursor_from_json(stored)
-        except ValueError as exc:
-            unreadable, cursor = str(exc), None
-    else:
-        cursor = stored
-    current = cursor if cursor is not None else source.new_cursor()
+    current, unreadable = _current(source, stored)
     new, after = source.poll(current, options, now or dt.datetime.now(dt.UTC))
     baseline = "" if current.started else source.baseline(after, options)
     return WatchPoll(new, after, baseline, unreadable)
@@ -62,18 +64,11 @@ def settle_shared(
 ) -> WatchPoll:
     """One watcher's share of a poll that several share (the ``search`` source only: its snapshot of the
     window, :func:`~.search.search_snapshot`)."""
-    from airflow_dicomweb.core.arrivals.search import ArrivalCursor, settle_snapshot
+    from airflow_dicomweb.core.arrivals.search import ArrivalCursor, SearchSource, settle_snapshot
 
-    unreadable = ""
-    cursor: ArrivalCursor | None = None
-    if isinstance(stored, dict):
-        try:
-            cursor = ArrivalCursor.from_json(stored)
-        except ValueError as exc:
-            unreadable = str(exc)
-    elif isinstance(stored, ArrivalCursor):
-        cursor = stored
-    current = cursor if cursor is not None else ArrivalCursor()
+    source = SearchSource(client)
+    current, unreadable = _current(source, stored)
+    assert isinstance(current, ArrivalCursor)
     new, after = settle_snapshot(
         client,
         current,
@@ -85,9 +80,5 @@ def settle_shared(
         event_attributes=options.event_attributes,
         settle_seconds=options.settle_seconds,
     )
-    baseline = (
-        ""
-        if current.started
-        else f"study-arrival watcher: baseline of {len(after.seen)} studies (shared poll)"
-    )
+    baseline = "" if current.started else source.baseline(after, options)
     return WatchPoll(new, after, baseline, unreadable)
