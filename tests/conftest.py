@@ -50,6 +50,24 @@ def tiny_pacs():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def orthanc_dest():
+    """A second real Orthanc: the other archive of a copy between two services."""
+    try:
+        server = OrthancServer()
+    except OrthancMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean_orthanc_dest(orthanc_dest):
+    orthanc_dest.wipe()
+    return orthanc_dest
+
+
 @pytest.fixture
 def clean_orthanc(orthanc):
     orthanc.wipe()

@@ -16,6 +16,9 @@ from airflow_dicomweb.core.settings import DicomWebSettings
 ENV_URL = "DICOMWEB_URL"
 ENV_PASSWORD = "DICOMWEB_PASSWORD"
 ENV_TOKEN = "DICOMWEB_TOKEN"
+#: The destination's secrets, for ``copy``.
+ENV_TO_PASSWORD = "DICOMWEB_TO_PASSWORD"
+ENV_TO_TOKEN = "DICOMWEB_TO_TOKEN"
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +41,9 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         help="an extra request header (repeatable); put no secret here, use the environment",
     )
     group.add_argument("--delete-api", choices=["dicomweb", "orthanc"], help="how deletes are made")
+    group.add_argument(
+        "--server", metavar="NAME", help="the server profile (orthanc, tiny-pacs, ...; default: auto)"
+    )
     tls = parser.add_argument_group("TLS, timeouts and retries (as the connection's extras)")
     tls.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
     tls.add_argument("--ca-bundle", help="verify the server with this CA bundle")
@@ -76,6 +82,8 @@ def _extras(args: argparse.Namespace) -> dict[str, Any]:
         extra["max_response_mib"] = args.max_response_mib
     if args.delete_api:
         extra["delete_api"] = args.delete_api
+    if args.server:
+        extra["server"] = args.server
     headers = {}
     for header in args.header:
         name, sep, value = header.partition(":")
@@ -87,13 +95,36 @@ def _extras(args: argparse.Namespace) -> dict[str, Any]:
     return extra
 
 
-def _password(login: str) -> str:
-    password = os.environ.get(ENV_PASSWORD)
+def _password(login: str, variable: str = ENV_PASSWORD, option: str = "--user") -> str:
+    password = os.environ.get(variable)
     if password is not None:
         return password
     if sys.stdin.isatty():
         return getpass.getpass(f"password for {login}: ")
-    raise DicomWebConfigError(f"--user {login} needs a password: set ${ENV_PASSWORD}")
+    raise DicomWebConfigError(f"{option} {login} needs a password: set ${variable}")
+
+
+def destination_settings(args: argparse.Namespace, url: str | None) -> DicomWebSettings:
+    """The settings of a copy's destination: ``url`` (or ``--to-conn-id``), with ``--to-user`` and
+    ``$DICOMWEB_TO_PASSWORD``, or ``$DICOMWEB_TO_TOKEN``; TLS, timeouts and retries as for the source. No
+    ``--header`` goes there: it may carry the source's secrets."""
+    extra = {k: v for k, v in _extras(args).items() if k not in ("headers", "delete_api", "server")}
+    if args.to_server:
+        extra["server"] = args.to_server
+    if args.to_conn_id:
+        if url is not None:
+            raise DicomWebConfigError("name the destination once: DEST or --to-conn-id")
+        return _from_airflow(args.to_conn_id, extra)
+    token = os.environ.get(ENV_TO_TOKEN)
+    if args.to_user:
+        password = _password(args.to_user, ENV_TO_PASSWORD, "--to-user")
+        return DicomWebSettings.from_connection_fields(
+            host=url, login=args.to_user, password=password, extra=extra
+        )
+    if token:
+        extra["auth_type"] = "bearer"
+        return DicomWebSettings.from_connection_fields(host=url, password=token, extra=extra)
+    return DicomWebSettings.from_connection_fields(host=url, extra=extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> DicomWebSettings:

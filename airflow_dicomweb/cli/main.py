@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from airflow_dicomweb import __version__
-from airflow_dicomweb.cli import delete, exit_codes, retrieve, search, store, watch
+from airflow_dicomweb.cli import copy, delete, exit_codes, retrieve, search, store, watch
 from airflow_dicomweb.cli.connection import add_connection_options, settings_from_args
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebError, InvalidUIDError
 
-COMMANDS = ("store", "search", "retrieve", "delete", "operation", "watch")
+COMMANDS = ("store", "search", "retrieve", "copy", "delete", "operation", "watch")
 
 DESCRIPTION = """Store, search, retrieve and delete DICOM objects through DICOMweb (PS3.18).
 
@@ -39,6 +39,7 @@ examples:
   dicomweb --user orthanc http://127.0.0.1:8042/dicom-web store -m 8 "./**.dcm"
   dicomweb --google my-project/us-central1/my-dataset/my-store search studies -f PatientName='DOE*'
   dicomweb https://pacs.example/dicom-web retrieve studies/1.2.3 --dest export/
+  dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.3
   dicomweb --google my-project/us-central1/my-dataset/my-store delete studies/1.2.3
 
 Run 'dicomweb COMMAND --help' for each command's options and examples."""
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_parser(commands)
     search.add_parser(commands)
     retrieve.add_parser(commands)
+    copy.add_parser(commands)
     delete.add_parsers(commands)
     watch.add_parser(commands)
     return parser
@@ -110,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.debug:  # the store lists its failures itself, once, at the end
         logging.getLogger("airflow_dicomweb.core.stow.store").setLevel(logging.ERROR)
+        logging.getLogger("airflow_dicomweb.core.copy").setLevel(logging.ERROR)
         # urllib3 logs a header it cannot parse (some servers' multipart answers) as a warning with a
         # traceback; the answer is still read, and its body checked by the multipart reader.
         logging.getLogger("urllib3").setLevel(logging.ERROR)

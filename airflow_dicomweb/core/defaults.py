@@ -60,6 +60,22 @@ SERIES_CONCURRENCY = 4
 RETRIEVE_SKIP_EXISTING = False
 RESUME_RETRIEVES = True
 
+# --- copy between services (WADO-RS into STOW-RS) -----------------------------------------------------
+#: Series of a study read from the source at once (one response each).
+COPY_STREAMS = 4
+#: STOW-RS requests in flight at once to the destination, and what one carries: memory stays within about
+#: (COPY_STREAMS + COPY_CONCURRENCY) batches of COPY_BATCH_BYTES, plus one instance per stream.
+COPY_CONCURRENCY = 2
+COPY_BATCH_FILES = 16
+COPY_BATCH_BYTES = 16 * 1024 * 1024
+#: The largest instance a copy holds in memory (MiB); a larger one is named as failed.
+COPY_MAX_INSTANCE_MIB = 1024
+#: After copying, list the destination's instances of each study and name what it lacks.
+COPY_VERIFY = True
+#: A destination that does not list an instance yet is asked once more after this long (an index that lags
+#: its store), before the instance is named missing.
+COPY_VERIFY_RECHECK_SECONDS = 2.0
+
 # --- long-running operations ------------------------------------------------------------------------------
 #: How long to wait on an operation, and how often to poll it (growing by half up to the longest interval).
 OPERATION_TIMEOUT = 3600.0

@@ -20,7 +20,12 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
-WANTED = {0x0020000D: "StudyInstanceUID", 0x0020000E: "SeriesInstanceUID", 0x00080018: "SOPInstanceUID"}
+WANTED = {
+    0x00080016: "SOPClassUID",
+    0x00080018: "SOPInstanceUID",
+    0x0020000D: "StudyInstanceUID",
+    0x0020000E: "SeriesInstanceUID",
+}
 LAST_WANTED = 0x0020000E
 UNDEFINED = 0xFFFFFFFF
 
@@ -57,7 +62,8 @@ def _element(head: bytes, pos: int, implicit: bool) -> tuple[int, int, int] | No
 
 
 def read_uids(head: bytes) -> dict[str, str] | None:
-    """StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID from the start of a Part 10 file, or None."""
+    """StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID and TransferSyntaxUID from the start
+    of a Part 10 file, or None."""
     if len(head) < PREAMBLE + 4 or head[PREAMBLE : PREAMBLE + 4] != b"DICM":
         return None
     pos = PREAMBLE + 4
@@ -74,8 +80,8 @@ def read_uids(head: bytes) -> dict[str, str] | None:
     if transfer_syntax is None or transfer_syntax in (EXPLICIT_BE, DEFLATED):
         return None
     implicit = transfer_syntax == IMPLICIT_LE
-    uids: dict[str, str] = {}
-    while len(uids) < len(WANTED):
+    uids: dict[str, str] = {"TransferSyntaxUID": transfer_syntax}
+    while len(uids) <= len(WANTED):
         found = _element(head, pos, implicit)
         if found is None:
             return None
@@ -86,3 +92,19 @@ def read_uids(head: bytes) -> dict[str, str] | None:
             uids[WANTED[tag]] = _text(head[start : start + length])
         pos = start + length
     return uids
+
+
+def uids_in_memory(data: bytes) -> dict[str, str]:
+    """The same UIDs as :func:`read_uids`, of a whole instance in memory read with pydicom (the slow path,
+    for any encoding); ``{"error": why}`` if it is not a DICOM Part 10 instance."""
+    import io
+
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many kinds on malformed data
+        return {"error": f"not a DICOM Part 10 instance ({type(exc).__name__})"}
+    found = {k: str(ds.get(k, "")).strip("\0 ") for k in WANTED.values()}
+    found["TransferSyntaxUID"] = str(ds.file_meta.get("TransferSyntaxUID", "")).strip("\0 ")
+    return found

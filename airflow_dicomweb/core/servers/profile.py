@@ -32,6 +32,9 @@ class ServerProfile:
     honours_offset: bool = True
     #: The largest STOW-RS request body it takes, in bytes (None: no known cap).
     stow_max_bytes: int | None = None
+    #: The transfer syntaxes a STOW-RS to this server may carry, where it documents a list (None: any). An
+    #: instance in another is not sent: a copy says so per instance, rather than leave it to the server.
+    stow_transfer_syntaxes: frozenset[str] | None = None
     #: FailureReasons by which this server says an instance is stored already, beyond those every server is
     #: read by (0x0111 Duplicate SOP Instance; 0x0110 with a FailureDetail saying it already exists).
     duplicate_failure_reasons: frozenset[int] = frozenset()

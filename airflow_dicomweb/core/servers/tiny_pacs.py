@@ -2,8 +2,10 @@
 
 It caps QIDO-RS pages at 10,000 results without saying so, answers 204 to an empty search, has no
 study-level instance search (``/studies/{uid}/instances``: a retrieve then does without the listing), and
-refuses a duplicate with 409 and FailureReason 0x0110 and no FailureDetail: from this server, that means
-"stored already". Its URL does not tell it apart: name it on the connection.
+refuses a duplicate with 409 and FailureReason 0x0110 and no FailureDetail. It answers the same to an instance
+it did not store because another request was creating its study at that moment (two STOW-RS requests into one
+new study at once): so 0x0110 is read as "stored already" only once a search finds the instance there; the
+others are sent again. Its URL does not tell it apart: name it on the connection.
 """
 
 from airflow_dicomweb.core.servers.profile import ServerProfile

@@ -58,13 +58,13 @@ def uid_chunks(
 class PreCheck:
     """Asks ``search`` which instances its server holds, ``pool``'s threads at once."""
 
-    def __init__(self, search: Search, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, search: Search, pool: ThreadPoolExecutor | None) -> None:
         self.search = search
         self.pool = pool
 
     def held(self, headers: list[InstanceHeader]) -> set[str]:
         """The SOP Instance UIDs of ``headers`` that the server holds, in the same study."""
-        if self.search.profile.uid_list_matching:
+        if self.search.profile.uid_list_matching and self.pool is not None:
             found: set[str] = set()
             for part in self.pool.map(self._by_uid_list, list(uid_chunks(headers))):
                 found |= part
@@ -100,6 +100,10 @@ class PreCheck:
             return set()
         return found
 
+    def held_by_series(self, headers: list[InstanceHeader]) -> set[str]:
+        """The same, one series after the other on the calling thread (a few series: a confirmation)."""
+        return self._by_series(headers, parallel=False)
+
     def _by_series(self, headers: list[InstanceHeader], *, parallel: bool = True) -> set[str]:
         wanted: dict[tuple[str, str], set[str]] = {}
         for h in headers:
@@ -126,6 +130,6 @@ class PreCheck:
         # One search per series, as many at once as the store sends requests: with one-instance series
         # one at a time would add a round trip per instance before the first byte is sent.
         held: set[str] = set()
-        for part in (self.pool.map if parallel else map)(ask, list(wanted)):
+        for part in (self.pool.map if parallel and self.pool else map)(ask, list(wanted)):
             held |= part
         return held

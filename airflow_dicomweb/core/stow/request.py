@@ -5,6 +5,7 @@ this module sends them and reads what came back."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,19 @@ from airflow_dicomweb.core.errors import DicomWebConnectionError, DicomWebError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM_JSON
 from airflow_dicomweb.core.multipart.writer import MultipartBody
+from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.google import STORAGE_CLASSES
 from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.storage.paths import StoragePath
+from airflow_dicomweb.core.stow.pre_check import PreCheck
 from airflow_dicomweb.core.stow.response import StowResponse, parse_stow_response, reason_meaning
 from airflow_dicomweb.core.stow.result import InstanceOutcome, Status
+
+log = logging.getLogger(__name__)
+
+#: Waits (seconds) before each new try of an instance a server answered "already stored" by a reason of its
+#: own and does not hold (see _confirm_duplicates).
+DUPLICATE_CONFIRM_WAITS = (0.2, 0.5, 1.0)
 
 #: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
 STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
@@ -42,10 +51,11 @@ def stow_headers(storage_class: str | None, extra_headers: dict[str, str] | None
 
 @dataclass(frozen=True, slots=True)
 class StowItem:
-    """One file of a store: its place in the input, where it is, its size, and its header once read."""
+    """One instance of a store: its place in the input, where it is (a file, or the name of an instance a copy
+    holds in memory), its size, and its header once read."""
 
     index: int
-    path: StoragePath
+    path: StoragePath | str
     size: int
     header: InstanceHeader | None = None
 
@@ -60,12 +70,14 @@ def send_stow(
     raise_statuses: tuple[int, ...] = (),
     *,
     raise_unreachable: bool = False,
+    confirm: Search | None = None,
 ) -> list[tuple[int, InstanceOutcome]]:
     """POST one STOW-RS body (retried as a whole) and give every instance in it its outcome.
 
     An HTTP error whose status is in ``raise_statuses`` is raised instead, for the caller to handle, and so
     is a server that could not be reached after every retry with ``raise_unreachable``. A
-    failure is read as "already stored" as every server means it, or as the server ``profile`` says.
+    failure is read as "already stored" as every server means it, or as the server ``profile`` says; with
+    ``confirm`` (the server's search), a profile's own reading is checked (see :func:`_confirm_duplicates`).
     """
     try:
         response = transport.request(
@@ -89,10 +101,89 @@ def send_stow(
         parsed, problem = StowResponse(), str(exc)
     else:
         problem = ""
-    return [
+    results = [
         (item.index, _map_response(item, header, parsed, response.status_code, problem, profile))
         for item, header in sent
     ]
+    if confirm is None or not profile.duplicate_failure_reasons:
+        return results
+    return _confirm_duplicates(
+        transport, profile, url, headers, body, sent, results, confirm, raise_unreachable
+    )
+
+
+def _confirm_duplicates(
+    transport: Transport,
+    profile: ServerProfile,
+    url: str,
+    headers: dict[str, str],
+    body: MultipartBody,
+    sent: list[tuple[StowItem, InstanceHeader]],
+    results: list[tuple[int, InstanceOutcome]],
+    search: Search,
+    raise_unreachable: bool,
+) -> list[tuple[int, InstanceOutcome]]:
+    """Instances answered "already stored" by a FailureReason of the profile's own, checked with ``search``;
+    those the server does not hold are sent again, a few times, after a short wait each.
+
+    Such a reason can mean something else as well: tiny_pacs answers 409 with 0x0110 and no FailureDetail
+    both to a duplicate and to an instance it did not store because another request was creating the same
+    study at that moment (two STOW-RS requests into one new study at once); sent again once that request is
+    done, it is stored. Taken on its word, it would be reported present and never be there. After the last
+    round, an instance still answered so and still not found is failed, with the reason.
+    """
+    merged = list(results)
+    for wait in DUPLICATE_CONFIRM_WAITS:
+        ambiguous = [
+            k
+            for k, (_, outcome) in enumerate(merged)
+            if outcome.status is Status.ALREADY_PRESENT
+            and outcome.failure_reason in profile.duplicate_failure_reasons
+        ]
+        if not ambiguous:
+            return merged
+        held = PreCheck(search, None).held_by_series([sent[k][1] for k in ambiguous])
+        again = [k for k in ambiguous if sent[k][1].sop_instance_uid not in held]
+        if not again:
+            return merged
+        log.info(
+            "%d instances answered as already stored (FailureReason 0x%04X) are not on the server: sending them "
+            "again in %g s",
+            len(again),
+            merged[again[0]][1].failure_reason or 0,
+            wait,
+        )
+        time.sleep(wait)
+        resent = send_stow(
+            transport,
+            profile,
+            url,
+            headers,
+            MultipartBody([body.parts[k] for k in again], part_type=body.part_type),
+            [sent[k] for k in again],
+            raise_unreachable=raise_unreachable,
+        )
+        for k, answer in zip(again, resent, strict=True):
+            merged[k] = answer
+    for k, (index, outcome) in enumerate(merged):
+        if (
+            outcome.status is Status.ALREADY_PRESENT
+            and outcome.failure_reason in profile.duplicate_failure_reasons
+        ):
+            held = PreCheck(search, None).held_by_series([sent[k][1]])
+            if sent[k][1].sop_instance_uid not in held:
+                merged[k] = (
+                    index,
+                    failed_outcome(
+                        sent[k][0],
+                        sent[k][1],
+                        f"answered as already stored (FailureReason 0x{outcome.failure_reason:04X}) "
+                        f"{len(DUPLICATE_CONFIRM_WAITS) + 1} times, and not found on the server",
+                        http_status=outcome.http_status,
+                        failure_reason=outcome.failure_reason,
+                    ),
+                )
+    return merged
 
 
 def instance_outcome(

@@ -27,7 +27,7 @@ from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.storage.paths import StoragePath, size
+from airflow_dicomweb.core.storage.paths import StoragePath, as_path, size
 from airflow_dicomweb.core.stow.inputs import Input, InputProblem, expand_inputs
 from airflow_dicomweb.core.stow.pre_check import PreCheck
 from airflow_dicomweb.core.stow.request import (
@@ -219,12 +219,19 @@ class Store:
                 for item, header in to_send
             ]
         body = MultipartBody(
-            [BodyPart(content_type=DICOM, source=item.path, size=item.size) for item, _ in to_send],
+            [BodyPart(content_type=DICOM, source=as_path(item.path), size=item.size) for item, _ in to_send],
             part_type=DICOM,
         )
         try:
             return results + send_stow(
-                self.transport, self.profile, url, headers, body, to_send, raise_unreachable=True
+                self.transport,
+                self.profile,
+                url,
+                headers,
+                body,
+                to_send,
+                raise_unreachable=True,
+                confirm=self.search,
             )
         except DicomWebConnectionError as exc:
             state.unreachable = f"the server could not be reached ({exc})"
@@ -271,7 +278,7 @@ class _StoreState:
                 header,
                 f"belongs to study {header.study_instance_uid}, not to the target study {target}",
             )
-        first = self.claim(header.sop_instance_uid, item.path)
+        first = self.claim(header.sop_instance_uid, as_path(item.path))
         if first is not None:
             return header, instance_outcome(
                 item, header, Status.ALREADY_PRESENT, reason=f"same SOP Instance UID as {first}, sent once"

@@ -14,7 +14,6 @@ reader, then moved. Memory holds a part's first bytes at most.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import uuid
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from airflow_dicomweb.core.dicom.instance_header import NotAnInstanceError, read_instance_header
-from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, PREAMBLE, read_uids
+from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, PREAMBLE, read_uids, uids_in_memory
 from airflow_dicomweb.core.errors import DicomWebResponseError, InvalidUIDError
 from airflow_dicomweb.core.multipart.reader import MultipartEvent, PartEnd, PartStart
 from airflow_dicomweb.core.storage.paths import (
@@ -219,7 +218,7 @@ class _Part:
     def finish(self) -> StoragePath:
         writer = self.writer
         if writer is None:  # a part smaller than the first bytes read: parse it from memory
-            uids = read_uids(bytes(self.head)) or _uids_in_memory(bytes(self.head))
+            uids = read_uids(bytes(self.head)) or uids_in_memory(bytes(self.head))
             writer = self._open(checked_uids(uids, self.index, self.source, self.expected))
             writer.write(self.head)
         written = writer.commit()
@@ -275,16 +274,6 @@ def header_uids(location: StoragePath) -> dict[str, str]:
         "SeriesInstanceUID": header.series_instance_uid,
         "SOPInstanceUID": header.sop_instance_uid,
     }
-
-
-def _uids_in_memory(data: bytes) -> dict[str, str]:
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-    except Exception as exc:  # pydicom raises many kinds on malformed data
-        return {"error": str(NotAnInstanceError(f"not a DICOM Part 10 instance ({type(exc).__name__})"))}
-    return {k: str(ds.get(k, "")).strip("\0 ") for k in UID_KEYWORDS}
 
 
 def checked_uids(

@@ -29,13 +29,10 @@ from airflow_dicomweb.core.servers.profile import ServerProfile
 from airflow_dicomweb.core.storage.paths import Destination, StoragePath
 from airflow_dicomweb.core.uids import resource_segments
 from airflow_dicomweb.core.wado.destination import InstanceDestination
-from airflow_dicomweb.core.wado.listing import StudyListing
+from airflow_dicomweb.core.wado.listing import LISTING_UNSUPPORTED, StudyListing
 from airflow_dicomweb.core.wado.metadata import RetrieveMetadata
 from airflow_dicomweb.core.wado.response import WadoResponses
-
-#: Statuses of a search resource a server does not offer (or cannot answer for this study): listing is then
-#: done without, never a reason to fail a retrieve.
-LISTING_UNSUPPORTED = frozenset({400, 404, 405, 501})
+from airflow_dicomweb.core.wado.sink import InstanceSink
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +59,13 @@ class RetrieveInstances:
     def _retrieve_to(
         self,
         segments: list[str],
-        dest: InstanceDestination,
+        dest: InstanceSink,
         expected: dict[str, str],
         transfer_syntax: str | None,
         accept: str | None = None,
         tracker: ProgressTracker | None = None,
         keep_existing: bool = False,
-    ) -> list[StoragePath]:
+    ) -> list[Any]:
         transfer_syntax = transfer_syntax_uid(transfer_syntax)
         url = self.transport.url(*segments)
         safe_url = self.transport.redact(url)
@@ -78,7 +75,7 @@ class RetrieveInstances:
             accept = f"{accept}; transfer-syntax={transfer_syntax}"
         headers = {"Accept": accept, **IDENTITY}
 
-        def attempt() -> list[StoragePath]:
+        def attempt() -> list[Any]:
             response = self.transport.send("GET", url, headers=headers)
             try:
                 events = self.responses.events(response, safe_url, DICOM)
@@ -250,15 +247,31 @@ class RetrieveInstances:
         log.info("retrieve %s: %d files already complete, %d fetched", study, len(present), len(fetched))
         return present + fetched
 
+    def stream_into(
+        self,
+        sink: InstanceSink,
+        study_instance_uid: str,
+        series_instance_uid: str | None = None,
+        instances: list[tuple[str, str]] | None = None,
+        transfer_syntax: str | None = defaults.TRANSFER_SYNTAX,
+        tracker: ProgressTracker | None = None,
+    ) -> list[Any]:
+        """A study's or a series' instances (or just ``instances``, (series, SOP Instance UID) pairs, one
+        request each) into ``sink`` as the responses arrive, fanned out where the server cannot retrieve at
+        that level; what the sink returns of each."""
+        if instances is not None:
+            return self._fetch_instances(study_instance_uid, instances, sink, transfer_syntax, tracker, False)
+        return self._fetch_whole(study_instance_uid, series_instance_uid, sink, transfer_syntax, tracker)
+
     def _fetch_whole(
         self,
         study: str,
         series: str | None,
-        dest: InstanceDestination,
+        dest: InstanceSink,
         transfer_syntax: str | None,
         tracker: ProgressTracker | None,
         keep_existing: bool = False,
-    ) -> list[StoragePath]:
+    ) -> list[Any]:
         """A whole study or series: in one WADO-RS response where the server retrieves at that level, else
         fanned out, instance by instance, from its series metadata (the profile says so, or the server shows
         it: a 400, 404, 405 or 501 on a study or series it holds)."""
@@ -294,19 +307,19 @@ class RetrieveInstances:
         self,
         study: str,
         instances: list[tuple[str, str]],
-        dest: InstanceDestination,
+        dest: InstanceSink,
         transfer_syntax: str | None,
         tracker: ProgressTracker | None,
         keep_existing: bool,
-    ) -> list[StoragePath]:
+    ) -> list[Any]:
         """Instances one request each, a few at once (as many as a study's series would be)."""
         kept: list[StoragePath] = []
-        if keep_existing:
+        if keep_existing and isinstance(dest, InstanceDestination):
             kept, kept_bytes, instances = dest.partition(study, instances)
             if tracker is not None and kept:
                 tracker.add(len(kept), kept_bytes, skipped=True)
 
-        def fetch(instance: tuple[str, str]) -> list[StoragePath]:
+        def fetch(instance: tuple[str, str]) -> list[Any]:
             series_uid, sop = instance
             return self._retrieve_to(
                 resource_segments(study, series_uid, sop),

@@ -12,9 +12,14 @@ from airflow_dicomweb.core.dicom.json_model import (
     SOP_INSTANCE_UID,
     first_value,
 )
+from airflow_dicomweb.core.errors import DicomWebHTTPError, DicomWebNotFoundError, DicomWebResponseError
 from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado.metadata import RetrieveMetadata
+
+#: Statuses of a search resource a server does not offer (or cannot answer for this study): listing is then
+#: done another way, never a reason to fail a retrieve.
+LISTING_UNSUPPORTED = frozenset({400, 404, 405, 501})
 
 
 class StudyListing:
@@ -49,6 +54,37 @@ class StudyListing:
             by_series.setdefault(series_uid, []).append(sop_uid)
         return by_series
 
+    def every_instance(self, study: str) -> dict[str, list[str]]:
+        """The SOP Instance UIDs of a study, by series, whichever way this server can list them: one
+        study-level instance search; else a search per series (a server without ``/studies/{uid}/instances``);
+        else series metadata (a server without instance-level search). Empty when the server holds none of
+        the study (or does not know it: a 404)."""
+        attempts = (
+            lambda: self.instances(study, None),
+            lambda: self._instances_by_series(study),
+            lambda: _group(self.instances_by_metadata(study, None)),
+        )
+        refused: Exception | None = None
+        for attempt in attempts:
+            try:
+                return attempt()
+            except DicomWebNotFoundError:
+                continue
+            except (DicomWebHTTPError, DicomWebResponseError) as exc:
+                if isinstance(exc, DicomWebHTTPError) and exc.status not in LISTING_UNSUPPORTED:
+                    raise
+                refused = exc
+        if refused is not None:
+            raise refused
+        return {}
+
+    def _instances_by_series(self, study: str) -> dict[str, list[str]]:
+        series, _ = self.series(study)
+        by_series: dict[str, list[str]] = {}
+        for series_uid in series:
+            by_series.update(self.instances(study, series_uid))
+        return by_series
+
     def instances_by_metadata(self, study: str, series: str | None) -> list[tuple[str, str]]:
         """(series, SOP Instance UID) of every instance of a study or series, from series metadata."""
         if series is not None:
@@ -66,6 +102,13 @@ class StudyListing:
                 )
                 instances.append((series_uid, sop))
         return instances
+
+
+def _group(instances: list[tuple[str, str]]) -> dict[str, list[str]]:
+    by_series: dict[str, list[str]] = {}
+    for series, sop in instances:
+        by_series.setdefault(series, []).append(sop)
+    return by_series
 
 
 def _count(value: Any) -> int | None:

@@ -1,0 +1,259 @@
+"""The sink of a copy: the parts of a source's WADO-RS responses, as they arrive, into STOW-RS requests to
+the destination. Nothing touches a disk.
+
+Each part is held in memory until it ends (an instance at a time per response), its UIDs and transfer
+syntax read from its first bytes, checked against what was asked for, and added to a batch. A batch is sent
+when it reaches the files or bytes of one request, by a few threads at once; while every sender is busy the
+response is not read further (back-pressure through TCP), so memory stays within a batch per response plus
+the batches in flight, whatever the study's size. An instance larger than ``max_instance_bytes`` is not held:
+it is named as failed and the rest goes on.
+
+Parts are claimed by SOP Instance UID: a response retried after being cut short sends only what the first
+attempt had not, and an instance the destination holds already (the pre-check) is counted, not sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
+from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, read_uids, uids_in_memory
+from airflow_dicomweb.core.errors import DicomWebResponseError
+from airflow_dicomweb.core.http.transport import Transport
+from airflow_dicomweb.core.media_types import DICOM
+from airflow_dicomweb.core.multipart.reader import MultipartEvent, PartEnd, PartStart
+from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
+from airflow_dicomweb.core.progress import ProgressTracker
+from airflow_dicomweb.core.qido.search import Search
+from airflow_dicomweb.core.servers.profile import ServerProfile
+from airflow_dicomweb.core.stow.request import StowItem, failed_outcome, instance_outcome, send_stow
+from airflow_dicomweb.core.stow.result import InstanceOutcome, Status
+from airflow_dicomweb.core.wado.destination import check_part_type, checked_uids
+
+log = logging.getLogger(__name__)
+
+
+def instance_name(study: str, series: str, sop: str) -> str:
+    """How an instance is named in a copy's report: its resource path, the same on both sides."""
+    return f"studies/{study}/series/{series}/instances/{sop}"
+
+
+class StowSink:
+    """Takes one study's instances from the source's responses and stores them at the destination.
+
+    ``url`` and ``headers`` make the destination's STOW-RS requests over ``transport``, read as its server
+    ``profile`` says (its ``search`` confirms a duplicate only this kind of server reports: see
+    :func:`~airflow_dicomweb.core.stow.request.send_stow`); ``held`` are the SOP Instance UIDs the destination holds already. Requests are sent
+    on ``pool``, at most ``in_flight`` at once."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        profile: ServerProfile,
+        search: Search,
+        url: str,
+        headers: dict[str, str],
+        *,
+        held: set[str],
+        pool: ThreadPoolExecutor,
+        in_flight: int,
+        batch_files: int,
+        batch_bytes: int,
+        max_instance_bytes: int,
+        tracker: ProgressTracker | None = None,
+    ) -> None:
+        self.transport = transport
+        self.profile = profile
+        self.search = search
+        self.url = url
+        self.headers = headers
+        self.held = held
+        self.pool = pool
+        self.batch_files = batch_files
+        self.batch_bytes = batch_bytes
+        self.max_instance_bytes = max_instance_bytes
+        self.tracker = tracker
+        self._slots = threading.BoundedSemaphore(in_flight)
+        self._lock = threading.Lock()
+        self._claimed: set[str] = set()
+        self._futures: list[Future] = []
+        self._count = 0
+        #: Every instance this sink was given, with what became of it.
+        self.outcomes: dict[str, InstanceOutcome] = {}
+        #: Parts that could not be named (no usable UIDs): their failures.
+        self.unnamed: list[InstanceOutcome] = []
+
+    def write(
+        self,
+        events: Iterable[MultipartEvent],
+        *,
+        source: str,
+        expected: Mapping[str, str] | None = None,
+        on_file: Callable[[Any, int], None] | None = None,
+        keep_existing: bool = False,
+    ) -> list[str]:
+        """Take every part of one response; the SOP Instance UIDs taken (sent, or counted as held)."""
+        taken: list[str] = []
+        batch: list[tuple[StowItem, InstanceHeader, bytes]] = []
+        chunks: list[bytes] = []
+        head = b""
+        size = 0
+        index = 0
+        try:
+            for event in events:
+                if isinstance(event, PartStart):
+                    check_part_type(event, source)
+                    chunks, head, size, index = [], b"", 0, event.index
+                elif isinstance(event, PartEnd):
+                    ready = self._part(index, chunks, head, size, source, expected or {})
+                    chunks, head = [], b""
+                    if ready is None:
+                        continue
+                    taken.append(ready[1].sop_instance_uid)
+                    if on_file is not None:
+                        on_file(ready[1].sop_instance_uid, size)
+                    batch.append(ready)
+                    if len(batch) >= self.batch_files or sum(i.size for i, _, _ in batch) >= self.batch_bytes:
+                        self._submit(batch)
+                        batch = []
+                else:
+                    if len(head) < HEAD_BYTES:
+                        head += bytes(event[: HEAD_BYTES - len(head)])
+                    size += len(event)
+                    if size <= self.max_instance_bytes:
+                        chunks.append(bytes(event))
+                    else:
+                        chunks = []  # too large to hold: named as failed at its end
+        finally:
+            if batch:  # complete instances are sent even when the response was cut after them
+                self._submit(batch)
+        return taken
+
+    def _part(
+        self,
+        index: int,
+        chunks: list[bytes],
+        head: bytes,
+        size: int,
+        source: str,
+        expected: Mapping[str, str],
+    ) -> tuple[StowItem, InstanceHeader, bytes] | None:
+        """A complete part ready to send, or None once its outcome is recorded (or it was taken before)."""
+        data = b"".join(chunks) if size <= self.max_instance_bytes else b""
+        found = read_uids(head) or (
+            uids_in_memory(data) if data else {"error": "its header could not be read"}
+        )
+        try:
+            uids = checked_uids(found, index, source, expected)
+        except DicomWebResponseError as exc:
+            with self._lock:
+                self.unnamed.append(
+                    InstanceOutcome(path=f"{source} part {index}", status=Status.FAILED, reason=str(exc))
+                )
+            return None
+        sop = uids["SOPInstanceUID"]
+        header = InstanceHeader(
+            study_instance_uid=uids["StudyInstanceUID"],
+            series_instance_uid=uids["SeriesInstanceUID"],
+            sop_instance_uid=sop,
+            sop_class_uid=uids.get("SOPClassUID", ""),
+            transfer_syntax_uid=uids.get("TransferSyntaxUID", ""),
+            size=size,
+        )
+        with self._lock:
+            if sop in self._claimed:  # a retried response: this one was taken by the attempt before
+                return None
+            self._claimed.add(sop)
+            self._count += 1
+            item = StowItem(
+                self._count, instance_name(header.study_instance_uid, header.series_instance_uid, sop), size
+            )
+        if sop in self.held:
+            self._record(
+                instance_outcome(
+                    item, header, Status.ALREADY_PRESENT, reason="already at the destination (pre-check)"
+                )
+            )
+            if self.tracker is not None:
+                self.tracker.add(1, size, skipped=True)
+            return None
+        refusal = self._refusal(header)
+        if refusal:
+            self._record(failed_outcome(item, header, refusal))
+            return None
+        return item, header, data
+
+    def _refusal(self, header: InstanceHeader) -> str:
+        """Why this instance is not sent, or ''."""
+        if header.size > self.max_instance_bytes:
+            return (
+                f"not copied: {header.size:,} bytes, more than one instance held in memory may be "
+                f"({self.max_instance_bytes:,} bytes: raise max_instance_mib to copy it)"
+            )
+        cap = self.profile.stow_max_bytes
+        if cap is not None and header.size > cap:
+            return (
+                f"not copied: {header.size:,} bytes, more than one request to the destination may hold "
+                f"({cap:,} bytes, server profile {self.profile.name})"
+            )
+        accepted = self.profile.stow_transfer_syntaxes
+        if accepted is not None and header.transfer_syntax_uid not in accepted:
+            return (
+                f"not copied: the destination (server profile {self.profile.name}) does not take transfer "
+                f"syntax {header.transfer_syntax_uid or '(none given)'}; the bytes are copied as they are, "
+                "never re-encoded"
+            )
+        return ""
+
+    def _submit(self, batch: list[tuple[StowItem, InstanceHeader, bytes]]) -> None:
+        self._slots.acquire()  # back-pressure: the response is not read on while every sender is busy
+        try:
+            future = self.pool.submit(self._send, batch)
+        except BaseException:
+            self._slots.release()
+            raise
+        with self._lock:
+            self._futures.append(future)
+
+    def _send(self, batch: list[tuple[StowItem, InstanceHeader, bytes]]) -> None:
+        try:
+            body = MultipartBody([BodyPart.from_bytes(data, DICOM) for _, _, data in batch], part_type=DICOM)
+            sent = [(item, header) for item, header, _ in batch]
+            del batch[:]  # the bytes live in the body now, and go with it
+            try:
+                results = send_stow(
+                    self.transport, self.profile, self.url, self.headers, body, sent, confirm=self.search
+                )
+            except Exception as exc:  # every instance must end with an outcome
+                results = [
+                    (item.index, failed_outcome(item, header, f"request failed: {exc}"))
+                    for item, header in sent
+                ]
+            by_index = dict(results)
+            for item, _ in sent:
+                outcome = by_index[item.index]
+                self._record(outcome)
+                if self.tracker is not None:
+                    self.tracker.add(1, item.size, skipped=outcome.status is Status.ALREADY_PRESENT)
+        finally:
+            self._slots.release()
+
+    def _record(self, outcome: InstanceOutcome) -> None:
+        if outcome.status is Status.FAILED:
+            log.warning("copy %s: %s", outcome.path, outcome.reason)
+        with self._lock:
+            self.outcomes[outcome.sop_instance_uid or outcome.path] = outcome
+
+    def finish(self) -> None:
+        """Wait until every request sent has its answer."""
+        while True:
+            with self._lock:
+                pending, self._futures = self._futures, []
+            if not pending:
+                return
+            for future in pending:
+                future.result()
