@@ -42,6 +42,13 @@ def get_provider_info() -> dict:
                 ],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": "DICOMweb",
+                "target-integration-name": "DICOMweb",
+                "python-module": "airflow_dicomweb.transfers.dicomweb_to_dicomweb",
+            }
+        ],
         "sensors": [
             {
                 "integration-name": "DICOMweb",

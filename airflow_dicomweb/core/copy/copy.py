@@ -215,6 +215,7 @@ class Copy:
             if at_dest is None:
                 entry.verification = "not possible: the destination cannot list the study's instances"
                 return
+            entry.destination_instances = len(_all(at_dest))
             missing = expected - _all(at_dest)
             if not missing or attempt:
                 break

@@ -25,6 +25,8 @@ class StudyCopy:
     study_instance_uid: str
     #: Instances the source listed (None: it could not list them; what it sent was copied).
     source_instances: int | None = None
+    #: Instances the destination lists after the copy (None: not verified).
+    destination_instances: int | None = None
     copied: int = 0
     already_present: int = 0
     bytes_copied: int = 0
@@ -59,6 +61,7 @@ class StudyCopy:
         return {
             "study_instance_uid": self.study_instance_uid,
             "source_instances": self.source_instances,
+            "destination_instances": self.destination_instances,
             "copied": self.copied,
             "already_present": self.already_present,
             "failed": self.failed,
