@@ -61,11 +61,12 @@ RETRIEVE_SKIP_EXISTING = False
 RESUME_RETRIEVES = True
 
 # --- copy between services (WADO-RS into STOW-RS) -----------------------------------------------------
-#: Series of a study read from the source at once (one response each).
-COPY_STREAMS = 4
-#: STOW-RS requests in flight at once to the destination, and what one carries: memory stays within about
-#: (COPY_STREAMS + COPY_CONCURRENCY) batches of COPY_BATCH_BYTES, plus one instance per stream.
-COPY_CONCURRENCY = 2
+#: Series of a study read from the source at once (one response each): reading is rarely what limits a copy
+#: (a destination's store is), and each stream holds a batch while it reads.
+COPY_STREAMS = 2
+#: Batches held at once (read from the source, or in a STOW-RS request to the destination), and what one
+#: carries: memory stays within COPY_CONCURRENCY batches of COPY_BATCH_BYTES (or of one larger instance).
+COPY_CONCURRENCY = 4
 COPY_BATCH_FILES = 16
 COPY_BATCH_BYTES = 16 * 1024 * 1024
 #: The largest instance a copy holds in memory (MiB); a larger one is named as failed.

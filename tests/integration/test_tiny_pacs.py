@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -18,6 +19,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, ge
 
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebNotFoundError
+from airflow_dicomweb.core.stow.result import Status
 from tests.connections import FAST_RETRY_EXTRAS
 
 
@@ -242,3 +244,46 @@ def test_the_profile_s_page_cap_saves_the_request_past_the_last_page(tiny_pacs, 
     made = requests_made(client)
     assert len(client.search_for_instances(big_study, big)) == len(everything)
     assert len(made) == 2  # 10,000 then 50: as many requests as pages
+
+
+def parallel_study(tmp_path, series: int = 8, per_series: int = 4) -> tuple[str, list]:
+    """A new study of ``series`` series of ``per_series`` small instances, as files."""
+    study = generate_uid()
+    files = []
+    for s in range(series):
+        series_uid = generate_uid()
+        for n in range(per_series):
+            files.append(tmp_path / f"{s}-{n}.dcm")
+            files[-1].write_bytes(part10(study, series_uid, n))
+    return study, files
+
+
+def test_its_ambiguous_duplicate_answer_is_never_taken_for_an_instance_it_holds(tiny_pacs, tmp_path):
+    """Sent four requests at once (its profile's limit of one lifted), tiny_pacs answers 409 with 0x0110, its
+    duplicate answer, to some instances it did not store, and keeps some of them lost. No such answer is
+    taken on its word: what is reported stored or present is exactly what its searches list, and every other
+    instance is failed, named, with the reason."""
+    study, files = parallel_study(tmp_path)
+    with client_for(tiny_pacs, server="tiny-pacs") as client:
+        store = client.transactions.store
+        store.profile = replace(store.profile, stow_concurrency=None)
+        result = client.store_instances(files, batch_files=2, concurrency=4, skip_existing=False)
+        listed = {
+            sop
+            for sops in client.transactions.instances.listing.every_instance(study).values()
+            for sop in sops
+        }
+    held = {o.sop_instance_uid for o in result.outcomes if o.status is not Status.FAILED}
+    assert held == listed and len(result.outcomes) == 32
+    assert all("and not found on the server" in o.reason for o in result.failed)
+
+
+def test_stores_to_it_are_sent_one_request_at_a_time_and_lose_nothing(tiny_pacs, tmp_path):
+    study, files = parallel_study(tmp_path)
+    with client_for(tiny_pacs, server="tiny-pacs") as client:
+        result = client.store_instances(files, batch_files=2, concurrency=4, skip_existing=False)
+        assert len(result.stored) == 32, str(result)
+        listed = client.transactions.instances.listing.every_instance(study)
+        assert sum(len(sops) for sops in listed.values()) == 32
+        again = client.store_instances(files[:3], skip_existing=False)
+        assert len(again.already_present) == 3  # a real duplicate is still read as already present

@@ -54,7 +54,9 @@ def test_the_operator_copies_reports_and_records_lineage(two_archives, tmp_path)
     written = {d.name.rsplit("/", 1)[-1] for d in lineage.outputs if d.namespace.startswith("dicomweb://")}
     assert written == set(uids)
     assert ("file", str(tmp_path / "report.json")) in {(d.namespace, d.name) for d in lineage.outputs}
-    assert {d.namespace for d in lineage.inputs} != {d.namespace for d in lineage.outputs if d.namespace != "file"}
+    assert {d.namespace for d in lineage.inputs} != {
+        d.namespace for d in lineage.outputs if d.namespace != "file"
+    }
 
     missing = generate_uid()
     with pytest.raises(AirflowException, match=f"study {missing}: not found on the source"):

@@ -363,6 +363,7 @@ class LocalStack:
             "dicomweb_on_stored_study",
             "dicomweb_study_arrival",
             "dicomweb_sharded_ingest",
+            "dicomweb_migration",
         } <= found
 
     def unpause(self, dag_id: str) -> None:

@@ -23,7 +23,9 @@ def test_the_fast_path_agrees_with_pydicom_on_every_file_it_accepts():
         if fast is None:
             continue  # the caller falls back to pydicom
         ds = pydicom.dcmread(path, stop_before_pixels=True)
+        assert fast.pop("TransferSyntaxUID") == str(ds.file_meta.TransferSyntaxUID), path
         assert fast == {k: str(ds[k].value) for k in fast}, path
+        assert set(fast) == {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"}
         accepted += 1
     assert accepted >= 50  # explicit and implicit little endian, compressed syntaxes
 

@@ -97,6 +97,8 @@ class Copy:
         report = CopyReport(source=self.source_name, destination=self.dest_name)
         tracker = ProgressTracker(progress) if progress else None
         cap = self.dest.store.profile.stow_max_bytes
+        if self.dest.store.profile.stow_concurrency is not None:
+            concurrency = min(concurrency, self.dest.store.profile.stow_concurrency)
         options = {
             "batch_files": batch_files,
             "batch_bytes": min(batch_bytes, cap) if cap else batch_bytes,

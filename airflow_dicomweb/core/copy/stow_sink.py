@@ -1,12 +1,13 @@
 """The sink of a copy: the parts of a source's WADO-RS responses, as they arrive, into STOW-RS requests to
 the destination. Nothing touches a disk.
 
-Each part is held in memory until it ends (an instance at a time per response), its UIDs and transfer
-syntax read from its first bytes, checked against what was asked for, and added to a batch. A batch is sent
-when it reaches the files or bytes of one request, by a few threads at once; while every sender is busy the
-response is not read further (back-pressure through TCP), so memory stays within a batch per response plus
-the batches in flight, whatever the study's size. An instance larger than ``max_instance_bytes`` is not held:
-it is named as failed and the rest goes on.
+Each part is held in memory until it ends (as the response's chunks, one copy), its UIDs and transfer syntax
+read from its first bytes, checked against what was asked for, and added to a batch; a batch is sent when it
+reaches the files or bytes of one request. A batch holds one of a few slots from its first byte until the
+destination has answered it, and a response waits for a slot before it is read on (back-pressure through TCP
+to the source): memory stays within that many batches (of one instance, where an instance is larger than a
+batch), whatever the study's size. An instance larger than ``max_instance_bytes`` is not held: it is named
+as failed and the rest goes on.
 
 Parts are claimed by SOP Instance UID: a response retried after being cut short sends only what the first
 attempt had not, and an instance the destination holds already (the pre-check) is counted, not sent.
@@ -18,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
@@ -42,13 +44,22 @@ def instance_name(study: str, series: str, sop: str) -> str:
     return f"studies/{study}/series/{series}/instances/{sop}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """An instance read whole, checked, and ready to be sent: its bytes as the response's chunks."""
+
+    item: StowItem
+    header: InstanceHeader
+    chunks: tuple[bytes, ...]
+
+
 class StowSink:
     """Takes one study's instances from the source's responses and stores them at the destination.
 
     ``url`` and ``headers`` make the destination's STOW-RS requests over ``transport``, read as its server
     ``profile`` says (its ``search`` confirms a duplicate only this kind of server reports: see
-    :func:`~airflow_dicomweb.core.stow.request.send_stow`); ``held`` are the SOP Instance UIDs the destination holds already. Requests are sent
-    on ``pool``, at most ``in_flight`` at once."""
+    :func:`~airflow_dicomweb.core.stow.request.send_stow`); ``held`` are the SOP Instance UIDs the destination holds already. At most ``in_flight``
+    batches are held at once (being read, or sent on ``pool``)."""
 
     def __init__(
         self,
@@ -96,41 +107,50 @@ class StowSink:
         on_file: Callable[[Any, int], None] | None = None,
         keep_existing: bool = False,
     ) -> list[str]:
-        """Take every part of one response; the SOP Instance UIDs taken (sent, or counted as held)."""
+        """Take every part of one response; the SOP Instance UIDs taken (sent, or counted as held).
+
+        A batch takes one of the sink's slots from its first byte until the destination answered it: while
+        every slot is taken, this response is not read on (back-pressure through TCP to the source)."""
         taken: list[str] = []
-        batch: list[tuple[StowItem, InstanceHeader, bytes]] = []
+        batch: list[_Ready] = []
         chunks: list[bytes] = []
         head = b""
         size = 0
         index = 0
+        slot = False
         try:
             for event in events:
                 if isinstance(event, PartStart):
                     check_part_type(event, source)
+                    if not slot:
+                        self._slots.acquire()
+                        slot = True
                     chunks, head, size, index = [], b"", 0, event.index
                 elif isinstance(event, PartEnd):
                     ready = self._part(index, chunks, head, size, source, expected or {})
                     chunks, head = [], b""
                     if ready is None:
                         continue
-                    taken.append(ready[1].sop_instance_uid)
+                    taken.append(ready.header.sop_instance_uid)
                     if on_file is not None:
-                        on_file(ready[1].sop_instance_uid, size)
+                        on_file(ready.header.sop_instance_uid, size)
                     batch.append(ready)
-                    if len(batch) >= self.batch_files or sum(i.size for i, _, _ in batch) >= self.batch_bytes:
-                        self._submit(batch)
-                        batch = []
+                    if len(batch) >= self.batch_files or sum(r.item.size for r in batch) >= self.batch_bytes:
+                        self._submit(batch)  # the slot goes with the batch
+                        batch, slot = [], False
                 else:
                     if len(head) < HEAD_BYTES:
                         head += bytes(event[: HEAD_BYTES - len(head)])
                     size += len(event)
                     if size <= self.max_instance_bytes:
-                        chunks.append(bytes(event))
-                    else:
+                        chunks.append(bytes(event))  # the reader reuses its buffer: one copy, kept until sent
+                    elif chunks:
                         chunks = []  # too large to hold: named as failed at its end
         finally:
             if batch:  # complete instances are sent even when the response was cut after them
                 self._submit(batch)
+            elif slot:
+                self._slots.release()
         return taken
 
     def _part(
@@ -141,11 +161,10 @@ class StowSink:
         size: int,
         source: str,
         expected: Mapping[str, str],
-    ) -> tuple[StowItem, InstanceHeader, bytes] | None:
+    ) -> _Ready | None:
         """A complete part ready to send, or None once its outcome is recorded (or it was taken before)."""
-        data = b"".join(chunks) if size <= self.max_instance_bytes else b""
         found = read_uids(head) or (
-            uids_in_memory(data) if data else {"error": "its header could not be read"}
+            uids_in_memory(b"".join(chunks)) if chunks else {"error": "its header could not be read"}
         )
         try:
             uids = checked_uids(found, index, source, expected)
@@ -185,7 +204,7 @@ class StowSink:
         if refusal:
             self._record(failed_outcome(item, header, refusal))
             return None
-        return item, header, data
+        return _Ready(item, header, tuple(chunks))
 
     def _refusal(self, header: InstanceHeader) -> str:
         """Why this instance is not sent, or ''."""
@@ -209,8 +228,8 @@ class StowSink:
             )
         return ""
 
-    def _submit(self, batch: list[tuple[StowItem, InstanceHeader, bytes]]) -> None:
-        self._slots.acquire()  # back-pressure: the response is not read on while every sender is busy
+    def _submit(self, batch: list[_Ready]) -> None:
+        """Send ``batch`` on the pool; it holds a slot, released once the destination answered."""
         try:
             future = self.pool.submit(self._send, batch)
         except BaseException:
@@ -219,10 +238,14 @@ class StowSink:
         with self._lock:
             self._futures.append(future)
 
-    def _send(self, batch: list[tuple[StowItem, InstanceHeader, bytes]]) -> None:
+    def _send(self, batch: list[_Ready]) -> None:
         try:
-            body = MultipartBody([BodyPart.from_bytes(data, DICOM) for _, _, data in batch], part_type=DICOM)
-            sent = [(item, header) for item, header, _ in batch]
+            # the parts are sent from the chunks they were read into: no copy of an instance is made
+            body = MultipartBody(
+                [BodyPart(content_type=DICOM, chunks=r.chunks, size=r.item.size) for r in batch],
+                part_type=DICOM,
+            )
+            sent = [(r.item, r.header) for r in batch]
             del batch[:]  # the bytes live in the body now, and go with it
             try:
                 results = send_stow(

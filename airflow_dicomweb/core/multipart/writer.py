@@ -26,11 +26,12 @@ class InputChangedError(DicomWebError):
 @dataclass(frozen=True)
 class BodyPart:
     """One part: its Content-Type, extra headers, and data from a file or object (``source``) or memory
-    (``data``)."""
+    (``data``, or ``chunks`` sent one after the other)."""
 
     content_type: str
     source: StoragePath | None = None
     data: bytes | None = None
+    chunks: tuple[bytes, ...] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     size: int = -1
 
@@ -87,6 +88,8 @@ class MultipartBody:
             yield part.header_bytes(self._boundary)
             if part.data is not None:
                 yield part.data
+            elif part.chunks is not None:
+                yield from part.chunks
             else:
                 assert part.source is not None
                 yield from self._file_blocks(part, buffer, view)

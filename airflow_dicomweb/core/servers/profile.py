@@ -32,6 +32,9 @@ class ServerProfile:
     honours_offset: bool = True
     #: The largest STOW-RS request body it takes, in bytes (None: no known cap).
     stow_max_bytes: int | None = None
+    #: The most STOW-RS requests it takes at once without losing any (None: no known limit): a store or a
+    #: copy asked for more sends this many.
+    stow_concurrency: int | None = None
     #: The transfer syntaxes a STOW-RS to this server may carry, where it documents a list (None: any). An
     #: instance in another is not sent: a copy says so per instance, rather than leave it to the server.
     stow_transfer_syntaxes: frozenset[str] | None = None

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 #: Waits (seconds) before each new try of an instance a server answered "already stored" by a reason of its
 #: own and does not hold (see _confirm_duplicates).
-DUPLICATE_CONFIRM_WAITS = (0.2, 0.5, 1.0)
+DUPLICATE_CONFIRM_WAITS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 #: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
 STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
@@ -127,9 +127,9 @@ def _confirm_duplicates(
     those the server does not hold are sent again, a few times, after a short wait each.
 
     Such a reason can mean something else as well: tiny_pacs answers 409 with 0x0110 and no FailureDetail
-    both to a duplicate and to an instance it did not store because another request was creating the same
-    study at that moment (two STOW-RS requests into one new study at once); sent again once that request is
-    done, it is stored. Taken on its word, it would be reported present and never be there. After the last
+    both to a duplicate and to an instance it did not store because another request held its database at
+    that moment (two STOW-RS requests creating one new study at once, or its SQLite table locked under
+    concurrent stores); sent again once that request is done, it is stored. Taken on its word, it would be reported present and never be there. After the last
     round, an instance still answered so and still not found is failed, with the reason.
     """
     merged = list(results)

@@ -110,6 +110,8 @@ class Store:
             raise ValueError("concurrency, batch_files and batch_bytes must be at least 1")
         if self.profile.stow_max_bytes is not None:
             batch_bytes = min(batch_bytes, self.profile.stow_max_bytes)
+        if self.profile.stow_concurrency is not None:
+            concurrency = min(concurrency, self.profile.stow_concurrency)
         paths, problems = expand_inputs(files)
         outcomes: list[InstanceOutcome | None] = [None] * len(paths)
         result_head = input_problem_outcomes(problems)
