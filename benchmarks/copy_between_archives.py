@@ -198,7 +198,7 @@ def main() -> None:
         )
     print(f"{'floor (slower half)':<28}{floor:>9.2f}{total_mib / floor:>8.0f}{median['two-step']['seconds'] / floor:>11.2f}"
           f"   read {median['read']['seconds']:.2f} s, write {median['write']['seconds']:.2f} s")  # fmt: skip
-    out = ROOT / "benchmarks" / "results" / f"copy-{args.dest}.json"
+    out = ROOT / "benchmarks" / "results" / f"copy-{args.dest}-{args.size_mib}mib.json"
     out.write_text(
         json.dumps(
             {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import pydicom
 import pytest
@@ -295,3 +296,34 @@ def test_filters_select_the_studies_of_the_source(clean_orthanc, clean_orthanc_d
         report = copy_studies(source, dest, filters={"ModalitiesInStudy": "MR"})
     assert sorted(s.study_instance_uid for s in report.studies) == sorted(studies[1:])
     assert report.ok and report.totals()["copied"] == 4
+
+
+def test_a_source_that_answers_with_another_studys_instances_sends_none_of_them(
+    clean_orthanc, clean_orthanc_dest, study, tmp_path
+):
+    """A hostile (or confused) source: asked for the series of one study, it answers with every instance of
+    another. Each part is named as not what was asked for and nothing of the other study reaches the
+    destination; the verification names every instance of the study asked for as missing."""
+    uid, files, _ = study
+    other = generate_uid()
+    with orthanc_client(clean_orthanc) as client:
+        client.store_instances(files)
+        client.store_instances(make_series(tmp_path / "other", 2, study_uid=other, rows=8, columns=8))
+
+    def gate(request):
+        series_level = request.path.startswith(f"/dicomweb/studies/{uid}/series/")
+        if (
+            request.method == "GET"
+            and series_level
+            and not request.path.endswith(("/instances", "/metadata"))
+        ):
+            return front._forward(replace(request, path=f"/dicomweb/studies/{other}"))
+        return None
+
+    with OrthancFront(clean_orthanc, gate) as front, orthanc_client(clean_orthanc_dest) as dest:
+        source = DicomWebClient.from_url(front.dicomweb_url, **FAST_RETRY_EXTRAS)
+        report = copy_studies(source, dest, [uid])
+    (entry,) = report.studies
+    assert not report.ok and entry.copied == 0 and clean_orthanc_dest.count_instances() == 0
+    assert entry.failures and all(f"{other}, but {uid} was asked for" in o.reason for o in entry.failures)
+    assert len(entry.missing_after_verify) == 6
