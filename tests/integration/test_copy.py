@@ -244,7 +244,7 @@ def test_an_unknown_study_is_named_and_the_next_one_is_copied(clean_orthanc, cle
     assert "not found on the source" in report.studies[0].error and unknown in report.problems()[0]
 
 
-def test_a_destination_that_refuses_every_instance_names_each(
+def test_a_transfer_syntax_the_destination_does_not_take_is_named_per_instance(
     clean_orthanc, clean_orthanc_dest, study, monkeypatch
 ):
     uid, files, _ = study
@@ -327,3 +327,32 @@ def test_a_source_that_answers_with_another_studys_instances_sends_none_of_them(
     assert not report.ok and entry.copied == 0 and clean_orthanc_dest.count_instances() == 0
     assert entry.failures and all(f"{other}, but {uid} was asked for" in o.reason for o in entry.failures)
     assert len(entry.missing_after_verify) == 6
+
+
+def test_a_destination_that_refuses_every_instance_with_its_reason_gets_each_named(
+    clean_orthanc, clean_orthanc_dest, study
+):
+    """Every STOW-RS answered 409 with each instance in the FailedSOPSequence (0xA700, out of resources):
+    each instance is failed with the destination's reason, and the copy is not whole."""
+    uid, files, want = study
+
+    def gate(request):
+        if request.method != "POST":
+            return None
+        failed = [
+            {"00081155": {"vr": "UI", "Value": [sop]}, "00081197": {"vr": "US", "Value": [0xA700]}}
+            for sop in want
+            if sop.encode() in request.body
+        ]
+        body = json.dumps({"00081198": {"vr": "SQ", "Value": failed}}).encode()
+        return 409, {"Content-Type": "application/dicom+json"}, body
+
+    with OrthancFront(clean_orthanc_dest, gate) as front, orthanc_client(clean_orthanc) as source:
+        source.store_instances(files)
+        dest = DicomWebClient.from_url(front.dicomweb_url, **FAST_RETRY_EXTRAS)
+        report = copy_studies(source, dest, [uid])
+    (entry,) = report.studies
+    assert (entry.copied, entry.failed) == (0, 6) and not report.ok
+    assert {o.sop_instance_uid for o in entry.failures} == set(want)
+    assert all("refused by the server" in o.reason and o.failure_reason == 0xA700 for o in entry.failures)
+    assert clean_orthanc_dest.count_instances() == 0
