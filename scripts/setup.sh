@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare this machine: the servers and tools the tests use (Debian packages: Orthanc with its DICOMweb plugin,
-# Postgres and Redis for the deployed stack, dicom3tools to validate generated instances); a virtualenv in .venv
+# Postgres and Redis for the deployed stack, dicom3tools to validate generated instances, dcmtk's DIMSE peers); a virtualenv in .venv
 # with the provider (editable), Airflow at the tested version with the stack's extras and the versions the
 # suite was verified with (deploy/constraints.txt), the S3 pieces (the amazon provider's s3fs, moto's S3
 # server), OpenLineage, and the test tools; and tiny_pacs, a second real DICOMweb server, in its own virtualenv
@@ -20,6 +20,7 @@ declare -A NEEDED=(
     [/usr/bin/redis-server]=redis-server
     [/usr/bin/pg_ctlcluster]=postgresql
     [/usr/bin/dciodvfy]=dicom3tools
+    [/usr/bin/storescp]=dcmtk
 )
 missing=()
 for path in "${!NEEDED[@]}"; do
@@ -43,7 +44,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,azure,aws,google]' \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,azure,aws,google,dimse]' \
     "apache-airflow[celery,postgres]==$AIRFLOW_VERSION" apache-airflow-providers-fab \
     "apache-airflow-providers-amazon[s3fs]" apache-airflow-providers-openlineage "moto[server]" \
     -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }

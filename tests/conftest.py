@@ -62,6 +62,30 @@ def orthanc_dest():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def orthanc_dimse():
+    """A real Orthanc with its DICOM server on: C-ECHO, C-FIND, C-GET and C-STORE SCP, AE title ORTHANC,
+    checking the called AE title, and knowing this side's AE title (DICOMWEB) as a modality, as it must to
+    answer its C-FIND and C-GET."""
+    from tests.servers.orthanc_server import free_port
+
+    port = free_port()
+    try:
+        server = OrthancServer(
+            DicomServerEnabled=True,
+            DicomAet="ORTHANC",
+            DicomPort=port,
+            DicomCheckCalledAet=True,
+            DicomModalities={"dicomweb": ["DICOMWEB", "127.0.0.1", free_port()]},
+        )
+    except OrthancMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.dicom_port = port
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def clean_orthanc_dest(orthanc_dest):
     orthanc_dest.wipe()

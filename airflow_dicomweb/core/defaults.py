@@ -77,6 +77,16 @@ COPY_VERIFY = True
 #: its store), before the instance is named missing.
 COPY_VERIFY_RECHECK_SECONDS = 2.0
 
+# --- DIMSE (PS3.7) ----------------------------------------------------------------------------------------
+#: The AE title this side calls itself when none is given.
+DIMSE_CALLING_AET = "DICOMWEB"
+#: Seconds to wait for an association to be accepted, for a DIMSE answer, and for any network activity.
+DIMSE_ACSE_TIMEOUT = 30.0
+DIMSE_DIMSE_TIMEOUT = 300.0
+DIMSE_NETWORK_TIMEOUT = 300.0
+#: The most results a C-FIND takes before it cancels (a peer that answers without end is stopped).
+DIMSE_MAX_FIND_RESULTS = 100_000
+
 # --- long-running operations ------------------------------------------------------------------------------
 #: How long to wait on an operation, and how often to poll it (growing by half up to the longest interval).
 OPERATION_TIMEOUT = 3600.0

@@ -141,3 +141,20 @@ class DicomWebOperationTimeoutError(DicomWebError, TimeoutError):
         self.timeout = timeout
         self.last_state = last_state or {}
         super().__init__(f"operation {name} still running after {timeout:g} s")
+
+
+class DimseError(DicomWebError):
+    """A DIMSE exchange failed; the message names the peer (``AET@host:port``)."""
+
+
+class DimseAssociationError(DimseError):
+    """No association with the peer: it could not be reached, rejected the association (a wrong AE title,
+    say), or aborted it."""
+
+
+class DimseStatusError(DimseError):
+    """The peer answered a DIMSE request with a failure status."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

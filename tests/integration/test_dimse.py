@@ -1,0 +1,139 @@
+"""DIMSE against peers no one here wrote: Orthanc's DICOM server (C-ECHO, C-FIND, C-GET, C-STORE SCP) and
+dcmtk's storescp (a C-STORE SCP that answers no C-FIND). C-FIND answers in QIDO-RS's shape; C-GET writes
+files atomically; C-STORE names every file's outcome, and a transfer syntax the peer refuses is a named
+failure, never re-encoded; a wrong AE title, an unreachable peer and an unknown study are named."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from airflow_dicomweb.core.client import DicomWebClient
+from airflow_dicomweb.core.dimse.echo import echo
+from airflow_dicomweb.core.dimse.find import find
+from airflow_dicomweb.core.dimse.get import get
+from airflow_dicomweb.core.dimse.peer import DimsePeer
+from airflow_dicomweb.core.dimse.store import store_files
+from airflow_dicomweb.core.errors import DicomWebConfigError, DimseAssociationError, DimseError
+from tests.dicom_factory import make_series
+from tests.servers.dcmtk import DcmtkMissing, StoreScp
+from tests.servers.orthanc_server import free_port
+
+
+@pytest.fixture
+def orthanc_peer(orthanc_dimse) -> DimsePeer:
+    orthanc_dimse.wipe()
+    return DimsePeer("127.0.0.1", orthanc_dimse.dicom_port, "ORTHANC")
+
+
+@pytest.fixture
+def storescp():
+    try:
+        server = StoreScp(accept_all=False)  # uncompressed transfer syntaxes only
+    except DcmtkMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def study(tmp_path):
+    """Two series of uncompressed CT and MR, and a JPEG Baseline Secondary Capture: its UID and files."""
+    uid = generate_uid()
+    files = make_series(tmp_path / "ct", 3, study_uid=uid, rows=16, columns=16)
+    files += make_series(tmp_path / "mr", 2, study_uid=uid, rows=16, columns=16, modality="MR")
+    ds = pydicom.dcmread(get_testdata_file("SC_jpeg_no_color_transform.dcm"))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(tmp_path / "jpeg.dcm")
+    return uid, [*files, tmp_path / "jpeg.dcm"]
+
+
+def sop(path) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+def test_echo_store_find_and_get_against_orthanc(orthanc_peer, orthanc_dimse, study, tmp_path):
+    uid, files = study
+    echo(orthanc_peer)
+    stored = store_files(orthanc_peer, files)
+    assert len(stored.stored) == 6 and not stored.failed, str(stored)
+    assert orthanc_dimse.sop_instance_uids() == {sop(f) for f in files}
+
+    # C-FIND answers what QIDO-RS answers, for the same study on the same server
+    with DicomWebClient.from_url(
+        orthanc_dimse.dicomweb_url, login=orthanc_dimse.username, password=orthanc_dimse.password
+    ) as web:
+        qido_series = {s["0020000E"]["Value"][0] for s in web.search_for_series(uid)}
+    found = list(find(orthanc_peer, "series", study_instance_uid=uid))
+    assert {s["0020000E"]["Value"][0] for s in found} == qido_series
+    assert all(s["0020000D"]["Value"] == [uid] for s in found)
+    assert [
+        s["0020000D"]["Value"][0] for s in find(orthanc_peer, "studies", filters={"ModalitiesInStudy": "MR"})
+    ] == [uid]
+    instances = list(find(orthanc_peer, "instances", study_instance_uid=uid))
+    assert {i["00080018"]["Value"][0] for i in instances} == {sop(f) for f in files}
+    assert len(list(find(orthanc_peer, "instances", study_instance_uid=uid, limit=2))) == 2
+
+    result = get(orthanc_peer, tmp_path / "out", uid)
+    assert result.ok and result.completed == 6 and len(result.paths) == 6
+    by_sop = {sop(p): p for p in result.paths}
+    for f in files:
+        original, received = pydicom.dcmread(f), pydicom.dcmread(by_sop[sop(f)])
+        if original.file_meta.TransferSyntaxUID.is_compressed:
+            # Orthanc sends a compressed instance decoded over C-GET when an uncompressed context is accepted
+            assert received.pixel_array.shape == original.pixel_array.shape
+        else:
+            assert received.PixelData == original.PixelData  # identical
+    assert sorted(p.relative_to(tmp_path / "out").parts[0] for p in result.paths) == [uid] * 6
+
+    one = get(
+        orthanc_peer,
+        tmp_path / "one",
+        uid,
+        sop_instance_uid=sop(files[0]),
+        series_instance_uid=str(pydicom.dcmread(files[0]).SeriesInstanceUID),
+    )
+    assert [sop(p) for p in one.paths] == [sop(files[0])]
+
+
+def test_c_store_to_storescp_names_a_transfer_syntax_it_refuses(storescp, study):
+    _, files = study
+    peer = DimsePeer("127.0.0.1", storescp.port, storescp.aet)
+    echo(peer)
+    result = store_files(peer, files)
+    assert len(result.stored) == 5 and len(storescp.received()) == 5
+    (refused,) = result.failed
+    assert refused.sop_instance_uid == sop(files[-1])
+    assert "accepts no presentation context" in refused.reason and "1.2.840.10008.1.2.4.50" in refused.reason
+    with pytest.raises(DimseError, match=r"sent no answer to C-FIND|rejected|aborted"):
+        list(find(peer, "studies"))  # storescp answers no C-FIND
+
+
+def test_bad_peers_and_bad_input_are_named(orthanc_peer, study, tmp_path):
+    uid, files = study
+    wrong = DimsePeer("127.0.0.1", orthanc_peer.port, "NOT-ORTHANC")
+    with pytest.raises(
+        DimseAssociationError,
+        match=r"NOT-ORTHANC@127\.0\.0\.1.*rejected the association.*called AE title not recognized",
+    ):
+        echo(wrong)
+    nobody = DimsePeer("127.0.0.1", free_port(), "NOBODY", acse_timeout=5)
+    with pytest.raises(DimseAssociationError, match=r"NOBODY@127\.0\.0\.1:[0-9]+ could not be reached"):
+        echo(nobody)
+    stranger = DimsePeer("127.0.0.1", orthanc_peer.port, "ORTHANC", calling_aet="STRANGER")
+    with pytest.raises(DimseError, match="STRANGER"):
+        list(find(stranger, "studies"))
+    with pytest.raises(DimseError, match=rf"study .*{uid}"):
+        get(orthanc_peer, tmp_path / "none", uid)  # nothing stored yet
+    (tmp_path / "junk.dcm").write_text("not DICOM")
+    result = store_files(orthanc_peer, [tmp_path / "junk.dcm", files[0]])
+    assert len(result.stored) == 1 and "junk.dcm" in result.failed[0].path
+    for bad in ("dimse://host:104", "http://AE@host:104", "dimse://AE@host", "dimse://A:B@host:104"):
+        with pytest.raises(DicomWebConfigError, match="dimse://CALLED_AET@host:port"):
+            DimsePeer.from_url(bad)
+    with pytest.raises(DicomWebConfigError, match="AE title"):
+        DimsePeer("127.0.0.1", 104, "A" * 17)
+    assert DimsePeer.from_url("dimse://PACS@10.0.0.5:11112").name == "PACS@10.0.0.5:11112"
