@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from airflow_dicomweb import __version__
-from airflow_dicomweb.cli import copy, delete, exit_codes, retrieve, search, store, watch
+from airflow_dicomweb.cli import copy, delete, exit_codes, receive, retrieve, search, store, watch
 from airflow_dicomweb.cli.connection import add_connection_options, settings_from_args
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebError, InvalidUIDError
 
-COMMANDS = ("store", "search", "retrieve", "copy", "delete", "operation", "watch")
+COMMANDS = ("store", "search", "retrieve", "copy", "delete", "operation", "watch", "receive")
 
 DESCRIPTION = """Store, search, retrieve and delete DICOM objects through DICOMweb (PS3.18).
 
@@ -40,6 +40,7 @@ examples:
   dicomweb --google my-project/us-central1/my-dataset/my-store search studies -f PatientName='DOE*'
   dicomweb https://pacs.example/dicom-web retrieve studies/1.2.3 --dest export/
   dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.3
+  dicomweb https://pacs.example/dicom-web receive --aet GATEWAY --port 11112
   dicomweb --google my-project/us-central1/my-dataset/my-store delete studies/1.2.3
 
 Run 'dicomweb COMMAND --help' for each command's options and examples."""
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_parser(commands)
     delete.add_parsers(commands)
     watch.add_parser(commands)
+    receive.add_parser(commands)
     return parser
 
 
@@ -117,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # traceback; the answer is still read, and its body checked by the multipart reader.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
     progress = ProgressDisplay(args.command, quiet=args.quiet)
+    if args.command == "receive" and not receive.needs_service(args):
+        try:
+            return int(args.run(None, args, progress))
+        except (DicomWebConfigError, ValueError, OSError) as exc:
+            print(f"dicomweb receive: {exc}", file=sys.stderr)
+            return exit_codes.USAGE
     try:
         client = DicomWebClient(settings_from_args(args))
     except (DicomWebConfigError, InvalidUIDError) as exc:

@@ -86,6 +86,11 @@ DIMSE_DIMSE_TIMEOUT = 300.0
 DIMSE_NETWORK_TIMEOUT = 300.0
 #: The most results a C-FIND takes before it cancels (a peer that answers without end is stopped).
 DIMSE_MAX_FIND_RESULTS = 100_000
+#: The most bytes one instance may take when received (the gateway, C-GET): a peer sending more has its
+#: association aborted (MiB).
+DIMSE_MAX_INSTANCE_MIB = 4096
+#: The gateway's port when none is given (DICOM's registered port is 104, which needs privileges).
+DIMSE_RECEIVE_PORT = 11112
 
 # --- long-running operations ------------------------------------------------------------------------------
 #: How long to wait on an operation, and how often to poll it (growing by half up to the longest interval).
