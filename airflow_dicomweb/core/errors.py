@@ -158,3 +158,12 @@ class DimseStatusError(DimseError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class DimseNotFoundError(DimseError):
+    """The peer holds nothing of what was asked for (a C-GET that brought no instance)."""
+
+
+class DimseContextError(DimseError):
+    """The peer accepted the association but none of its presentation contexts: it does not offer the
+    service asked for (a C-STORE SCP asked for C-FIND), or not in these transfer syntaxes."""

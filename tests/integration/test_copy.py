@@ -274,7 +274,7 @@ def test_a_wrong_destination_password_stops_at_once_and_is_never_shown(
             password=wrong,
             **FAST_RETRY_EXTRAS,
         )
-        with pytest.raises(DicomWebAuthError, match=r"the destination .* refused the credentials") as raised:
+        with pytest.raises(DicomWebAuthError, match=r"the destination: .* refused the credentials") as raised:
             copy_studies(source, dest, [uid])
     assert wrong not in str(raised.value)
     assert clean_orthanc_dest.count_instances() == 0

@@ -1,15 +1,17 @@
-"""Copy studies from one DICOMweb service to another (WADO-RS into STOW-RS), resumably and verified.
+"""Copy studies from one service to another, resumably and verified: DICOMweb (WADO-RS into STOW-RS) or DIMSE
+(C-GET, C-STORE) on either side (:mod:`.side`).
 
 For each study:
 
 1. **List both sides.** The source's instances (by series) and those the destination holds already, each the
-   way its server can (:meth:`~airflow_dicomweb.core.wado.listing.StudyListing.every_instance`). Wrong
+   way it can (:meth:`~airflow_dicomweb.core.wado.listing.StudyListing.every_instance`, or C-FIND). Wrong
    destination credentials end the copy here, before anything is read.
 2. **Stream what is missing.** Whole series the destination lacks entirely are read in one response each,
    a few at once; series it holds in part, instance by instance; a source without series-level retrieve
-   fans out as retrieves do. Each response's parts go straight into STOW-RS requests
-   (:class:`~.stow_sink.StowSink`): nothing is written to disk, and the bytes are those the source stored
-   (``transfer-syntax=*``). A copy killed half way is simply run again: what arrived is skipped.
+   fans out as retrieves do. Each response's parts go straight into the destination's batches
+   (:class:`~.sink.CopySink`): between DICOMweb services nothing is written to disk, and the bytes are those
+   the source stored (``transfer-syntax=*``). A copy killed half way is simply run again: what arrived is
+   skipped.
 3. **Verify.** The destination's instances of the study are listed again and compared with the source's by
    SOP Instance UID; what it lacks though it was acknowledged is named (``missing_after_verify``).
 
@@ -27,49 +29,38 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.copy.dicomweb_side import DicomWebSide
+from airflow_dicomweb.core.copy.dimse_side import DimseSide
 from airflow_dicomweb.core.copy.report import VERIFIED, CopyReport, StudyCopy
-from airflow_dicomweb.core.copy.selection import select_studies
-from airflow_dicomweb.core.copy.stow_sink import StowSink, instance_name
+from airflow_dicomweb.core.copy.side import CopySide
+from airflow_dicomweb.core.copy.sink import CopySink, instance_name
+from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.errors import (
     DicomWebAuthError,
     DicomWebConfigError,
     DicomWebConnectionError,
     DicomWebError,
-    DicomWebHTTPError,
     DicomWebNotFoundError,
+    DimseAssociationError,
+    DimseNotFoundError,
 )
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.query import FilterValue
-from airflow_dicomweb.core.stow.request import stow_headers, stow_url
 from airflow_dicomweb.core.stow.result import Status
 from airflow_dicomweb.core.transactions import Transactions
 
 log = logging.getLogger(__name__)
 
-#: Statuses by which a server refuses the credentials: a copy stops at once, before reading anything.
-REFUSED_CREDENTIALS = (401, 403)
-
-
-def same_service(a: str, b: str) -> bool:
-    """Whether two service roots name the same service (case of the scheme and host, a final slash)."""
-
-    def key(url: str) -> str:
-        scheme, _, rest = url.rstrip("/").partition("://")
-        host, _, path = rest.partition("/")
-        return f"{scheme.lower()}://{host.lower()}/{path}"
-
-    return key(a) == key(b)
-
 
 class Copy:
-    """Copies studies from the ``source`` service's transactions to the ``dest`` service's."""
+    """Copies studies from the ``source`` side to the ``dest`` side."""
 
-    def __init__(self, source: Transactions, dest: Transactions) -> None:
+    def __init__(self, source: CopySide, dest: CopySide) -> None:
         self.source = source
         self.dest = dest
-        self.source_name = source.search.transport.redact(source.search.transport.settings.base_url)
-        self.dest_name = dest.search.transport.redact(dest.search.transport.settings.base_url)
-        if same_service(source.search.transport.settings.base_url, dest.search.transport.settings.base_url):
+        self.source_name = source.name
+        self.dest_name = dest.name
+        if source.key == dest.key:
             raise DicomWebConfigError(
                 f"the source and the destination are the same service ({self.source_name}): nothing to copy"
             )
@@ -93,12 +84,12 @@ class Copy:
             raise ValueError(
                 "streams, concurrency, batch_files, batch_bytes and max_instance_mib must be >= 1"
             )
-        studies = select_studies(self.source.search, study_instance_uids, filters)
+        studies = self.source.select(study_instance_uids, filters)
         report = CopyReport(source=self.source_name, destination=self.dest_name)
         tracker = ProgressTracker(progress) if progress else None
-        cap = self.dest.store.profile.stow_max_bytes
-        if self.dest.store.profile.stow_concurrency is not None:
-            concurrency = min(concurrency, self.dest.store.profile.stow_concurrency)
+        cap = self.dest.batch_bytes
+        if self.dest.concurrency is not None:
+            concurrency = min(concurrency, self.dest.concurrency)
         options = {
             "batch_files": batch_files,
             "batch_bytes": min(batch_bytes, cap) if cap else batch_bytes,
@@ -108,12 +99,8 @@ class Copy:
             for study in studies:
                 entry = StudyCopy(study)
                 report.studies.append(entry)
-                sink = StowSink(
-                    self.dest.store.transport,
-                    self.dest.store.profile,
-                    self.dest.search,
-                    stow_url(self.dest.store.transport, study),
-                    stow_headers(None),
+                sink = CopySink(
+                    self.dest.batches(study),
                     held=set(),
                     pool=senders,
                     in_flight=concurrency,
@@ -127,7 +114,7 @@ class Copy:
         log.info("copy from %s to %s: %s", self.source_name, self.dest_name, report)
         return report
 
-    def _copy_study(self, entry: StudyCopy, sink: StowSink, streams: int) -> dict[str, list[str]] | None:
+    def _copy_study(self, entry: StudyCopy, sink: CopySink, streams: int) -> dict[str, list[str]] | None:
         """Copy one study into ``sink``, its outcomes counted in ``entry``; the source's listing of it."""
         study = entry.study_instance_uid
         source_listing = self._listed(self.source, study, "source")
@@ -137,16 +124,14 @@ class Copy:
         jobs = self._plan(study, source_listing, sink.held)
         try:
             if len(jobs) == 1:
-                self.source.instances.stream_into(sink, study, *jobs[0])
+                self.source.stream_into(sink, study, *jobs[0])
             elif jobs:
-                with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="copy-wado") as readers:
-                    for done in [
-                        readers.submit(self.source.instances.stream_into, sink, study, *job) for job in jobs
-                    ]:
+                with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="copy-read") as readers:
+                    for done in [readers.submit(self.source.stream_into, sink, study, *job) for job in jobs]:
                         done.result()
-        except DicomWebNotFoundError as exc:
+        except (DicomWebNotFoundError, DimseNotFoundError) as exc:
             entry.error = f"not found on the source ({exc})"
-        except (DicomWebAuthError, DicomWebConnectionError):
+        except (DicomWebAuthError, DicomWebConnectionError, DimseAssociationError):
             raise
         except DicomWebError as exc:
             entry.error = f"not copied whole: {exc}"
@@ -184,38 +169,25 @@ class Copy:
             jobs.append((None, single))
         return jobs
 
-    def _listed(self, side: Transactions, study: str, which: str) -> dict[str, list[str]] | None:
-        """A side's instances of the study by series, or None where that server cannot list them."""
+    def _listed(self, side: CopySide, study: str, which: str) -> dict[str, list[str]] | None:
+        """A side's instances of the study by series, or None where that side cannot list them."""
         try:
-            return side.instances.listing.every_instance(study)
-        except (DicomWebAuthError, DicomWebConnectionError) as exc:
-            raise type(exc)(f"the {which} ({self._name(side)}): {exc}") from None
-        except DicomWebHTTPError as exc:
-            if exc.status in REFUSED_CREDENTIALS:
-                raise DicomWebAuthError(
-                    f"the {which} ({self._name(side)}) refused the credentials: {exc}"
-                ) from None
-            log.info("study %s: the %s cannot list its instances (%s)", study, which, exc)
-            return None
-        except DicomWebError as exc:
-            log.info("study %s: the %s cannot list its instances (%s)", study, which, exc)
-            return None
+            return side.listing(study)
+        except (DicomWebAuthError, DicomWebConnectionError, DimseAssociationError) as exc:
+            raise type(exc)(f"the {which}: {exc}") from None
 
     def _held(self, study: str) -> dict[str, list[str]]:
         return self._listed(self.dest, study, "destination") or {}
 
-    def _name(self, side: Transactions) -> str:
-        return self.source_name if side is self.source else self.dest_name
-
     def _verify(
-        self, entry: StudyCopy, sink: StowSink, listing: dict[str, list[str]] | None, recheck_seconds: float
+        self, entry: StudyCopy, sink: CopySink, listing: dict[str, list[str]] | None, recheck_seconds: float
     ) -> None:
         expected = _all(listing) | {o.sop_instance_uid for o in sink.outcomes.values() if o.sop_instance_uid}
         expected -= {o.sop_instance_uid for o in entry.failures}
         for attempt in range(2):
             at_dest = self._listed(self.dest, entry.study_instance_uid, "destination")
             if at_dest is None:
-                entry.verification = "not possible: the destination cannot list the study's instances"
+                entry.verification = "not possible: the destination cannot list the study's instances (every instance was sent)"
                 return
             entry.destination_instances = len(_all(at_dest))
             missing = expected - _all(at_dest)
@@ -235,15 +207,22 @@ class Copy:
 
 
 class Service(Protocol):
-    """One side of a copy: a client or a hook (:class:`~airflow_dicomweb.core.client.DicomWebApi`)."""
+    """A DICOMweb side of a copy: a client or a hook (:class:`~airflow_dicomweb.core.client.DicomWebApi`)."""
 
     @property
     def transactions(self) -> Transactions: ...
 
 
+def side_of(service: Service | DimsePeer) -> CopySide:
+    """A client, a hook, or a DIMSE peer, as a side of a copy."""
+    if isinstance(service, DimsePeer):
+        return DimseSide(service)
+    return DicomWebSide(service.transactions)
+
+
 def copy_studies(
-    source: Service,
-    dest: Service,
+    source: Service | DimsePeer,
+    dest: Service | DimsePeer,
     study_instance_uids: Iterable[str] | None = None,
     filters: Mapping[str, FilterValue] | None = None,
     *,
@@ -255,10 +234,10 @@ def copy_studies(
     max_instance_mib: int = defaults.COPY_MAX_INSTANCE_MIB,
     progress: ProgressCallback | None = None,
 ) -> CopyReport:
-    """Copy studies (named, or matching ``filters`` on ``source``) from ``source`` to ``dest`` (clients or
-    hooks), streamed from WADO-RS into STOW-RS, skipping what ``dest`` holds, and verified; the report of
-    every study. See :meth:`Copy.copy_studies`."""
-    return Copy(source.transactions, dest.transactions).copy_studies(
+    """Copy studies (named, or matching ``filters`` on ``source``) from ``source`` to ``dest`` (clients,
+    hooks, or DIMSE peers), streamed, skipping what ``dest`` holds, and verified; the report of every study.
+    See :meth:`Copy.copy_studies`."""
+    return Copy(side_of(source), side_of(dest)).copy_studies(
         study_instance_uids,
         filters,
         verify=verify,

@@ -15,7 +15,7 @@ from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
 from pynetdicom.presentation import PresentationContext
 
 from airflow_dicomweb.core.dimse.peer import DimsePeer
-from airflow_dicomweb.core.errors import DimseAssociationError
+from airflow_dicomweb.core.errors import DimseAssociationError, DimseContextError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,13 @@ def associated(
         tls_args=(peer.tls, peer.host) if peer.tls else None,
     )
     if not assoc.is_established:
+        answer = getattr(assoc.acceptor, "primitive", None)
+        if assoc.is_aborted and getattr(answer, "result", None) == 0x00:
+            # it accepted the association but none of its contexts: it does not offer this service
+            raise DimseContextError(
+                f"{peer.name} accepts none of the presentation contexts proposed "
+                f"({', '.join(sorted({str(getattr(cx.abstract_syntax, 'name', cx.abstract_syntax)) for cx in contexts}))})"
+            )
         raise DimseAssociationError(refusal(peer, assoc))
     try:
         yield assoc

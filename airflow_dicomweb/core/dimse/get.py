@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -19,11 +21,21 @@ from pynetdicom import _config, evt
 from pynetdicom.presentation import build_context, build_role
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet  # type: ignore[attr-defined]
 
-from airflow_dicomweb.core.dicom.instance_header import NotAnInstanceError, read_instance_header
+from airflow_dicomweb.core.dicom.instance_header import (
+    InstanceHeader,
+    NotAnInstanceError,
+    read_instance_header,
+)
 from airflow_dicomweb.core.dimse.association import associated
 from airflow_dicomweb.core.dimse.find import find
 from airflow_dicomweb.core.dimse.peer import DimsePeer
-from airflow_dicomweb.core.errors import DicomWebError, DimseError, DimseStatusError
+from airflow_dicomweb.core.errors import (
+    DicomWebError,
+    DimseAssociationError,
+    DimseError,
+    DimseNotFoundError,
+    DimseStatusError,
+)
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.storage.paths import AtomicWriter, Destination, StoragePath, as_path, open_read
 from airflow_dicomweb.core.uids import validate_uid
@@ -62,7 +74,7 @@ PENDING = (0xFF00, 0xFF01)
 class GetResult:
     """What a C-GET brought: the files written, and the sub-operation counts of the peer's last answer."""
 
-    paths: list[StoragePath] = field(default_factory=list)
+    paths: list[Any] = field(default_factory=list)
     completed: int = 0
     failed: int = 0
     warning: int = 0
@@ -88,6 +100,36 @@ def get(
 
     ``sop_classes`` are the storage SOP classes to accept; by default a C-FIND asks the peer which ones the
     study holds (a peer that answers no C-FIND gets the common storage classes proposed)."""
+    dest = as_path(dest_dir)
+    tracker = ProgressTracker(progress)
+
+    def write(temp: Path, header: InstanceHeader) -> StoragePath:
+        target = instance_location(
+            dest, header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid
+        )
+        with open_read(as_path(str(temp))) as source, AtomicWriter(target) as out:
+            while block := source.read(1 << 20):
+                out.write(block)
+        tracker.add(1, header.size)
+        return target
+
+    return get_into(
+        peer, write, study_instance_uid, series_instance_uid, sop_instance_uid, sop_classes=sop_classes
+    )
+
+
+def get_into(
+    peer: DimsePeer,
+    take: Callable[[Path, InstanceHeader], Any],
+    study_instance_uid: str,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    *,
+    sop_classes: list[str] | None = None,
+) -> GetResult:
+    """C-GET of a study, series or instance, each instance handed to ``take(temporary file, header)`` once
+    its UIDs are checked against what was asked for, and answered Success once ``take`` returned (what it
+    returns is kept in ``paths``); an instance ``take`` raised on is answered with a failure and named."""
     expected = {"StudyInstanceUID": validate_uid(study_instance_uid, "study_instance_uid")}
     if series_instance_uid is not None:
         expected["SeriesInstanceUID"] = validate_uid(series_instance_uid, "series_instance_uid")
@@ -95,14 +137,12 @@ def get(
         expected["SOPInstanceUID"] = validate_uid(sop_instance_uid, "sop_instance_uid")
     level = "IMAGE" if sop_instance_uid else "SERIES" if series_instance_uid else "STUDY"
     classes = sop_classes or _storage_classes(peer, expected)
-    dest = as_path(dest_dir)
     result = GetResult()
-    tracker = ProgressTracker(progress)
     lock = threading.Lock()
 
     def on_store(event: Any) -> int:
-        """One instance of the C-GET: into place, then Success; or a failure status, and named."""
-        temp = event.dataset_path
+        """One instance of the C-GET: taken, then Success; or a failure status, and named."""
+        temp = Path(event.dataset_path)
         try:
             header = read_instance_header(temp)
             found = {
@@ -113,20 +153,14 @@ def get(
             for key, want in expected.items():
                 if found[key] != want:
                     raise DimseError(f"it has {key} {found[key]}, but {want} was asked for")
-            target = instance_location(
-                dest, header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid
-            )
-            with open_read(as_path(str(temp))) as source, AtomicWriter(target) as out:
-                while block := source.read(1 << 20):
-                    out.write(block)
+            taken = take(temp, header)
         except (DicomWebError, NotAnInstanceError, OSError) as exc:
             with lock:
-                result.failures.append(f"an instance from {peer.name} was not written: {exc}")
-            log.warning("C-GET from %s: an instance was not written: %s", peer.name, exc)
+                result.failures.append(f"an instance from {peer.name} was not taken: {exc}")
+            log.warning("C-GET from %s: an instance was not taken: %s", peer.name, exc)
             return OUT_OF_RESOURCES
         with lock:
-            result.paths.append(target)
-        tracker.add(1, header.size)
+            result.paths.append(taken)
         return 0x0000
 
     identifier = Dataset()
@@ -134,9 +168,7 @@ def get(
     for key, value in expected.items():
         setattr(identifier, key, value)
     model = StudyRootQueryRetrieveInformationModelGet
-    contexts = [build_context(model)] + [
-        build_context(c, TRANSFER_SYNTAXES) for c in classes[:MAX_STORAGE_CLASSES]
-    ]
+    contexts = [build_context(model), *storage_contexts(classes)]
     roles = [build_role(c, scp_role=True) for c in classes[:MAX_STORAGE_CLASSES]]
     with associated(peer, contexts, roles=roles, handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
         final = None
@@ -159,11 +191,11 @@ def get(
         if final is None:
             raise DimseError(f"{peer.name} sent no final answer to C-GET")
     if not result.paths and not result.completed and not result.failures and not result.failed:
-        raise DimseError(
+        raise DimseNotFoundError(
             f"{peer.name} holds nothing of {level.lower()} {expected} (C-GET brought no instance)"
         )
     log.info(
-        "C-GET from %s: %d written, %d completed, %d failed, %d warning",
+        "C-GET from %s: %d taken, %d completed, %d failed, %d warning",
         peer.name, len(result.paths), result.completed, result.failed, result.warning,
     )  # fmt: skip
     return result
@@ -191,7 +223,8 @@ def _counts(result: GetResult, status: Dataset, answer: Dataset | None) -> None:
 
 
 def _storage_classes(peer: DimsePeer, expected: dict[str, str]) -> list[str]:
-    """The storage SOP classes of what is asked for, by C-FIND; the common ones if the peer answers none."""
+    """The storage SOP classes of what is asked for, by C-FIND; the common ones if the peer answers none.
+    :class:`DimseNotFoundError` if its C-FIND finds nothing of it."""
     from pynetdicom import StoragePresentationContexts
 
     try:
@@ -206,8 +239,19 @@ def _storage_classes(peer: DimsePeer, expected: dict[str, str]) -> list[str]:
                 if "SOPInstanceUID" in expected
                 else None,
             )
-        } - {""}
+        }
+    except DimseAssociationError:
+        raise
     except DimseError as exc:
         log.info("%s answered no C-FIND (%s): proposing the common storage classes", peer.name, exc)
-        found = set()
-    return sorted(found) or [str(cx.abstract_syntax) for cx in StoragePresentationContexts]
+        return [str(cx.abstract_syntax) for cx in StoragePresentationContexts]
+    if not found:
+        level = (
+            "instance"
+            if "SOPInstanceUID" in expected
+            else "series"
+            if "SeriesInstanceUID" in expected
+            else "study"
+        )
+        raise DimseNotFoundError(f"{peer.name} holds nothing of {level} {expected} (its C-FIND finds none)")
+    return sorted(found - {""}) or [str(cx.abstract_syntax) for cx in StoragePresentationContexts]

@@ -1,6 +1,6 @@
 """Where the parts of a WADO-RS response go: files under a destination
 (:class:`~airflow_dicomweb.core.wado.destination.InstanceDestination`), or straight into another service's
-store (:class:`~airflow_dicomweb.core.copy.stow_sink.StowSink`). The retrieve fans out, retries and names
+store (:class:`~airflow_dicomweb.core.copy.sink.CopySink`). The retrieve fans out, retries and names
 what it asked for; the sink takes each response's events as they arrive."""
 
 from __future__ import annotations

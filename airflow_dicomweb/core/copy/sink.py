@@ -1,5 +1,6 @@
-"""The sink of a copy: the parts of a source's WADO-RS responses, as they arrive, into STOW-RS requests to
-the destination. Nothing touches a disk.
+"""The sink of a copy: the parts of a source's responses (WADO-RS, or C-GET's instances one by one), as they
+arrive, into batches the destination's sender stores (STOW-RS requests: :mod:`.stow_batches`; C-STORE:
+:mod:`.c_store_batches`).
 
 Each part is held in memory until it ends (as the response's chunks, one copy), its UIDs and transfer syntax
 read from its first bytes, checked against what was asked for, and added to a batch; a batch is sent when it
@@ -20,19 +21,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
 from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, read_uids, uids_in_memory
 from airflow_dicomweb.core.errors import DicomWebResponseError
-from airflow_dicomweb.core.http.transport import Transport
-from airflow_dicomweb.core.media_types import DICOM
 from airflow_dicomweb.core.multipart.reader import MultipartEvent, PartEnd, PartStart
-from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.progress import ProgressTracker
-from airflow_dicomweb.core.qido.search import Search
-from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.stow.request import StowItem, failed_outcome, instance_outcome, send_stow
+from airflow_dicomweb.core.stow.request import StowItem, failed_outcome, instance_outcome
 from airflow_dicomweb.core.stow.result import InstanceOutcome, Status
 from airflow_dicomweb.core.wado.destination import check_part_type, checked_uids
 
@@ -45,7 +41,7 @@ def instance_name(study: str, series: str, sop: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ready:
+class ReadyInstance:
     """An instance read whole, checked, and ready to be sent: its bytes as the response's chunks."""
 
     item: StowItem
@@ -53,21 +49,26 @@ class _Ready:
     chunks: tuple[bytes, ...]
 
 
-class StowSink:
-    """Takes one study's instances from the source's responses and stores them at the destination.
+class BatchSender(Protocol):
+    """How a destination stores a batch (see :mod:`.stow_batches`, :mod:`.c_store_batches`)."""
 
-    ``url`` and ``headers`` make the destination's STOW-RS requests over ``transport``, read as its server
-    ``profile`` says (its ``search`` confirms a duplicate only this kind of server reports: see
-    :func:`~airflow_dicomweb.core.stow.request.send_stow`); ``held`` are the SOP Instance UIDs the destination holds already. At most ``in_flight``
-    batches are held at once (being read, or sent on ``pool``)."""
+    def refusal(self, header: InstanceHeader) -> str:
+        """Why this destination would not take the instance (its size, its transfer syntax), or ''."""
+        ...
+
+    def __call__(self, batch: list[ReadyInstance]) -> list[tuple[int, InstanceOutcome]]:
+        """Store ``batch``; every instance's outcome, by its item's index. Raises nothing it can report."""
+        ...
+
+
+class CopySink:
+    """Takes one study's instances from the source's responses and has ``send`` store them, a batch at a
+    time; ``held`` are the SOP Instance UIDs the destination holds already. At most ``in_flight`` batches
+    are held at once (being read, or sent on ``pool``)."""
 
     def __init__(
         self,
-        transport: Transport,
-        profile: ServerProfile,
-        search: Search,
-        url: str,
-        headers: dict[str, str],
+        send: BatchSender,
         *,
         held: set[str],
         pool: ThreadPoolExecutor,
@@ -77,11 +78,7 @@ class StowSink:
         max_instance_bytes: int,
         tracker: ProgressTracker | None = None,
     ) -> None:
-        self.transport = transport
-        self.profile = profile
-        self.search = search
-        self.url = url
-        self.headers = headers
+        self.send = send
         self.held = held
         self.pool = pool
         self.batch_files = batch_files
@@ -112,7 +109,7 @@ class StowSink:
         A batch takes one of the sink's slots from its first byte until the destination answered it: while
         every slot is taken, this response is not read on (back-pressure through TCP to the source)."""
         taken: list[str] = []
-        batch: list[_Ready] = []
+        batch: list[ReadyInstance] = []
         chunks: list[bytes] = []
         head = b""
         size = 0
@@ -161,7 +158,7 @@ class StowSink:
         size: int,
         source: str,
         expected: Mapping[str, str],
-    ) -> _Ready | None:
+    ) -> ReadyInstance | None:
         """A complete part ready to send, or None once its outcome is recorded (or it was taken before)."""
         found = read_uids(head) or (
             uids_in_memory(b"".join(chunks)) if chunks else {"error": "its header could not be read"}
@@ -204,7 +201,7 @@ class StowSink:
         if refusal:
             self._record(failed_outcome(item, header, refusal))
             return None
-        return _Ready(item, header, tuple(chunks))
+        return ReadyInstance(item, header, tuple(chunks))
 
     def _refusal(self, header: InstanceHeader) -> str:
         """Why this instance is not sent, or ''."""
@@ -213,22 +210,9 @@ class StowSink:
                 f"not copied: {header.size:,} bytes, more than one instance held in memory may be "
                 f"({self.max_instance_bytes:,} bytes: raise max_instance_mib to copy it)"
             )
-        cap = self.profile.stow_max_bytes
-        if cap is not None and header.size > cap:
-            return (
-                f"not copied: {header.size:,} bytes, more than one request to the destination may hold "
-                f"({cap:,} bytes, server profile {self.profile.name})"
-            )
-        accepted = self.profile.stow_transfer_syntaxes
-        if accepted is not None and header.transfer_syntax_uid not in accepted:
-            return (
-                f"not copied: the destination (server profile {self.profile.name}) does not take transfer "
-                f"syntax {header.transfer_syntax_uid or '(none given)'}; the bytes are copied as they are, "
-                "never re-encoded"
-            )
-        return ""
+        return self.send.refusal(header)
 
-    def _submit(self, batch: list[_Ready]) -> None:
+    def _submit(self, batch: list[ReadyInstance]) -> None:
         """Send ``batch`` on the pool; it holds a slot, released once the destination answered."""
         try:
             future = self.pool.submit(self._send, batch)
@@ -238,24 +222,16 @@ class StowSink:
         with self._lock:
             self._futures.append(future)
 
-    def _send(self, batch: list[_Ready]) -> None:
+    def _send(self, batch: list[ReadyInstance]) -> None:
         try:
-            # the parts are sent from the chunks they were read into: no copy of an instance is made
-            body = MultipartBody(
-                [BodyPart(content_type=DICOM, chunks=r.chunks, size=r.item.size) for r in batch],
-                part_type=DICOM,
-            )
             sent = [(r.item, r.header) for r in batch]
-            del batch[:]  # the bytes live in the body now, and go with it
             try:
-                results = send_stow(
-                    self.transport, self.profile, self.url, self.headers, body, sent, confirm=self.search
-                )
+                results = self.send(batch)
             except Exception as exc:  # every instance must end with an outcome
                 results = [
-                    (item.index, failed_outcome(item, header, f"request failed: {exc}"))
-                    for item, header in sent
+                    (item.index, failed_outcome(item, header, f"not stored: {exc}")) for item, header in sent
                 ]
+            del batch[:]  # the bytes go with the batch
             by_index = dict(results)
             for item, _ in sent:
                 outcome = by_index[item.index]
