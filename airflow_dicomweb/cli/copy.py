@@ -15,6 +15,7 @@ from airflow_dicomweb.cli.search import parse_filters
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.copy.copy import copy_studies
+from airflow_dicomweb.core.dimse.peer import DimsePeer, is_dimse_url
 
 EXAMPLES = f"""examples:
   dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.840.1 1.2.840.2
@@ -22,7 +23,8 @@ EXAMPLES = f"""examples:
   {ENV_TO_PASSWORD}=... dicomweb --user orthanc http://127.0.0.1:8042/dicom-web copy \\
       --to-user archive http://10.0.0.5/dicomweb --filter StudyDate=20240101-20240131 --report copy.json
 
-The destination's password is read from ${ENV_TO_PASSWORD} (a bearer token from ${ENV_TO_TOKEN}), never
+A DIMSE peer on either side is dimse://CALLED_AET@host:port (C-FIND lists, C-GET reads, C-STORE stores;
+--calling-aet names this side). The destination's password is read from ${ENV_TO_PASSWORD} (a bearer token from ${ENV_TO_TOKEN}), never
 from the command line. Run the same command again after an interruption: what arrived is skipped.
 exit: 0 every selected instance is at DEST; 1 some failed or are missing (named on stderr); 2 usage."""
 
@@ -59,6 +61,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     destination.add_argument("--to-conn-id", metavar="ID", help="an Airflow connection instead of DEST")
     destination.add_argument("--to-server", metavar="NAME", help="DEST's server profile (default: auto)")
+    parser.add_argument(
+        "--calling-aet",
+        default=defaults.DIMSE_CALLING_AET,
+        metavar="AET",
+        help=f"this side's AE title toward a dimse:// source or DEST ({defaults.DIMSE_CALLING_AET})",
+    )
     add_number(
         parser, "--streams", kind=int, default=defaults.COPY_STREAMS, metavar="N", help="series read at once"
     )
@@ -71,10 +79,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="store requests at once",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, needs_service=needs_service)
 
 
-def run(client: DicomWebClient, args: argparse.Namespace, progress: ProgressDisplay) -> int:
+def needs_service(args: argparse.Namespace) -> bool:
+    """A copy from a DIMSE peer (``dimse://AET@host:port`` before the command) has no DICOMweb source."""
+    return not is_dimse_url(args.url or "")
+
+
+def run(client: DicomWebClient | None, args: argparse.Namespace, progress: ProgressDisplay) -> int:
     targets = list(args.targets)
     if not args.to_conn_id:
         if not targets:
@@ -92,9 +105,15 @@ def run(client: DicomWebClient, args: argparse.Namespace, progress: ProgressDisp
             file=sys.stderr,
         )
         return exit_codes.USAGE
-    with DicomWebClient(destination_settings(args, dest_url)) as dest:
+    source: DicomWebClient | DimsePeer = client or DimsePeer.from_url(args.url, args.calling_aet)
+    if dest_url is not None and is_dimse_url(dest_url):
+        dest: DicomWebClient | DimsePeer = DimsePeer.from_url(dest_url, args.calling_aet)
+        opened = None
+    else:
+        dest = opened = DicomWebClient(destination_settings(args, dest_url))
+    try:
         report = copy_studies(
-            client,
+            source,
             dest,
             targets or None,
             parse_filters(args.filter) if args.filter else None,
@@ -103,6 +122,9 @@ def run(client: DicomWebClient, args: argparse.Namespace, progress: ProgressDisp
             concurrency=args.parallel,
             progress=progress,
         )
+    finally:
+        if opened is not None:
+            opened.close()
     progress.close()
     if args.report:
         print(f"report written to {report.write(args.report)}", file=sys.stderr)

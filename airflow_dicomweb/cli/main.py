@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, prog="dicomweb [OPTIONS] [URL]"
     )
+    parser.set_defaults(needs_service=lambda args: True)
     store.add_parser(commands)
     search.add_parser(commands)
     retrieve.add_parser(commands)
@@ -102,6 +103,19 @@ def interrupted(command: str, progress: ProgressDisplay) -> None:
     os._exit(exit_codes.INTERRUPTED)
 
 
+def run_without_service(args: argparse.Namespace, progress: ProgressDisplay) -> int:
+    """A command that needs no DICOMweb service before it, with the same exit codes."""
+    signal.signal(signal.SIGINT, lambda signum, frame: interrupted(args.command, progress))
+    try:
+        return int(args.run(None, args, progress))
+    except (DicomWebConfigError, InvalidUIDError, ValueError) as exc:
+        print(f"dicomweb {args.command}: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    except (DicomWebError, OSError) as exc:
+        print(f"dicomweb {args.command}: {exc}", file=sys.stderr)
+        return exit_codes.SERVER
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     url, rest = split_url(parser, list(sys.argv[1:] if argv is None else argv))
@@ -119,12 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # traceback; the answer is still read, and its body checked by the multipart reader.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
     progress = ProgressDisplay(args.command, quiet=args.quiet)
-    if args.command == "receive" and not receive.needs_service(args):
-        try:
-            return int(args.run(None, args, progress))
-        except (DicomWebConfigError, ValueError, OSError) as exc:
-            print(f"dicomweb receive: {exc}", file=sys.stderr)
-            return exit_codes.USAGE
+    if not args.needs_service(args):  # a gateway landing in a folder, a copy from a DIMSE peer
+        return run_without_service(args, progress)
     try:
         client = DicomWebClient(settings_from_args(args))
     except (DicomWebConfigError, InvalidUIDError) as exc:

@@ -57,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="MIB",
         help="abort an association sending a larger instance",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, needs_service=needs_service)
 
 
 def needs_service(args: argparse.Namespace) -> bool:

@@ -179,3 +179,39 @@ def test_a_copy_names_what_a_dimse_source_does_not_hold(orthanc_peer, clean_orth
     ) as web:
         report = copy_studies(orthanc_peer, web, [unknown])
     assert not report.ok and "not found on the source" in report.studies[0].error
+
+
+def test_the_command_line_copies_from_and_to_dimse_peers(orthanc_peer, clean_orthanc, storescp, study):
+    import os
+    import subprocess
+    import sys
+
+    uid, files = study
+    assert not store_files(orthanc_peer, files[:-1]).failed
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DICOMWEB_")}
+
+    def dicomweb(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "airflow_dicomweb.cli", "--retries", "1", *args],
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env={**env, **extra},
+        )  # fmt: skip
+
+    dimse_url = f"dimse://ORTHANC@127.0.0.1:{orthanc_peer.port}"
+    inbound = dicomweb(
+        dimse_url, "copy", "--to-user", clean_orthanc.username, clean_orthanc.dicomweb_url, uid,
+        DICOMWEB_TO_PASSWORD=clean_orthanc.password,
+    )  # fmt: skip
+    assert inbound.returncode == 0, inbound.stderr
+    assert "5 instances copied" in inbound.stdout and clean_orthanc.count_instances() == 5
+    outbound = dicomweb(
+        "--user", clean_orthanc.username, clean_orthanc.dicomweb_url, "copy",
+        f"dimse://{storescp.aet}@127.0.0.1:{storescp.port}", uid, DICOMWEB_PASSWORD=clean_orthanc.password,
+    )  # fmt: skip
+    assert outbound.returncode == 0, outbound.stderr
+    assert len(storescp.received()) == 5
+    unknown = dicomweb(dimse_url, "copy", f"dimse://{storescp.aet}@127.0.0.1:{storescp.port}", generate_uid())
+    assert unknown.returncode == 1 and "not found on the source" in unknown.stderr
+    wrong = dicomweb(
+        f"dimse://NOT-ORTHANC@127.0.0.1:{orthanc_peer.port}", "copy", "http://127.0.0.1:9/x", uid
+    )
+    assert wrong.returncode == 3 and "rejected the association" in wrong.stderr
