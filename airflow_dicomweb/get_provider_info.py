@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from airflow_dicomweb import __version__
 from airflow_dicomweb.core import connection_fields
+from airflow_dicomweb.core.dimse import connection as dimse_connection
 
 
 def get_provider_info() -> dict:
@@ -23,7 +24,11 @@ def get_provider_info() -> dict:
         "hooks": [
             {
                 "integration-name": "DICOMweb",
-                "python-modules": ["airflow_dicomweb.hooks.dicomweb", "airflow_dicomweb.hooks.google_store"],
+                "python-modules": [
+                    "airflow_dicomweb.hooks.dicomweb",
+                    "airflow_dicomweb.hooks.google_store",
+                    "airflow_dicomweb.hooks.dimse",
+                ],
             }
         ],
         "operators": [
@@ -39,6 +44,9 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.operators.bulkdata",
                     "airflow_dicomweb.operators.delete",
                     "airflow_dicomweb.operators.google_store",
+                    "airflow_dicomweb.operators.dimse_find",
+                    "airflow_dicomweb.operators.dimse_retrieve",
+                    "airflow_dicomweb.operators.dimse_store",
                 ],
             }
         ],
@@ -97,6 +105,17 @@ def get_provider_info() -> dict:
                     },
                 },
                 "conn-fields": {name: f.form() for name, f in connection_fields.table().items()},
-            }
+            },
+            {
+                "connection-type": "dimse",
+                "hook-class-name": "airflow_dicomweb.hooks.dimse.DimseHook",
+                "hook-name": "DIMSE",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login"],
+                    "relabeling": {"host": "Host", "port": "Port", "password": "TLS key passphrase"},
+                    "placeholders": {"host": "pacs.example.org", "port": "104"},
+                },
+                "conn-fields": {f.name: f.form() for f in dimse_connection.FIELDS},
+            },
         ],
     }

@@ -87,6 +87,46 @@ def orthanc_dimse():
 
 
 @pytest.fixture
+def orthanc_peer(orthanc_dimse):
+    """The Orthanc of ``orthanc_dimse`` as a DIMSE peer, emptied."""
+    from airflow_dicomweb.core.dimse.peer import DimsePeer
+
+    orthanc_dimse.wipe()
+    return DimsePeer("127.0.0.1", orthanc_dimse.dicom_port, "ORTHANC")
+
+
+@pytest.fixture
+def storescp():
+    """dcmtk's storescp taking uncompressed transfer syntaxes only. Missing dcmtk fails the suite."""
+    from tests.servers.dcmtk import DcmtkMissing, StoreScp
+
+    try:
+        server = StoreScp(accept_all=False)  # uncompressed transfer syntaxes only
+    except DcmtkMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def dimse_study(tmp_path):
+    """Two series of uncompressed CT and MR, and a JPEG Baseline Secondary Capture: its UID and files."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from tests.dicom_factory import make_series
+
+    uid = generate_uid()
+    files = make_series(tmp_path / "ct", 3, study_uid=uid, rows=16, columns=16)
+    files += make_series(tmp_path / "mr", 2, study_uid=uid, rows=16, columns=16, modality="MR")
+    ds = pydicom.dcmread(get_testdata_file("SC_jpeg_no_color_transform.dcm"))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(tmp_path / "jpeg.dcm")
+    return uid, [*files, tmp_path / "jpeg.dcm"]
+
+
+@pytest.fixture
 def clean_orthanc_dest(orthanc_dest):
     orthanc_dest.wipe()
     return orthanc_dest

@@ -1,4 +1,5 @@
-"""``DicomWebTransferOperator``: copy studies from one DICOMweb service to another (WADO-RS into STOW-RS)."""
+"""``DicomWebTransferOperator``: copy studies from one service to another (WADO-RS into STOW-RS; a DIMSE peer on
+either side)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,36 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseHook, BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.copy.copy import copy_studies
 from airflow_dicomweb.core.copy.report import CopyReport
+from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.progress import ThrottledProgressLog
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
+from airflow_dicomweb.hooks.dimse import DimseHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
 from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.operators.storage_paths import to_path
 from airflow_dicomweb.operators.store import read_manifest
 
 MAX_PROBLEMS_IN_MESSAGE = 20
+
+
+def side(conn_id: str) -> DicomWebHook | DimsePeer:
+    """The hook of a ``dicomweb`` connection, or the peer of a ``dimse`` one."""
+    if BaseHook.get_connection(conn_id).conn_type == DimseHook.conn_type:
+        return DimseHook(conn_id).peer
+    return DicomWebHook(conn_id)
+
+
+def dataset_name(service: DicomWebHook | DimsePeer, study: str) -> tuple[str, str]:
+    """OpenLineage's (namespace, name) of a study on either kind of side."""
+    if isinstance(service, DimsePeer):
+        return f"dimse://{service.host}:{service.port}", f"/{service.called_aet}/studies/{study}"
+    return dicomweb_dataset_name(service.settings.base_url, study)
 
 
 class DicomWebTransferOperator(BaseOperator):
@@ -34,8 +51,10 @@ class DicomWebTransferOperator(BaseOperator):
 
     Not deferrable: the task moves bytes from start to end, with no wait to hand to the triggerer.
 
-    :param source_conn_id: the ``dicomweb`` connection read from (templated).
-    :param dest_conn_id: the ``dicomweb`` connection written to (templated).
+    :param source_conn_id: the connection read from (templated): ``dicomweb``, or ``dimse`` (C-FIND lists, C-GET
+        reads).
+    :param dest_conn_id: the connection written to (templated): ``dicomweb``, or ``dimse`` (C-STORE; its
+        C-FIND, if it answers one, checks what it holds).
     :param study_instance_uids: the studies to copy (templated; a list, or one UID).
     :param filters: instead, every study of the source matching these QIDO-RS filters (templated; ``{}``
         for every study).
@@ -98,12 +117,12 @@ class DicomWebTransferOperator(BaseOperator):
         self.lineage_notes = LineageNotes()
 
     @cached_property
-    def source_hook(self) -> DicomWebHook:
-        return DicomWebHook(self.source_conn_id)
+    def source(self) -> DicomWebHook | DimsePeer:
+        return side(self.source_conn_id)
 
     @cached_property
-    def dest_hook(self) -> DicomWebHook:
-        return DicomWebHook(self.dest_conn_id)
+    def dest(self) -> DicomWebHook | DimsePeer:
+        return side(self.dest_conn_id)
 
     def studies(self) -> list[str] | None:
         if self.manifest is not None:
@@ -118,8 +137,8 @@ class DicomWebTransferOperator(BaseOperator):
         progress = ThrottledProgressLog(self.log, "copy", self.progress_interval)  # type: ignore[arg-type]
         try:
             report = copy_studies(
-                self.source_hook,
-                self.dest_hook,
+                self.source,
+                self.dest,
                 self.studies(),
                 self.filters,
                 verify=self.verify,
@@ -129,8 +148,9 @@ class DicomWebTransferOperator(BaseOperator):
                 progress=progress,
             )
         finally:
-            self.source_hook.close()
-            self.dest_hook.close()
+            for hook in (self.source, self.dest):
+                if isinstance(hook, DicomWebHook):
+                    hook.close()
         self.log.info("copy from %s to %s: %s", report.source, report.destination, report)
         if self.report_path is not None:
             written = report.write(to_path(self.report_path))
@@ -147,17 +167,16 @@ class DicomWebTransferOperator(BaseOperator):
 
     def _note_lineage(self, context: Context, report: CopyReport) -> None:
         """OpenLineage: the source's studies read, the destination's written; asset events on the outlets."""
-        source_root = self.source_hook.settings.base_url
-        dest_root = self.dest_hook.settings.base_url
         whole = {
             s.study_instance_uid: {"instances": s.copied + s.already_present} for s in report.studies if s.ok
         }
         self.lineage_notes.inputs.extend(
-            dicomweb_dataset_name(source_root, s.study_instance_uid) for s in report.studies
+            dataset_name(self.source, s.study_instance_uid) for s in report.studies
         )
-        self.lineage_notes.outputs.extend(dicomweb_dataset_name(dest_root, uid) for uid in whole)
-        if self.outlets:
-            emit_study_events(list(self.outlets), context, dest_root, "copy", self.dest_conn_id, whole)
+        self.lineage_notes.outputs.extend(dataset_name(self.dest, uid) for uid in whole)
+        if self.outlets and isinstance(self.dest, DicomWebHook):
+            base = self.dest.settings.base_url
+            emit_study_events(list(self.outlets), context, base, "copy", self.dest_conn_id, whole)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         return self.lineage_notes.operator_lineage()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
@@ -17,46 +16,15 @@ from airflow_dicomweb.core.dimse.get import get
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.dimse.store import store_files
 from airflow_dicomweb.core.errors import DicomWebConfigError, DimseAssociationError, DimseError
-from tests.dicom_factory import make_series
-from tests.servers.dcmtk import DcmtkMissing, StoreScp
 from tests.servers.orthanc_server import free_port
-
-
-@pytest.fixture
-def orthanc_peer(orthanc_dimse) -> DimsePeer:
-    orthanc_dimse.wipe()
-    return DimsePeer("127.0.0.1", orthanc_dimse.dicom_port, "ORTHANC")
-
-
-@pytest.fixture
-def storescp():
-    try:
-        server = StoreScp(accept_all=False)  # uncompressed transfer syntaxes only
-    except DcmtkMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with server:
-        yield server
-
-
-@pytest.fixture
-def study(tmp_path):
-    """Two series of uncompressed CT and MR, and a JPEG Baseline Secondary Capture: its UID and files."""
-    uid = generate_uid()
-    files = make_series(tmp_path / "ct", 3, study_uid=uid, rows=16, columns=16)
-    files += make_series(tmp_path / "mr", 2, study_uid=uid, rows=16, columns=16, modality="MR")
-    ds = pydicom.dcmread(get_testdata_file("SC_jpeg_no_color_transform.dcm"))
-    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid(), generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.save_as(tmp_path / "jpeg.dcm")
-    return uid, [*files, tmp_path / "jpeg.dcm"]
 
 
 def sop(path) -> str:
     return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
 
 
-def test_echo_store_find_and_get_against_orthanc(orthanc_peer, orthanc_dimse, study, tmp_path):
-    uid, files = study
+def test_echo_store_find_and_get_against_orthanc(orthanc_peer, orthanc_dimse, dimse_study, tmp_path):
+    uid, files = dimse_study
     echo(orthanc_peer)
     stored = store_files(orthanc_peer, files)
     assert len(stored.stored) == 6 and not stored.failed, str(stored)
@@ -99,8 +67,8 @@ def test_echo_store_find_and_get_against_orthanc(orthanc_peer, orthanc_dimse, st
     assert [sop(p) for p in one.paths] == [sop(files[0])]
 
 
-def test_c_store_to_storescp_names_a_transfer_syntax_it_refuses(storescp, study):
-    _, files = study
+def test_c_store_to_storescp_names_a_transfer_syntax_it_refuses(storescp, dimse_study):
+    _, files = dimse_study
     peer = DimsePeer("127.0.0.1", storescp.port, storescp.aet)
     echo(peer)
     result = store_files(peer, files)
@@ -112,8 +80,8 @@ def test_c_store_to_storescp_names_a_transfer_syntax_it_refuses(storescp, study)
         list(find(peer, "studies"))  # storescp answers no C-FIND
 
 
-def test_bad_peers_and_bad_input_are_named(orthanc_peer, study, tmp_path):
-    uid, files = study
+def test_bad_peers_and_bad_input_are_named(orthanc_peer, dimse_study, tmp_path):
+    uid, files = dimse_study
     wrong = DimsePeer("127.0.0.1", orthanc_peer.port, "NOT-ORTHANC")
     with pytest.raises(
         DimseAssociationError,
@@ -140,14 +108,14 @@ def test_bad_peers_and_bad_input_are_named(orthanc_peer, study, tmp_path):
 
 
 def test_a_study_copied_from_orthancs_dimse_port_into_a_dicomweb_store_and_on_to_storescp(
-    orthanc_peer, orthanc_dimse, clean_orthanc, storescp, study
+    orthanc_peer, orthanc_dimse, clean_orthanc, storescp, dimse_study
 ):
     """Done when: a study from a DIMSE-only archive (C-FIND to list, C-GET to fetch) into a DICOMweb store,
     its pixel data identical, a re-run sending nothing; and from a DICOMweb store to dcmtk's storescp, which
     answers no C-FIND: every instance sent, the report saying nothing could be verified."""
     from airflow_dicomweb.core.copy.copy import copy_studies
 
-    uid, files = study
+    uid, files = dimse_study
     uncompressed = files[:-1]  # storescp here takes uncompressed syntaxes only
     assert not store_files(orthanc_peer, uncompressed).failed
     with DicomWebClient.from_url(
@@ -181,12 +149,12 @@ def test_a_copy_names_what_a_dimse_source_does_not_hold(orthanc_peer, clean_orth
     assert not report.ok and "not found on the source" in report.studies[0].error
 
 
-def test_the_command_line_copies_from_and_to_dimse_peers(orthanc_peer, clean_orthanc, storescp, study):
+def test_the_command_line_copies_from_and_to_dimse_peers(orthanc_peer, clean_orthanc, storescp, dimse_study):
     import os
     import subprocess
     import sys
 
-    uid, files = study
+    uid, files = dimse_study
     assert not store_files(orthanc_peer, files[:-1]).failed
     env = {k: v for k, v in os.environ.items() if not k.startswith("DICOMWEB_")}
 
