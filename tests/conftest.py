@@ -69,18 +69,19 @@ def orthanc_dimse():
     answer its C-FIND and C-GET."""
     from tests.servers.orthanc_server import free_port
 
-    port = free_port()
+    port, move_port = free_port(), free_port()
     try:
         server = OrthancServer(
             DicomServerEnabled=True,
             DicomAet="ORTHANC",
             DicomPort=port,
             DicomCheckCalledAet=True,
-            DicomModalities={"dicomweb": ["DICOMWEB", "127.0.0.1", free_port()]},
+            DicomModalities={"dicomweb": ["DICOMWEB", "127.0.0.1", move_port]},
         )
     except OrthancMissing as exc:
         pytest.fail(str(exc), pytrace=False)
     server.dicom_port = port
+    server.move_port = move_port  # where it sends what a C-MOVE to DICOMWEB moves
     server.start()
     yield server
     server.stop()

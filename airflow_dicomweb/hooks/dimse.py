@@ -11,8 +11,10 @@ from airflow.sdk import BaseHook
 from airflow_dicomweb.core.dimse.connection import peer_from_connection_fields
 from airflow_dicomweb.core.dimse.echo import echo
 from airflow_dicomweb.core.dimse.find import find
-from airflow_dicomweb.core.dimse.get import GetResult, get
+from airflow_dicomweb.core.dimse.get import write_into
+from airflow_dicomweb.core.dimse.move import retrieve_into
 from airflow_dicomweb.core.dimse.peer import DimsePeer
+from airflow_dicomweb.core.dimse.retrieval import GetResult
 from airflow_dicomweb.core.dimse.store import store_files
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.progress import ProgressCallback
@@ -85,10 +87,10 @@ class DimseHook(BaseHook):
         sop_instance_uid: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> GetResult:
-        """C-GET into ``{study}/{series}/{sop}.dcm`` under ``dest_dir``."""
-        return get(
-            self.peer, dest_dir, study_instance_uid, series_instance_uid, sop_instance_uid, progress=progress
-        )
+        """C-GET (or C-MOVE, with the extra ``move_port``) into ``{study}/{series}/{sop}.dcm`` under
+        ``dest_dir``."""
+        take = write_into(dest_dir, progress)
+        return retrieve_into(self.peer, take, study_instance_uid, series_instance_uid, sop_instance_uid)
 
     def store_files(
         self, files: Iterable[Input] | Input, progress: ProgressCallback | None = None

@@ -1,5 +1,5 @@
-"""A DIMSE peer as a side of a copy: C-FIND selects and lists, C-GET streams (each instance into the sink
-as it arrives), C-STORE stores. A peer that answers no C-FIND (dcmtk's storescp) cannot be listed: every
+"""A DIMSE peer as a side of a copy: C-FIND selects and lists, C-GET (or C-MOVE, where the peer names a
+``move_port``) streams each instance into the sink as it arrives, C-STORE stores. A peer that answers no C-FIND (dcmtk's storescp) cannot be listed: every
 instance is sent to it, and the report says nothing could be verified."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from airflow_dicomweb.core.dicom.json_model import (
     first_value,
 )
 from airflow_dicomweb.core.dimse.find import find
-from airflow_dicomweb.core.dimse.get import get_into
+from airflow_dicomweb.core.dimse.move import retrieve_into
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.errors import DimseAssociationError, DimseError
 from airflow_dicomweb.core.media_types import DICOM
@@ -77,10 +77,10 @@ class DimseSide:
             return header.sop_instance_uid
 
         if instances is None:
-            get_into(self.peer, take, study, series)
+            retrieve_into(self.peer, take, study, series)
             return
         for series_uid, sop in instances:
-            get_into(self.peer, take, study, series_uid, sop)
+            retrieve_into(self.peer, take, study, series_uid, sop)
 
     def batches(self, study: str) -> CStoreBatches:
         return CStoreBatches(self.peer)

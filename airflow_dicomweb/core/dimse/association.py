@@ -93,7 +93,10 @@ def refusal(peer: DimsePeer, assoc: Association) -> str:
     if assoc.is_aborted and getattr(assoc.acceptor, "primitive", None) is not None:
         return f"{peer.name} aborted the association from {peer.calling_aet}"
     if assoc.is_aborted:
-        return f"{peer.name} could not be reached, or closed the connection before answering the association"
+        return (
+            f"{peer.name} could not be reached, or closed the connection before its answer to the association "
+            f"from {peer.calling_aet} was read (a peer rejecting the AE titles may close it at once: check them)"
+        )
     return f"{peer.name} could not be reached (no association within {peer.acse_timeout:g} s)"
 
 
@@ -102,4 +105,12 @@ def accepted_context(assoc: Association, sop_class: str, transfer_syntax: str) -
     return any(
         cx.abstract_syntax == sop_class and transfer_syntax in cx.transfer_syntax
         for cx in assoc.accepted_contexts
+    )
+
+
+def no_answer(peer: DimsePeer, request: str) -> str:
+    """The words for a request the peer left unanswered: the association aborted or timed out."""
+    return (
+        f"{peer.name} sent no answer to {request} from {peer.calling_aet}: the association was aborted or timed "
+        "out (a peer that does not know the calling AE title may answer so: Orthanc does)"
     )

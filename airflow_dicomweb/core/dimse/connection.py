@@ -33,6 +33,13 @@ FIELDS = (
         "network_timeout", "Network timeout (s)", "How long a silent connection is kept.", "number",
         default=defaults.DIMSE_NETWORK_TIMEOUT,
     ),
+    ConnectionField(
+        "move_port",
+        "C-MOVE port",
+        "Retrieve by C-MOVE to this side, listening on this port (the peer must know the calling AE title with "
+        "this host and port); empty: by C-GET.",
+        "integer",
+    ),
     ConnectionField("tls_ca", "TLS CA bundle", "Use TLS, verifying the peer with this CA bundle (a path)."),
     ConnectionField("tls_cert", "TLS client certificate", "A client certificate for mutual TLS (a path)."),
     ConnectionField("tls_key", "TLS client key", "Its key (a path); its passphrase is the password."),
@@ -81,5 +88,6 @@ def peer_from_connection_fields(
         acse_timeout=seconds("acse_timeout", defaults.DIMSE_ACSE_TIMEOUT),
         dimse_timeout=seconds("dimse_timeout", defaults.DIMSE_DIMSE_TIMEOUT),
         network_timeout=seconds("network_timeout", defaults.DIMSE_NETWORK_TIMEOUT),
+        move_port=int(extra["move_port"]) if extra.get("move_port") else None,
         tls=tls_context(extra.get("tls_ca"), extra.get("tls_cert"), extra.get("tls_key"), password),
     )

@@ -11,7 +11,7 @@ from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.dimse.association import associated
+from airflow_dicomweb.core.dimse.association import associated, no_answer
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.errors import DicomWebConfigError, DimseError, DimseStatusError
 from airflow_dicomweb.core.qido.query import FilterValue
@@ -99,10 +99,7 @@ def find(
         for status, found in assoc.send_c_find(query, model, msg_id=1):
             code = getattr(status, "Status", None)
             if code is None:
-                raise DimseError(
-                    f"{peer.name} sent no answer to C-FIND from {peer.calling_aet}: the association was aborted or "
-                    "timed out (a peer that does not know the calling AE title may answer so: Orthanc does)"
-                )
+                raise DimseError(no_answer(peer, "C-FIND"))
             if code in PENDING:
                 if count >= cap:
                     assoc.send_c_cancel(1, query_model=model)

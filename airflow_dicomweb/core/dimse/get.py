@@ -10,27 +10,29 @@ failure, and named. The final answer's sub-operation counts are reported as the 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydicom.dataset import Dataset
 from pynetdicom import _config, evt
 from pynetdicom.presentation import build_context, build_role
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet  # type: ignore[attr-defined]
 
 from airflow_dicomweb.core.dicom.instance_header import (
     InstanceHeader,
-    NotAnInstanceError,
-    read_instance_header,
 )
-from airflow_dicomweb.core.dimse.association import associated
+from airflow_dicomweb.core.dimse.association import associated, no_answer
 from airflow_dicomweb.core.dimse.find import find
 from airflow_dicomweb.core.dimse.peer import DimsePeer
+from airflow_dicomweb.core.dimse.retrieval import (
+    KEPT,
+    PENDING,
+    GetResult,
+    expected_uids,
+    instance_taker,
+    retrieve_identifier,
+)
 from airflow_dicomweb.core.errors import (
-    DicomWebError,
     DimseAssociationError,
     DimseError,
     DimseNotFoundError,
@@ -38,7 +40,6 @@ from airflow_dicomweb.core.errors import (
 )
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.storage.paths import AtomicWriter, Destination, StoragePath, as_path, open_read
-from airflow_dicomweb.core.uids import validate_uid
 from airflow_dicomweb.core.wado.destination import instance_location
 
 log = logging.getLogger(__name__)
@@ -66,24 +67,6 @@ TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.1.99",
     "1.2.840.10008.1.2.2",
 ]
-OUT_OF_RESOURCES = 0xA700
-PENDING = (0xFF00, 0xFF01)
-
-
-@dataclass
-class GetResult:
-    """What a C-GET brought: the files written, and the sub-operation counts of the peer's last answer."""
-
-    paths: list[Any] = field(default_factory=list)
-    completed: int = 0
-    failed: int = 0
-    warning: int = 0
-    #: Instances that could not be taken here, each with its reason, and the peer's own failed list.
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.failed or self.failures)
 
 
 def get(
@@ -100,6 +83,21 @@ def get(
 
     ``sop_classes`` are the storage SOP classes to accept; by default a C-FIND asks the peer which ones the
     study holds (a peer that answers no C-FIND gets the common storage classes proposed)."""
+    return get_into(
+        peer,
+        write_into(dest_dir, progress),
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        sop_classes=sop_classes,
+    )
+
+
+def write_into(
+    dest_dir: Destination, progress: ProgressCallback | None = None
+) -> Callable[[Path, InstanceHeader], StoragePath]:
+    """What takes each instance a C-GET or C-MOVE brings: a copy of its temporary file into place under
+    ``dest_dir`` (``{study}/{series}/{sop}.dcm``), through the atomic writer."""
     dest = as_path(dest_dir)
     tracker = ProgressTracker(progress)
 
@@ -113,9 +111,7 @@ def get(
         tracker.add(1, header.size)
         return target
 
-    return get_into(
-        peer, write, study_instance_uid, series_instance_uid, sop_instance_uid, sop_classes=sop_classes
-    )
+    return write
 
 
 def get_into(
@@ -130,43 +126,12 @@ def get_into(
     """C-GET of a study, series or instance, each instance handed to ``take(temporary file, header)`` once
     its UIDs are checked against what was asked for, and answered Success once ``take`` returned (what it
     returns is kept in ``paths``); an instance ``take`` raised on is answered with a failure and named."""
-    expected = {"StudyInstanceUID": validate_uid(study_instance_uid, "study_instance_uid")}
-    if series_instance_uid is not None:
-        expected["SeriesInstanceUID"] = validate_uid(series_instance_uid, "series_instance_uid")
-    if sop_instance_uid is not None:
-        expected["SOPInstanceUID"] = validate_uid(sop_instance_uid, "sop_instance_uid")
-    level = "IMAGE" if sop_instance_uid else "SERIES" if series_instance_uid else "STUDY"
+    expected, level = expected_uids(study_instance_uid, series_instance_uid, sop_instance_uid)
     classes = sop_classes or _storage_classes(peer, expected)
     result = GetResult()
-    lock = threading.Lock()
+    on_store = instance_taker(peer, expected, take, result, "C-GET")
 
-    def on_store(event: Any) -> int:
-        """One instance of the C-GET: taken, then Success; or a failure status, and named."""
-        temp = Path(event.dataset_path)
-        try:
-            header = read_instance_header(temp)
-            found = {
-                "StudyInstanceUID": header.study_instance_uid,
-                "SeriesInstanceUID": header.series_instance_uid,
-                "SOPInstanceUID": header.sop_instance_uid,
-            }
-            for key, want in expected.items():
-                if found[key] != want:
-                    raise DimseError(f"it has {key} {found[key]}, but {want} was asked for")
-            taken = take(temp, header)
-        except (DicomWebError, NotAnInstanceError, OSError) as exc:
-            with lock:
-                result.failures.append(f"an instance from {peer.name} was not taken: {exc}")
-            log.warning("C-GET from %s: an instance was not taken: %s", peer.name, exc)
-            return OUT_OF_RESOURCES
-        with lock:
-            result.paths.append(taken)
-        return 0x0000
-
-    identifier = Dataset()
-    identifier.QueryRetrieveLevel = level
-    for key, value in expected.items():
-        setattr(identifier, key, value)
+    identifier = retrieve_identifier(expected, level)
     model = StudyRootQueryRetrieveInformationModelGet
     contexts = [build_context(model), *storage_contexts(classes)]
     roles = [build_role(c, scp_role=True) for c in classes[:MAX_STORAGE_CLASSES]]
@@ -175,14 +140,12 @@ def get_into(
         for status, answer in assoc.send_c_get(identifier, model):
             code = getattr(status, "Status", None)
             if code is None:
-                raise DimseError(
-                    f"{peer.name} sent no answer to C-GET (the association was aborted or timed out)"
-                )
+                raise DimseError(no_answer(peer, "C-GET"))
             final = status
             if code in PENDING:
                 continue
-            _counts(result, status, answer)
-            if code not in (0x0000, 0xB000, 0xFE00) and not result.paths:
+            result.count(status, answer)
+            if code not in KEPT and not result.paths:
                 raise DimseStatusError(
                     f"{peer.name} answered C-GET of {level.lower()} {expected} with status 0x{code:04X}"
                     + (f" ({status.ErrorComment})" if "ErrorComment" in status else ""),
@@ -210,16 +173,6 @@ def storage_contexts(classes: list[str]) -> list:
     if len(syntaxes) == 1:  # many classes: one context each, with every syntax
         return [build_context(c, TRANSFER_SYNTAXES) for c in classes[:MAX_STORAGE_CLASSES]]
     return [build_context(c, [ts]) for c in classes for ts in syntaxes][:MAX_STORAGE_CLASSES]
-
-
-def _counts(result: GetResult, status: Dataset, answer: Dataset | None) -> None:
-    result.completed = int(status.get("NumberOfCompletedSuboperations", 0) or 0)
-    result.failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
-    result.warning = int(status.get("NumberOfWarningSuboperations", 0) or 0)
-    failed_uids = answer.get("FailedSOPInstanceUIDList") if answer is not None else None
-    if failed_uids:
-        uids = failed_uids if isinstance(failed_uids, list) else str(failed_uids).split("\\")
-        result.failures += [f"the peer could not send instance {uid}" for uid in uids]
 
 
 def _storage_classes(peer: DimsePeer, expected: dict[str, str]) -> list[str]:

@@ -35,6 +35,9 @@ class DimsePeer:
     acse_timeout: float = defaults.DIMSE_ACSE_TIMEOUT
     dimse_timeout: float = defaults.DIMSE_DIMSE_TIMEOUT
     network_timeout: float = defaults.DIMSE_NETWORK_TIMEOUT
+    #: Where this side listens for a C-MOVE's instances (the peer must know ``calling_aet`` with this port);
+    #: None: retrieves use C-GET.
+    move_port: int | None = None
     #: A client TLS context (certificate, key and CA from the connection), or None for plain TCP.
     tls: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 

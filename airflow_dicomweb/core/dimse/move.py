@@ -1,0 +1,139 @@
+"""C-MOVE (PS3.4 C.4.2) with a built-in storage SCP: the peer is asked to send a study, series or instance
+to this side's AE title, and its C-STORE sub-operations arrive on an association of their own at a port this
+side listens on for the move. The peer must know that AE title with this host and port (Orthanc's
+``DicomModalities``, a PACS's AE list). Each instance is checked, handed on, and answered Success only then,
+as C-GET does (:mod:`.retrieval`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom.presentation import build_context
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove  # type: ignore[attr-defined]
+
+from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
+from airflow_dicomweb.core.dimse.association import associated, no_answer
+from airflow_dicomweb.core.dimse.get import TRANSFER_SYNTAXES, get_into, write_into
+from airflow_dicomweb.core.dimse.peer import DimsePeer
+from airflow_dicomweb.core.dimse.retrieval import (
+    KEPT,
+    PENDING,
+    GetResult,
+    expected_uids,
+    instance_taker,
+    retrieve_identifier,
+)
+from airflow_dicomweb.core.errors import DimseError, DimseNotFoundError, DimseStatusError
+from airflow_dicomweb.core.progress import ProgressCallback
+from airflow_dicomweb.core.storage.paths import Destination
+
+log = logging.getLogger(__name__)
+
+
+def move(
+    peer: DimsePeer,
+    dest_dir: Destination,
+    study_instance_uid: str,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    *,
+    listen_port: int,
+    listen_host: str = "0.0.0.0",
+    progress: ProgressCallback | None = None,
+) -> GetResult:
+    """A study (or series, or instance) moved by ``peer`` to this side (``peer.calling_aet``, listening on
+    ``listen_host``:``listen_port`` while it runs) and written under ``dest_dir``."""
+    return move_into(
+        peer,
+        write_into(dest_dir, progress),
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        listen_port=listen_port,
+        listen_host=listen_host,
+    )
+
+
+def move_into(
+    peer: DimsePeer,
+    take: Callable[[Path, InstanceHeader], Any],
+    study_instance_uid: str,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    *,
+    listen_port: int,
+    listen_host: str = "0.0.0.0",
+) -> GetResult:
+    """C-MOVE to this side, each instance handed to ``take(temporary file, header)`` (see ``get_into``)."""
+    expected, level = expected_uids(study_instance_uid, series_instance_uid, sop_instance_uid)
+    result = GetResult()
+    scp = AE(ae_title=peer.calling_aet)
+    scp.supported_contexts = [
+        build_context(str(cx.abstract_syntax), TRANSFER_SYNTAXES) for cx in AllStoragePresentationContexts
+    ]
+    scp.acse_timeout, scp.dimse_timeout, scp.network_timeout = (
+        peer.acse_timeout,
+        peer.dimse_timeout,
+        peer.network_timeout,
+    )
+    handlers: list[Any] = [(evt.EVT_C_STORE, instance_taker(peer, expected, take, result, "C-MOVE"))]
+    server = scp.start_server((listen_host, listen_port), block=False, evt_handlers=handlers)
+    assert server is not None
+    try:
+        model = StudyRootQueryRetrieveInformationModelMove
+        with associated(peer, [build_context(model)]) as assoc:
+            final = None
+            for status, answer in assoc.send_c_move(
+                retrieve_identifier(expected, level), peer.calling_aet, model
+            ):
+                code = getattr(status, "Status", None)
+                if code is None:
+                    raise DimseError(no_answer(peer, "C-MOVE"))
+                final = status
+                if code in PENDING:
+                    continue
+                result.count(status, answer)
+                if code == 0xA801:
+                    raise DimseStatusError(
+                        f"{peer.name} does not know the move destination {peer.calling_aet} (status 0xA801): add "
+                        "it, with this host and port, to the peer's list of AE titles",
+                        status=code,
+                    )
+                if code not in KEPT and not result.paths:
+                    raise DimseStatusError(
+                        f"{peer.name} answered C-MOVE of {level.lower()} {expected} with status 0x{code:04X}"
+                        + (f" ({status.ErrorComment})" if "ErrorComment" in status else ""),
+                        status=code,
+                    )
+            if final is None:
+                raise DimseError(f"{peer.name} sent no final answer to C-MOVE")
+    finally:
+        server.shutdown()
+    if not result.paths and not result.completed and not result.failures and not result.failed:
+        raise DimseNotFoundError(
+            f"{peer.name} holds nothing of {level.lower()} {expected} (C-MOVE moved no instance)"
+        )
+    log.info(
+        "C-MOVE from %s: %d taken, %d completed, %d failed, %d warning",
+        peer.name, len(result.paths), result.completed, result.failed, result.warning,
+    )  # fmt: skip
+    return result
+
+
+def retrieve_into(
+    peer: DimsePeer,
+    take: Callable[[Path, InstanceHeader], Any],
+    study_instance_uid: str,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+) -> GetResult:
+    """C-MOVE to this side where the peer says where it listens (``move_port``), else C-GET."""
+    if peer.move_port is not None:
+        return move_into(
+            peer, take, study_instance_uid, series_instance_uid, sop_instance_uid, listen_port=peer.move_port
+        )
+    return get_into(peer, take, study_instance_uid, series_instance_uid, sop_instance_uid)

@@ -1,0 +1,111 @@
+"""What C-GET and C-MOVE share (PS3.4 C.4.2, C.4.3): the identifier of what is retrieved, the handling of
+each instance received (its UIDs checked against what was asked for, handed on, and only then answered
+Success), and the result with the peer's sub-operation counts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from airflow_dicomweb.core.dicom.instance_header import (
+    InstanceHeader,
+    NotAnInstanceError,
+    read_instance_header,
+)
+from airflow_dicomweb.core.dimse.peer import DimsePeer
+from airflow_dicomweb.core.errors import DicomWebError, DimseError
+from airflow_dicomweb.core.uids import validate_uid
+
+log = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+PENDING = (0xFF00, 0xFF01)
+#: Final statuses after which what arrived is kept: success, some sub-operations failed, cancelled.
+KEPT = (0x0000, 0xB000, 0xFE00)
+
+
+@dataclass
+class GetResult:
+    """What a C-GET brought: the files written, and the sub-operation counts of the peer's last answer."""
+
+    paths: list[Any] = field(default_factory=list)
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    #: Instances that could not be taken here, each with its reason, and the peer's own failed list.
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.failures)
+
+    def count(self, status: Dataset, answer: Dataset | None) -> None:
+        """The sub-operation counts of the peer's final answer, and the instances it could not send."""
+        self.completed = int(status.get("NumberOfCompletedSuboperations", 0) or 0)
+        self.failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
+        self.warning = int(status.get("NumberOfWarningSuboperations", 0) or 0)
+        failed_uids = answer.get("FailedSOPInstanceUIDList") if answer is not None else None
+        if failed_uids:
+            uids = failed_uids if isinstance(failed_uids, list) else str(failed_uids).split("\\")
+            self.failures += [f"the peer could not send instance {uid}" for uid in uids]
+
+
+def expected_uids(study: str, series: str | None, sop: str | None) -> tuple[dict[str, str], str]:
+    """The UIDs a retrieve asks for, validated, and its Query/Retrieve Level."""
+    expected = {"StudyInstanceUID": validate_uid(study, "study_instance_uid")}
+    if series is not None:
+        expected["SeriesInstanceUID"] = validate_uid(series, "series_instance_uid")
+    if sop is not None:
+        expected["SOPInstanceUID"] = validate_uid(sop, "sop_instance_uid")
+    return expected, "IMAGE" if sop else "SERIES" if series else "STUDY"
+
+
+def retrieve_identifier(expected: dict[str, str], level: str) -> Dataset:
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = level
+    for key, value in expected.items():
+        setattr(identifier, key, value)
+    return identifier
+
+
+def instance_taker(
+    peer: DimsePeer,
+    expected: dict[str, str],
+    take: Callable[[Path, InstanceHeader], Any],
+    result: GetResult,
+    what: str,
+) -> Callable[[Any], int]:
+    """An ``EVT_C_STORE`` handler: each instance (a temporary file) checked against ``expected``, handed to
+    ``take``, and answered Success once ``take`` returned; otherwise answered with a failure, and named."""
+    lock = threading.Lock()
+
+    def on_store(event: Any) -> int:
+        temp = Path(event.dataset_path)
+        try:
+            header = read_instance_header(temp)
+            found = {
+                "StudyInstanceUID": header.study_instance_uid,
+                "SeriesInstanceUID": header.series_instance_uid,
+                "SOPInstanceUID": header.sop_instance_uid,
+            }
+            for key, want in expected.items():
+                if found[key] != want:
+                    raise DimseError(f"it has {key} {found[key]}, but {want} was asked for")
+            taken = take(temp, header)
+        except (DicomWebError, NotAnInstanceError, OSError) as exc:
+            with lock:
+                result.failures.append(f"an instance from {peer.name} was not taken: {exc}")
+            log.warning("%s from %s: an instance was not taken: %s", what, peer.name, exc)
+            return OUT_OF_RESOURCES
+        with lock:
+            result.paths.append(taken)
+        return SUCCESS
+
+    return on_store
