@@ -18,6 +18,7 @@ from pynetdicom import _config, evt
 from pynetdicom.presentation import build_context, build_role
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet  # type: ignore[attr-defined]
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.dicom.instance_header import (
     InstanceHeader,
 )
@@ -28,6 +29,7 @@ from airflow_dicomweb.core.dimse.retrieval import (
     KEPT,
     PENDING,
     GetResult,
+    SizeCap,
     expected_uids,
     instance_taker,
     retrieve_identifier,
@@ -122,6 +124,7 @@ def get_into(
     sop_instance_uid: str | None = None,
     *,
     sop_classes: list[str] | None = None,
+    max_instance_bytes: int = defaults.DIMSE_MAX_INSTANCE_MIB * 1024 * 1024,
 ) -> GetResult:
     """C-GET of a study, series or instance, each instance handed to ``take(temporary file, header)`` once
     its UIDs are checked against what was asked for, and answered Success once ``take`` returned (what it
@@ -129,13 +132,15 @@ def get_into(
     expected, level = expected_uids(study_instance_uid, series_instance_uid, sop_instance_uid)
     classes = sop_classes or _storage_classes(peer, expected)
     result = GetResult()
-    on_store = instance_taker(peer, expected, take, result, "C-GET")
+    cap = SizeCap(max_instance_bytes, f"C-GET from {peer.name}")
+    on_store = instance_taker(peer, expected, take, result, "C-GET", cap)
 
     identifier = retrieve_identifier(expected, level)
     model = StudyRootQueryRetrieveInformationModelGet
     contexts = [build_context(model), *storage_contexts(classes)]
     roles = [build_role(c, scp_role=True) for c in classes[:MAX_STORAGE_CLASSES]]
-    with associated(peer, contexts, roles=roles, handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
+    handlers = [(evt.EVT_C_STORE, on_store), (evt.EVT_DATA_RECV, cap.on_data)]
+    with associated(peer, contexts, roles=roles, handlers=handlers) as assoc:
         final = None
         for status, answer in assoc.send_c_get(identifier, model):
             code = getattr(status, "Status", None)

@@ -15,6 +15,7 @@ from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove  # type: ignore[attr-defined]
 
+from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
 from airflow_dicomweb.core.dimse.association import associated, no_answer
 from airflow_dicomweb.core.dimse.get import TRANSFER_SYNTAXES, get_into, write_into
@@ -23,6 +24,7 @@ from airflow_dicomweb.core.dimse.retrieval import (
     KEPT,
     PENDING,
     GetResult,
+    SizeCap,
     expected_uids,
     instance_taker,
     retrieve_identifier,
@@ -67,6 +69,7 @@ def move_into(
     *,
     listen_port: int,
     listen_host: str = "0.0.0.0",
+    max_instance_bytes: int = defaults.DIMSE_MAX_INSTANCE_MIB * 1024 * 1024,
 ) -> GetResult:
     """C-MOVE to this side, each instance handed to ``take(temporary file, header)`` (see ``get_into``)."""
     expected, level = expected_uids(study_instance_uid, series_instance_uid, sop_instance_uid)
@@ -80,7 +83,11 @@ def move_into(
         peer.dimse_timeout,
         peer.network_timeout,
     )
-    handlers: list[Any] = [(evt.EVT_C_STORE, instance_taker(peer, expected, take, result, "C-MOVE"))]
+    cap = SizeCap(max_instance_bytes, f"C-MOVE from {peer.name}")
+    handlers: list[Any] = [
+        (evt.EVT_C_STORE, instance_taker(peer, expected, take, result, "C-MOVE", cap)),
+        (evt.EVT_DATA_RECV, cap.on_data),
+    ]
     server = scp.start_server((listen_host, listen_port), block=False, evt_handlers=handlers)
     assert server is not None
     try:

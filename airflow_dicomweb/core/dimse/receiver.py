@@ -12,7 +12,6 @@ Calling AE titles can be allow-listed (others are rejected at association). An i
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from airflow_dicomweb.core.dicom.instance_header import (
 )
 from airflow_dicomweb.core.dimse.get import TRANSFER_SYNTAXES
 from airflow_dicomweb.core.dimse.peer import check_ae_title
+from airflow_dicomweb.core.dimse.retrieval import SizeCap
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.storage.paths import AtomicWriter, Destination, StoragePath, as_path, open_read
 from airflow_dicomweb.core.stow.result import Status
@@ -83,8 +83,7 @@ class Receiver:
         self.allow = [check_ae_title(a, "an allowed calling AE title") for a in allow]
         self.max_instance_bytes = max_instance_bytes
         self.on_received = on_received
-        self._received: dict[int, int] = {}  # association -> bytes of the instance on its way
-        self._lock = threading.Lock()
+        self.cap = SizeCap(max_instance_bytes, f"gateway {self.ae_title}")
         self.server: ThreadedAssociationServer | None = None
 
     def application_entity(self) -> AE:
@@ -100,7 +99,7 @@ class Receiver:
     def start(self) -> ThreadedAssociationServer:
         """Listen in the background; the server (``shutdown()`` stops it)."""
         ae = self.application_entity()
-        handlers: list[Any] = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_DATA_RECV, self._on_data)]
+        handlers: list[Any] = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_DATA_RECV, self.cap.on_data)]
         server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
         assert server is not None  # not blocking: the server is handed back
         self.server = server
@@ -112,23 +111,9 @@ class Receiver:
             self.server.shutdown()
             self.server = None
 
-    def _on_data(self, event: Any) -> None:
-        """Count what an association sends: past the cap, it is aborted before the disk fills."""
-        key = id(event.assoc)
-        with self._lock:
-            total = self._received.get(key, 0) + len(event.data)
-            self._received[key] = total
-        if total > self.max_instance_bytes:
-            log.warning(
-                "gateway %s: %s sent more than %d bytes for one instance; association aborted",
-                self.ae_title, event.assoc.requestor.ae_title, self.max_instance_bytes,
-            )  # fmt: skip
-            event.assoc.abort()
-
     def _on_store(self, event: Any) -> int:
         calling = str(event.assoc.requestor.ae_title).strip()
-        with self._lock:
-            self._received.pop(id(event.assoc), None)
+        self.cap.reset(event.assoc)
         temp = event.dataset_path
         try:
             header = read_instance_header(temp)

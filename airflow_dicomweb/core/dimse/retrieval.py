@@ -75,18 +75,48 @@ def retrieve_identifier(expected: dict[str, str], level: str) -> Dataset:
     return identifier
 
 
+class SizeCap:
+    """Counts what each association receives toward one instance (``EVT_DATA_RECV``): past ``max_bytes`` the
+    association is aborted, so a peer sending without end fills no disk. Reset as each instance ends."""
+
+    def __init__(self, max_bytes: int, what: str) -> None:
+        self.max_bytes = max_bytes
+        self.what = what
+        self._received: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def on_data(self, event: Any) -> None:
+        key = id(event.assoc)
+        with self._lock:
+            total = self._received.get(key, 0) + len(event.data)
+            self._received[key] = total
+        if total > self.max_bytes:
+            log.warning(
+                "%s: %s sent more than %d bytes for one instance; association aborted",
+                self.what, str(event.assoc.requestor.ae_title).strip(), self.max_bytes,
+            )  # fmt: skip
+            event.assoc.abort()
+
+    def reset(self, assoc: Any) -> None:
+        with self._lock:
+            self._received.pop(id(assoc), None)
+
+
 def instance_taker(
     peer: DimsePeer,
     expected: dict[str, str],
     take: Callable[[Path, InstanceHeader], Any],
     result: GetResult,
     what: str,
+    cap: SizeCap | None = None,
 ) -> Callable[[Any], int]:
     """An ``EVT_C_STORE`` handler: each instance (a temporary file) checked against ``expected``, handed to
     ``take``, and answered Success once ``take`` returned; otherwise answered with a failure, and named."""
     lock = threading.Lock()
 
     def on_store(event: Any) -> int:
+        if cap is not None:
+            cap.reset(event.assoc)
         temp = Path(event.dataset_path)
         try:
             header = read_instance_header(temp)
