@@ -16,6 +16,7 @@ from airflow_dicomweb.core.dimse.get import get
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.dimse.store import store_files
 from airflow_dicomweb.core.errors import DicomWebConfigError, DimseAssociationError, DimseError
+from tests.servers.dcmtk import DcmtkMissing
 from tests.servers.orthanc_server import free_port
 
 
@@ -210,3 +211,41 @@ def test_c_move_to_the_built_in_storage_scp(orthanc_peer, orthanc_dimse, dimse_s
     stranger = DimsePeer("127.0.0.1", orthanc_peer.port, "ORTHANC", calling_aet="STRANGER")
     with pytest.raises(DimseError, match="STRANGER"):
         move(stranger, tmp_path / "none", uid, listen_port=free_port(), listen_host="127.0.0.1")
+
+
+def test_dcmqrscp_as_a_second_archive_copied_to_orthanc_over_dimse_both_ways(
+    orthanc_peer, orthanc_dimse, dimse_study, tmp_path
+):
+    """dcmtk's dcmqrscp, a query/retrieve archive no one here wrote: C-STORE into it, C-FIND, C-GET and
+    C-MOVE from it; then a copy from it to Orthanc's DICOM port, DIMSE on both sides (C-FIND before and after
+    on Orthanc), and a re-run that sends nothing."""
+    from airflow_dicomweb.core.copy.copy import copy_studies
+    from airflow_dicomweb.core.dimse.move import move
+    from tests.servers.dcmtk import DcmQrScp
+
+    uid, files = dimse_study
+    uncompressed = files[:-1]
+    try:
+        archive = DcmQrScp()
+    except DcmtkMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with archive:
+        peer = DimsePeer("127.0.0.1", archive.port, archive.aet)
+        assert len(store_files(peer, uncompressed).stored) == 5
+        assert {i["00080018"]["Value"][0] for i in find(peer, "instances", study_instance_uid=uid)} == {
+            sop(f) for f in uncompressed
+        }
+        assert len(get(peer, tmp_path / "got", uid).paths) == 5
+        assert (
+            len(
+                move(
+                    peer, tmp_path / "moved", uid, listen_port=archive.move_port, listen_host="127.0.0.1"
+                ).paths
+            )
+            == 5
+        )
+        report = copy_studies(peer, orthanc_peer, [uid])
+        (entry,) = report.studies
+        assert report.ok and entry.copied == 5 and entry.verification == "verified", report.problems()
+        assert orthanc_dimse.sop_instance_uids() == {sop(f) for f in uncompressed}
+        assert copy_studies(peer, orthanc_peer, [uid]).studies[0].already_present == 5

@@ -69,3 +69,51 @@ class StoreScp:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class DcmQrScp:
+    """``dcmqrscp``: dcmtk's query/retrieve archive (C-STORE, C-FIND, C-GET, C-MOVE SCP) with one storage
+    area, AE title ``aet``, knowing ``DICOMWEB`` at ``move_port`` on this machine as a move destination."""
+
+    def __init__(self, aet: str = "QRSCP") -> None:
+        self.binary = shutil.which("dcmqrscp")
+        if self.binary is None:
+            raise DcmtkMissing(f"dcmqrscp not found.\n{INSTALL_HINT}")
+        self.aet = aet
+        self.port = free_port()
+        self.move_port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="dcmqrscp-"))
+        (self.folder / "db").mkdir()
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> DcmQrScp:
+        config = self.folder / "dcmqrscp.cfg"
+        config.write_text(
+            f"NetworkTCPPort = {self.port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\n"
+            f"HostTable BEGIN\ndicomweb = (DICOMWEB, 127.0.0.1, {self.move_port})\nHostTable END\n\n"
+            "VendorTable BEGIN\nVendorTable END\n\n"
+            f"AETable BEGIN\n{self.aet} {self.folder / 'db'} RW (1000, 1024mb) ANY\nAETable END\n"
+        )
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, cwd=self.folder,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dcmqrscp exited with {self.process.returncode}")
+            time.sleep(0.05)
+        raise RuntimeError(f"dcmqrscp did not listen on {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        stop_group(self.process)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> DcmQrScp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

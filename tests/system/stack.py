@@ -44,6 +44,16 @@ AIRFLOW_SERVICES = {
 }
 
 
+def gateway_command(what: str = "command") -> str:
+    """The shell command of docker-compose.yaml's dicomweb-gateway service (or of its healthcheck), as
+    compose hands it to the shell."""
+    import yaml
+
+    service = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]["dicomweb-gateway"]
+    words = service["command"] if what == "command" else service["healthcheck"]["test"][1:]
+    return " ".join(words).replace("$$", "$")
+
+
 class StackMissing(RuntimeError):
     pass
 
@@ -290,6 +300,19 @@ class LocalStack:
         )
         self._spawn("orthanc", [self.orthanc_binary, f"--logdir={self.root}", str(config)])
         self._wait("Orthanc", lambda: self.orthanc("GET", "/system").status_code == 200, 30)
+
+    def gateway_healthy(self, port: int) -> bool:
+        """The compose file's healthcheck of the gateway, run here."""
+        env = {**self.process_env("gateway", self.extra_env), "DICOMWEB_GATEWAY_PORT": str(port)}
+        command = gateway_command("healthcheck").replace("python ", f"{VENV_BIN / 'python'} ", 1)
+        return subprocess.run(["/bin/bash", "-c", command], env=env, capture_output=True).returncode == 0
+
+    def start_gateway(self, port: int) -> subprocess.Popen:
+        """The compose file's dicomweb-gateway, run here as compose would run it, listening on ``port``."""
+        command = gateway_command().replace("/opt/airflow", str(self.root))
+        env = {**self.process_env("gateway", self.extra_env), "DICOMWEB_GATEWAY_PORT": str(port)}
+        self._spawn("gateway", ["/bin/bash", "-c", command], env=env)
+        return self.processes["gateway"]
 
     def orthanc(self, method: str, path: str, **kwargs) -> requests.Response:
         password = (self.root / "secrets" / "orthanc_password").read_text()

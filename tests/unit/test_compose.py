@@ -45,7 +45,14 @@ def test_valid_against_the_compose_specification(compose):
 
 def test_every_airflow_service_runs_on_the_one_shared_environment_file(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "orthanc", "airflow-init", *AIRFLOW_SERVICES}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "orthanc",
+        "airflow-init",
+        "dicomweb-gateway",
+        *AIRFLOW_SERVICES,
+    }
     for name, command in AIRFLOW_SERVICES.items():
         assert services[name]["command"] == command
         assert services[name]["build"] == "."
@@ -92,3 +99,16 @@ def test_the_example_dags_and_data_are_mounted_and_the_readme_starts_it(compose)
     readme = (ROOT / "README.md").read_text()
     assert "docker compose up --build -d" in readme
     assert "cat /opt/airflow/secrets/admin_password" in readme
+
+
+def test_the_gateway_runs_the_command_line_on_the_shared_environment(compose):
+    """The system test runs this very command (tests/system/stack.py, gateway_command) as a local process."""
+    from tests.system.stack import gateway_command
+
+    gateway = compose["services"]["dicomweb-gateway"]
+    assert gateway["env_file"] == [ENV_FILE] and gateway["entrypoint"] == ["/bin/bash", "-c"]
+    assert "airflow-secrets:/opt/airflow/secrets:ro" in gateway["volumes"]
+    assert (
+        "receive --aet DICOMWEB-GW" in gateway["command"][0] and "DICOMWEB_PASSWORD=" in gateway["command"][0]
+    )
+    assert gateway_command().startswith('DICOMWEB_PASSWORD="$(cat ')  # compose's $$ read as one $
