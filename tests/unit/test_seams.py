@@ -150,6 +150,7 @@ def test_arrival_sources_are_modules_of_one_package_and_auto_is_the_profiles():
         "azure-event-grid",
         "change-feed",
         "google-pubsub",
+        "landing",
         "orthanc-changes",
         "search",
     ]

@@ -1,8 +1,8 @@
 """Study arrivals: which studies a server has completed that a watcher has not announced yet.
 
 Each source of arrivals is one module behind :class:`~.source.ArrivalSource`: ``search`` (QIDO-RS over a
-StudyDate window), ``change-feed`` (Azure's change feed, exact) and ``orthanc-changes`` (Orthanc's REST
-``/changes``, exact). ``auto`` is the source the server profile names (``ServerProfile.arrival_source``).
+StudyDate window), ``change-feed`` (Azure's change feed, exact), ``orthanc-changes`` (Orthanc's REST
+``/changes``, exact), the push sources of the clouds' queues, and ``landing`` (files in a landing location). ``auto`` is the source the server profile names (``ServerProfile.arrival_source``).
 Every source waits for a study to settle (:mod:`.settling`); what an announcement reports is :mod:`.event`'s.
 """
 
