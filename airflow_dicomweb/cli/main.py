@@ -23,8 +23,8 @@ COMMANDS = ("store", "search", "retrieve", "copy", "delete", "operation", "watch
 DESCRIPTION = """Store, search, retrieve and delete DICOM objects through DICOMweb (PS3.18).
 
 The service is a positional service-root URL (as dcmweb takes it), $DICOMWEB_URL, --google
-PROJECT/LOCATION/DATASET/STORE, or --conn-id (an Airflow connection). Data goes to stdout, messages and
-progress to stderr, so pipes work."""
+PROJECT/LOCATION/DATASET/STORE, or --conn-id (an Airflow connection); for copy it may be a DIMSE peer,
+dimse://AET@host:port. Data goes to stdout, messages and progress to stderr, so pipes work."""
 
 EPILOG = """exit codes:
   0    everything succeeded
