@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pydicom
+import pytest
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.dicom.instance_header import read_instance_header
@@ -22,6 +23,17 @@ from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.dimse.store import store_files
 from tests.dicom_factory import make_series
 from tests.servers.orthanc_server import free_port
+from tests.servers.processes import stop_group
+
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_gateway_outlives_its_test():
+    """Every gateway a test started is gone once the test ends, whatever happened in it."""
+    yield
+    while STARTED:
+        stop_group(STARTED.pop(), timeout=10)
 
 
 class Gateway:
@@ -34,7 +46,9 @@ class Gateway:
              "--host", "127.0.0.1", "--port", str(self.port), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**{k: v for k, v in os.environ.items() if not k.startswith("DICOMWEB_")}, **(env or {})},
+            start_new_session=True,
         )  # fmt: skip
+        STARTED.append(self.process)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as probe:
