@@ -22,23 +22,21 @@ from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.dicom.instance_header import (
     InstanceHeader,
 )
-from airflow_dicomweb.core.dimse.association import associated, no_answer
+from airflow_dicomweb.core.dimse.association import associated
 from airflow_dicomweb.core.dimse.find import find
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.dimse.retrieval import (
-    KEPT,
-    PENDING,
     GetResult,
     SizeCap,
     expected_uids,
     instance_taker,
+    read_answers,
     retrieve_identifier,
 )
 from airflow_dicomweb.core.errors import (
     DimseAssociationError,
     DimseError,
     DimseNotFoundError,
-    DimseStatusError,
 )
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.storage.paths import AtomicWriter, Destination, StoragePath, as_path, open_read
@@ -141,32 +139,7 @@ def get_into(
     roles = [build_role(c, scp_role=True) for c in classes[:MAX_STORAGE_CLASSES]]
     handlers = [(evt.EVT_C_STORE, on_store), (evt.EVT_DATA_RECV, cap.on_data)]
     with associated(peer, contexts, roles=roles, handlers=handlers) as assoc:
-        final = None
-        for status, answer in assoc.send_c_get(identifier, model):
-            code = getattr(status, "Status", None)
-            if code is None:
-                raise DimseError(no_answer(peer, "C-GET"))
-            final = status
-            if code in PENDING:
-                continue
-            result.count(status, answer)
-            if code not in KEPT and not result.paths:
-                raise DimseStatusError(
-                    f"{peer.name} answered C-GET of {level.lower()} {expected} with status 0x{code:04X}"
-                    + (f" ({status.ErrorComment})" if "ErrorComment" in status else ""),
-                    status=code,
-                )
-        if final is None:
-            raise DimseError(f"{peer.name} sent no final answer to C-GET")
-    if not result.paths and not result.completed and not result.failures and not result.failed:
-        raise DimseNotFoundError(
-            f"{peer.name} holds nothing of {level.lower()} {expected} (C-GET brought no instance)"
-        )
-    log.info(
-        "C-GET from %s: %d taken, %d completed, %d failed, %d warning",
-        peer.name, len(result.paths), result.completed, result.failed, result.warning,
-    )  # fmt: skip
-    return result
+        return read_answers(peer, assoc.send_c_get(identifier, model), result, "C-GET", level, expected)
 
 
 def storage_contexts(classes: list[str]) -> list:

@@ -17,19 +17,17 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove  # t
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
-from airflow_dicomweb.core.dimse.association import associated, no_answer
+from airflow_dicomweb.core.dimse.association import associated
 from airflow_dicomweb.core.dimse.get import TRANSFER_SYNTAXES, get_into, write_into
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.dimse.retrieval import (
-    KEPT,
-    PENDING,
     GetResult,
     SizeCap,
     expected_uids,
     instance_taker,
+    read_answers,
     retrieve_identifier,
 )
-from airflow_dicomweb.core.errors import DimseError, DimseNotFoundError, DimseStatusError
 from airflow_dicomweb.core.progress import ProgressCallback
 from airflow_dicomweb.core.storage.paths import Destination
 
@@ -93,42 +91,14 @@ def move_into(
     try:
         model = StudyRootQueryRetrieveInformationModelMove
         with associated(peer, [build_context(model)]) as assoc:
-            final = None
-            for status, answer in assoc.send_c_move(
-                retrieve_identifier(expected, level), peer.calling_aet, model
-            ):
-                code = getattr(status, "Status", None)
-                if code is None:
-                    raise DimseError(no_answer(peer, "C-MOVE"))
-                final = status
-                if code in PENDING:
-                    continue
-                result.count(status, answer)
-                if code == 0xA801:
-                    raise DimseStatusError(
-                        f"{peer.name} does not know the move destination {peer.calling_aet} (status 0xA801): add "
-                        "it, with this host and port, to the peer's list of AE titles",
-                        status=code,
-                    )
-                if code not in KEPT and not result.paths:
-                    raise DimseStatusError(
-                        f"{peer.name} answered C-MOVE of {level.lower()} {expected} with status 0x{code:04X}"
-                        + (f" ({status.ErrorComment})" if "ErrorComment" in status else ""),
-                        status=code,
-                    )
-            if final is None:
-                raise DimseError(f"{peer.name} sent no final answer to C-MOVE")
+            answers = assoc.send_c_move(retrieve_identifier(expected, level), peer.calling_aet, model)
+            unknown = (
+                f"{peer.name} does not know the move destination {peer.calling_aet} (status 0xA801): add it, with "
+                "this host and port, to the peer's list of AE titles"
+            )
+            return read_answers(peer, answers, result, "C-MOVE", level, expected, {0xA801: unknown})
     finally:
         server.shutdown()
-    if not result.paths and not result.completed and not result.failures and not result.failed:
-        raise DimseNotFoundError(
-            f"{peer.name} holds nothing of {level.lower()} {expected} (C-MOVE moved no instance)"
-        )
-    log.info(
-        "C-MOVE from %s: %d taken, %d completed, %d failed, %d warning",
-        peer.name, len(result.paths), result.completed, result.failed, result.warning,
-    )  # fmt: skip
-    return result
 
 
 def retrieve_into(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from airflow_dicomweb.core.dicom.instance_header import (
     NotAnInstanceError,
     read_instance_header,
 )
+from airflow_dicomweb.core.dimse.association import no_answer
 from airflow_dicomweb.core.dimse.peer import DimsePeer
-from airflow_dicomweb.core.errors import DicomWebError, DimseError
+from airflow_dicomweb.core.errors import DicomWebError, DimseError, DimseNotFoundError, DimseStatusError
 from airflow_dicomweb.core.uids import validate_uid
 
 log = logging.getLogger(__name__)
@@ -139,3 +140,45 @@ def instance_taker(
         return SUCCESS
 
     return on_store
+
+
+def read_answers(
+    peer: DimsePeer,
+    answers: Iterable[tuple[Dataset, Dataset | None]],
+    result: GetResult,
+    request: str,
+    level: str,
+    expected: dict[str, str],
+    refusals: Mapping[int, str] | None = None,
+) -> GetResult:
+    """A C-GET's or C-MOVE's answers read to the end: the final one's counts into ``result``. An answer
+    missing, a failure status with nothing taken (or one of ``refusals``, with its words), or nothing of what
+    was asked for at all is raised, naming the peer; otherwise ``result``, logged."""
+    final = None
+    for status, answer in answers:
+        code = getattr(status, "Status", None)
+        if code is None:
+            raise DimseError(no_answer(peer, request))
+        final = status
+        if code in PENDING:
+            continue
+        result.count(status, answer)
+        if refusals and code in refusals:
+            raise DimseStatusError(refusals[code], status=code)
+        if code not in KEPT and not result.paths:
+            raise DimseStatusError(
+                f"{peer.name} answered {request} of {level.lower()} {expected} with status 0x{code:04X}"
+                + (f" ({status.ErrorComment})" if "ErrorComment" in status else ""),
+                status=code,
+            )
+    if final is None:
+        raise DimseError(f"{peer.name} sent no final answer to {request}")
+    if not result.paths and not result.completed and not result.failures and not result.failed:
+        raise DimseNotFoundError(
+            f"{peer.name} holds nothing of {level.lower()} {expected} ({request} brought no instance)"
+        )
+    log.info(
+        "%s from %s: %d taken, %d completed, %d failed, %d warning",
+        request, peer.name, len(result.paths), result.completed, result.failed, result.warning,
+    )  # fmt: skip
+    return result
