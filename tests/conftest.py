@@ -24,16 +24,22 @@ from tests.connections import (  # noqa: E402
 from tests.servers.orthanc_server import OrthancMissing, OrthancServer  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def orthanc():
-    """A real Orthanc with the DICOMweb plugin. Missing Orthanc fails the suite: it never skips."""
+def running_orthanc(**config):
+    """A real Orthanc with the DICOMweb plugin (and ``config``), started, and stopped at the end. Missing
+    Orthanc fails the suite: it never skips."""
     try:
-        server = OrthancServer()
+        server = OrthancServer(**config)
     except OrthancMissing as exc:
         pytest.fail(str(exc), pytrace=False)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def orthanc():
+    """A real Orthanc with the DICOMweb plugin."""
+    yield from running_orthanc()
 
 
 @pytest.fixture(scope="session")
@@ -53,13 +59,7 @@ def tiny_pacs():
 @pytest.fixture(scope="session")
 def orthanc_dest():
     """A second real Orthanc: the other archive of a copy between two services."""
-    try:
-        server = OrthancServer()
-    except OrthancMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    server.start()
-    yield server
-    server.stop()
+    yield from running_orthanc()
 
 
 @pytest.fixture(scope="session")
@@ -70,21 +70,16 @@ def orthanc_dimse():
     from tests.servers.orthanc_server import free_port
 
     port, move_port = free_port(), free_port()
-    try:
-        server = OrthancServer(
-            DicomServerEnabled=True,
-            DicomAet="ORTHANC",
-            DicomPort=port,
-            DicomCheckCalledAet=True,
-            DicomModalities={"dicomweb": ["DICOMWEB", "127.0.0.1", move_port]},
-        )
-    except OrthancMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    server.dicom_port = port
-    server.move_port = move_port  # where it sends what a C-MOVE to DICOMWEB moves
-    server.start()
-    yield server
-    server.stop()
+    for server in running_orthanc(
+        DicomServerEnabled=True,
+        DicomAet="ORTHANC",
+        DicomPort=port,
+        DicomCheckCalledAet=True,
+        DicomModalities={"dicomweb": ["DICOMWEB", "127.0.0.1", move_port]},
+    ):
+        server.dicom_port = port
+        server.move_port = move_port  # where it sends what a C-MOVE to DICOMWEB moves
+        yield server
 
 
 @pytest.fixture
