@@ -77,6 +77,12 @@ COPY_VERIFY = True
 #: its store), before the instance is named missing.
 COPY_VERIFY_RECHECK_SECONDS = 2.0
 
+# --- de-identification (PS3.15 Annex E) ------------------------------------------------------------------
+#: The largest input de-identified (MiB): an instance is read whole; a larger one is reported failed.
+DEID_MAX_INSTANCE_MIB = 1024
+#: Files de-identified at once (processes; 1 works in the caller's process).
+DEID_WORKERS = 1
+
 # --- DIMSE (PS3.7) ----------------------------------------------------------------------------------------
 #: The AE title this side calls itself when none is given.
 DIMSE_CALLING_AET = "DICOMWEB"
