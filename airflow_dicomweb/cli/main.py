@@ -12,13 +12,34 @@ import sys
 from collections.abc import Sequence
 
 from airflow_dicomweb import __version__
-from airflow_dicomweb.cli import copy, delete, exit_codes, receive, retrieve, search, store, watch
+from airflow_dicomweb.cli import (
+    copy,
+    deidentify,
+    delete,
+    exit_codes,
+    receive,
+    retrieve,
+    search,
+    store,
+    watch,
+)
 from airflow_dicomweb.cli.connection import add_connection_options, settings_from_args
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.core.client import DicomWebClient
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebError, InvalidUIDError
 
-COMMANDS = ("store", "search", "retrieve", "copy", "delete", "operation", "watch", "receive")
+COMMANDS = (
+    "store",
+    "search",
+    "retrieve",
+    "copy",
+    "delete",
+    "operation",
+    "watch",
+    "receive",
+    "deidentify",
+    "check",
+)
 
 DESCRIPTION = """Store, search, retrieve and delete DICOM objects through DICOMweb (PS3.18).
 
@@ -41,6 +62,7 @@ examples:
   dicomweb https://pacs.example/dicom-web retrieve studies/1.2.3 --dest export/
   dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.3
   dicomweb https://pacs.example/dicom-web receive --aet GATEWAY --port 11112
+  dicomweb deidentify incoming/ --output research/ --key-file site.key --report deid.jsonl
   dicomweb --google my-project/us-central1/my-dataset/my-store delete studies/1.2.3
 
 Run 'dicomweb COMMAND --help' for each command's options and examples."""
@@ -69,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_parsers(commands)
     watch.add_parser(commands)
     receive.add_parser(commands)
+    deidentify.add_parser(commands)
     return parser
 
 

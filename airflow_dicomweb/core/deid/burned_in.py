@@ -18,11 +18,8 @@ def burned_in_reason(ds: Dataset) -> str:
         return ""
     declared = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     if declared == "YES":
-        return f"quarantined: BurnedInAnnotation is YES; {_NOT_CLEANED}"
+        return f"BurnedInAnnotation is YES; {_NOT_CLEANED}"
     modality = str(ds.get("Modality", "") or "").strip().upper()
     if not declared and modality in UNLESS_DECLARED_NO:
-        return (
-            f"quarantined: modality {modality} without BurnedInAnnotation may show text in its pixels; "
-            f"{_NOT_CLEANED}"
-        )
+        return f"modality {modality} without BurnedInAnnotation may show text in its pixels; {_NOT_CLEANED}"
     return ""

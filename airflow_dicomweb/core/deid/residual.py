@@ -94,5 +94,5 @@ def residual_identity(ds: Dataset, values: IdentityValues, replaced_uids: set[st
         value = elem.value
         text = value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
         if pattern.search(text):
-            return f"quarantined: identity of the input is left in {elem.tag} {elem.keyword or '(unnamed)'}"
-    return "quarantined: identity of the input is left in its encoded attributes"
+            return f"identity of the input is left in {elem.tag} {elem.keyword or '(unnamed)'}"
+    return "identity of the input is left in its encoded attributes"
