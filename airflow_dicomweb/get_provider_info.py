@@ -28,6 +28,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.hooks.dicomweb",
                     "airflow_dicomweb.hooks.google_store",
                     "airflow_dicomweb.hooks.dimse",
+                    "airflow_dicomweb.hooks.deidentification",
                 ],
             }
         ],
@@ -47,6 +48,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.operators.dimse_find",
                     "airflow_dicomweb.operators.dimse_retrieve",
                     "airflow_dicomweb.operators.dimse_store",
+                    "airflow_dicomweb.operators.deidentify",
                 ],
             }
         ],
@@ -116,6 +118,16 @@ def get_provider_info() -> dict:
                     "placeholders": {"host": "pacs.example.org", "port": "104"},
                 },
                 "conn-fields": {f.name: f.form() for f in dimse_connection.FIELDS},
+            },
+            {
+                "connection-type": "dicom_deid_key",
+                "hook-class-name": "airflow_dicomweb.hooks.deidentification.DeidentificationHook",
+                "hook-name": "DICOM de-identification key",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "login", "port", "extra"],
+                    "relabeling": {"password": "De-identification key"},
+                    "placeholders": {"password": "at least 16 bytes: secrets.token_urlsafe(32)"},
+                },
             },
         ],
     }

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.deid.deidentifier import Deidentifier
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.media_types import DICOM_JSON
 from airflow_dicomweb.core.progress import ProgressCallback
@@ -52,8 +53,10 @@ class DicomWebApi:
         storage_class: str | None = None,
         extra_headers: dict[str, str] | None = None,
         progress: ProgressCallback | None = None,
+        deidentifier: Deidentifier | None = None,
     ) -> StoreResult:
-        """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each."""
+        """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each; with a
+        ``deidentifier``, each de-identified in memory as it is sent."""
         return self.transactions.store.store_instances(
             files,
             study_instance_uid,
@@ -64,6 +67,7 @@ class DicomWebApi:
             storage_class=storage_class,
             extra_headers=extra_headers,
             progress=progress,
+            deidentifier=deidentifier,
         )
 
     # store jpeg

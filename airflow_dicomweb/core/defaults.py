@@ -80,8 +80,8 @@ COPY_VERIFY_RECHECK_SECONDS = 2.0
 # --- de-identification (PS3.15 Annex E) ------------------------------------------------------------------
 #: The largest input de-identified (MiB): an instance is read whole; a larger one is reported failed.
 DEID_MAX_INSTANCE_MIB = 1024
-#: Files de-identified at once (processes; 1 works in the caller's process).
-DEID_WORKERS = 1
+#: The Airflow connection whose password is the de-identification key, when none is named.
+DEID_KEY_CONN_ID = "dicom_deid_key"
 
 # --- DIMSE (PS3.7) ----------------------------------------------------------------------------------------
 #: The AE title this side calls itself when none is given.

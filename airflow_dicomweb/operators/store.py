@@ -11,7 +11,8 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.storage.paths import open_read
-from airflow_dicomweb.core.stow.result import Status, StoreResult
+from airflow_dicomweb.core.stow.result import HELD, StoreResult
+from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.storage_paths import as_input, to_path
 from airflow_dicomweb.operators.template_values import as_bool, as_int
@@ -26,9 +27,7 @@ def result_summary(result: StoreResult, *, max_uids: int, with_outcomes: bool) -
     studies = summary["study_instance_uids"]
     summary["study_instance_uids"] = studies[:max_uids]
     summary["study_instance_uids_truncated"] = len(studies) > max_uids
-    present = [
-        o.sop_instance_uid for o in result.outcomes if o.status is not Status.FAILED and o.sop_instance_uid
-    ]
+    present = [o.sop_instance_uid for o in result.outcomes if o.status in HELD and o.sop_instance_uid]
     summary["sop_instance_uids"] = present[:max_uids]
     summary["sop_instance_uids_truncated"] = len(present) > max_uids
     if with_outcomes:
@@ -88,6 +87,11 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         moves files, say). Keep batches modest: XCom is for small values.
     :param max_xcom_uids: at most this many study and SOP Instance UIDs in the returned summary (each list
         has a ``_truncated`` flag).
+    :param deidentify: de-identify every file in memory as it is sent (PS3.15 Basic Profile; no identified
+        copy is written anywhere): the ID of the connection whose password is the key, or a dict
+        ``{"key_conn_id", "retain", "mapping_path"}`` (templated). An instance held back (its pixels may show
+        identity) is reported ``quarantined`` with its reason and does not fail the task. The summary holds
+        only the new UIDs.
     :return: ``{"stored", "already_present", "failed", "study_instance_uids", "sop_instance_uids",
         "failures", ["outcomes"]}``: bounded (the UIDs by ``max_xcom_uids``, the failures at 100, all of
         them named in the task log) unless ``return_outcomes`` is set.
@@ -100,6 +104,7 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         "study_instance_uid",
         "storage_class",
         "dicomweb_conn_id",
+        "deidentify",
     )
     ui_color = "#d6eaf8"
 
@@ -116,6 +121,7 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         fail_on_error: bool = True,
         return_outcomes: bool = False,
         max_xcom_uids: int = defaults.MAX_XCOM_ITEMS,
+        deidentify: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -131,6 +137,7 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         self.fail_on_error = fail_on_error
         self.return_outcomes = return_outcomes
         self.max_xcom_uids = max_xcom_uids
+        self.deidentify = deidentify
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.manifest is not None:
@@ -140,6 +147,8 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
         else:
             given = self.files
         files = [as_input(f) for f in given if f is not None]
+        spec = DeidentifySpec.parse(self.deidentify)
+        deidentifier = deidentifier_for(spec) if spec is not None else None
         result = self.hook.store_instances(
             files,
             self.study_instance_uid or None,
@@ -152,7 +161,17 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
             ),
             skip_existing=as_bool(self.skip_existing, "skip_existing"),
             progress=self.progress_log("stored"),
+            deidentifier=deidentifier,
         )
+        if (
+            spec is not None
+            and spec.mapping_path
+            and deidentifier is not None
+            and deidentifier.mapping is not None
+        ):
+            deidentifier.mapping.write(to_path(spec.mapping_path))
+        for outcome in result.quarantined:
+            self.log.warning("%s", outcome)
         for outcome in result.failed:
             self.log.error("%s", outcome)
         self.log.info("store: %s", result)

@@ -11,11 +11,18 @@ class Status(StrEnum):
     STORED = "stored"
     ALREADY_PRESENT = "already_present"
     FAILED = "failed"
+    #: Not sent: de-identification held it back (its pixels may show identity, or identity was left).
+    QUARANTINED = "quarantined"
+
+
+#: The outcomes after which the destination holds the instance.
+HELD = frozenset({Status.STORED, Status.ALREADY_PRESENT})
 
 
 @dataclass(slots=True)
 class InstanceOutcome:
-    """What happened to one input: stored, already present on the server, or failed and why."""
+    """What happened to one input: stored, already present on the server, failed, or quarantined (held back
+    by de-identification), and why."""
 
     path: str
     status: Status
@@ -65,6 +72,10 @@ class StoreResult:
         return self._with(Status.FAILED)
 
     @property
+    def quarantined(self) -> list[InstanceOutcome]:
+        return self._with(Status.QUARANTINED)
+
+    @property
     def ok(self) -> bool:
         """No input failed."""
         return not self.failed
@@ -73,18 +84,14 @@ class StoreResult:
     def study_instance_uids(self) -> list[str]:
         """Studies that now hold an instance of the inputs (stored or already present)."""
         return sorted(
-            {
-                o.study_instance_uid
-                for o in self.outcomes
-                if o.status is not Status.FAILED and o.study_instance_uid
-            }
+            {o.study_instance_uid for o in self.outcomes if o.status in HELD and o.study_instance_uid}
         )
 
     def by_study(self) -> dict[str, dict[str, Any]]:
         """Per study now holding inputs (stored or already present): its series, instances and bytes."""
         out: dict[str, dict[str, Any]] = {}
         for o in self.outcomes:
-            if o.status is Status.FAILED or not o.study_instance_uid:
+            if o.status not in HELD or not o.study_instance_uid:
                 continue
             entry = out.setdefault(
                 o.study_instance_uid, {"series_instance_uids": [], "instances": 0, "bytes": 0}
@@ -102,12 +109,15 @@ class StoreResult:
             "stored": len(self.stored),
             "already_present": len(self.already_present),
             "failed": len(failed),
+            "quarantined": len(self.quarantined),
             "study_instance_uids": self.study_instance_uids,
             "failures": [{"path": o.path, "reason": str(o)} for o in failed[:max_failures]],
+            "quarantines": [{"path": o.path, "reason": o.reason} for o in self.quarantined[:max_failures]],
         }
 
     def __str__(self) -> str:
+        held_back = f", {len(self.quarantined)} quarantined" if self.quarantined else ""
         return (
             f"{len(self.stored)} stored, {len(self.already_present)} already present, "
-            f"{len(self.failed)} failed"
+            f"{len(self.failed)} failed{held_back}"
         )

@@ -15,6 +15,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.deid.deidentifier import (
+    DeidentificationError,
+    Deidentifier,
+    Quarantined,
+)
+from airflow_dicomweb.core.deid.files import read_input
 from airflow_dicomweb.core.dicom.instance_header import (
     InstanceHeader,
     NotAnInstanceError,
@@ -89,6 +95,7 @@ class Store:
         storage_class: str | None = None,
         extra_headers: dict[str, str] | None = None,
         progress: ProgressCallback | None = None,
+        deidentifier: Deidentifier | None = None,
     ) -> StoreResult:
         """Store DICOM files (paths, directories, ``**`` globs) and report the outcome of each.
 
@@ -100,6 +107,9 @@ class Store:
         servers differ on duplicates (Orthanc answers 200 as if it stored them, Google 409), and a re-run
         must never report a file as newly stored when it was already there.
         ``storage_class`` (Google: STANDARD, NEARLINE, COLDLINE, ARCHIVE) is sent as ``Storage-Class``.
+        ``deidentifier`` de-identifies each file in memory as it is sent (no identified copy is written
+        anywhere): the pre-check asks for the instances' new UIDs, so a re-run with the same key sends
+        nothing new; an instance the de-identifier holds back is reported quarantined, with its reason.
         The call raises only for bad arguments; everything that goes wrong with a file or a request is
         reported in the returned :class:`StoreResult` (see :meth:`StoreResult.failed`).
         """
@@ -128,9 +138,14 @@ class Store:
                         StowItem(index, found.location, 0), None, f"cannot read file: {exc.strerror or exc}"
                     ),
                 )
-        url = stow_url(self.transport, study_instance_uid)
+        target = study_instance_uid
+        if target is not None and deidentifier is not None:
+            target = deidentifier.new_uid(target)
+        url = stow_url(self.transport, target)
         state = _StoreState(
-            ProgressTracker(progress, len(paths), sum(i.size for i in items)), study_instance_uid
+            ProgressTracker(progress, len(paths), sum(i.size for i in items)),
+            study_instance_uid,
+            deidentifier,
         )
 
         cap = self.profile.stow_max_bytes
@@ -220,10 +235,15 @@ class Store:
                 (item.index, failed_outcome(item, header, f"not sent: {state.unreachable}"))
                 for item, header in to_send
             ]
-        body = MultipartBody(
-            [BodyPart(content_type=DICOM, source=as_path(item.path), size=item.size) for item, _ in to_send],
-            part_type=DICOM,
-        )
+        if state.deidentifier is not None:
+            parts, to_send = self._deidentified(to_send, state.deidentifier, results)
+            if not to_send:
+                return results
+        else:
+            parts = [
+                BodyPart(content_type=DICOM, source=as_path(item.path), size=item.size) for item, _ in to_send
+            ]
+        body = MultipartBody(parts, part_type=DICOM)
         try:
             return results + send_stow(
                 self.transport,
@@ -242,12 +262,52 @@ class Store:
                 for item, header in to_send
             ]
 
+    @staticmethod
+    def _deidentified(
+        to_send: list[tuple[StowItem, InstanceHeader]],
+        deidentifier: Deidentifier,
+        results: list[tuple[int, InstanceOutcome]],
+    ) -> tuple[list[BodyPart], list[tuple[StowItem, InstanceHeader]]]:
+        """The batch's files de-identified in memory: their parts and (item, new header); an instance held
+        back or unreadable gets its outcome in ``results``."""
+        parts: list[BodyPart] = []
+        sent: list[tuple[StowItem, InstanceHeader]] = []
+        for item, header in to_send:
+            try:
+                made = deidentifier.deidentify_bytes(
+                    read_input(as_path(item.path), defaults.DEID_MAX_INSTANCE_MIB * 1024 * 1024),
+                    source=str(item.path),
+                )
+            except (DeidentificationError, DicomWebStorageError) as exc:
+                results.append((item.index, failed_outcome(item, header, f"not de-identified: {exc}")))
+                continue
+            if isinstance(made, Quarantined):
+                results.append(
+                    (item.index, instance_outcome(item, header, Status.QUARANTINED, reason=made.reason))
+                )
+                continue
+            new = InstanceHeader(
+                study_instance_uid=made.study_instance_uid,
+                series_instance_uid=made.series_instance_uid,
+                sop_instance_uid=made.sop_instance_uid,
+                sop_class_uid=made.sop_class_uid,
+                transfer_syntax_uid=made.transfer_syntax_uid,
+                size=len(made.data),
+            )
+            parts.append(BodyPart(content_type=DICOM, chunks=(made.data,), size=len(made.data)))
+            sent.append((item, new))
+        return parts, sent
+
 
 class _StoreState:
     """Shared by a store's worker threads: the target study, SOP Instance UIDs claimed, and progress."""
 
-    def __init__(self, tracker: ProgressTracker, study_instance_uid: str | None) -> None:
+    def __init__(
+        self, tracker: ProgressTracker, study_instance_uid: str | None, deidentifier: Deidentifier | None
+    ) -> None:
         self._lock = threading.Lock()
+        #: when set, files are de-identified as they are sent; headers carry their new UIDs
+        self.deidentifier = deidentifier
         self._claimed: dict[str, StoragePath] = {}
         self.tracker = tracker
         self.study_instance_uid = study_instance_uid
@@ -281,8 +341,21 @@ class _StoreState:
                 f"belongs to study {header.study_instance_uid}, not to the target study {target}",
             )
         first = self.claim(header.sop_instance_uid, as_path(item.path))
+        if self.deidentifier is not None:
+            header = deidentified_header(header, self.deidentifier)
         if first is not None:
             return header, instance_outcome(
                 item, header, Status.ALREADY_PRESENT, reason=f"same SOP Instance UID as {first}, sent once"
             )
         return header, None
+
+
+def deidentified_header(header: InstanceHeader, deidentifier: Deidentifier) -> InstanceHeader:
+    """The header an instance will have once de-identified: its UIDs as the key replaces them (what the
+    pre-check asks the server for), before the file is read whole."""
+    return replace(
+        header,
+        study_instance_uid=deidentifier.new_uid(header.study_instance_uid),
+        series_instance_uid=deidentifier.new_uid(header.series_instance_uid),
+        sop_instance_uid=deidentifier.new_uid(header.sop_instance_uid),
+    )

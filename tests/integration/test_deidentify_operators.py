@@ -1,0 +1,118 @@
+"""De-identification in DAG tasks against the real Orthanc: the store operator's ``deidentify=`` sends
+de-identified bytes straight to the server (no identified copy written), a re-run sends nothing new, and
+``DicomDeidentifyOperator`` writes files; the key comes from an Airflow connection and shows up nowhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from airflow_dicomweb.core.deid.key import DeidentificationKey
+from airflow_dicomweb.operators.deidentify import DicomDeidentifyOperator
+from airflow_dicomweb.operators.store import DicomWebStoreOperator
+from tests.deid_corpus import PLANTED, make_planted_study
+
+KEY = "operator-key-5f1e0c9a7b3d2e8f4a6c"
+
+
+@pytest.fixture
+def key_conn_id(monkeypatch) -> str:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SITE_DEID_KEY", json.dumps({"conn_type": "dicom_deid_key", "password": KEY})
+    )
+    return "site_deid_key"
+
+
+def test_store_with_deidentify_sends_only_deidentified_bytes_and_reruns_send_nothing(
+    orthanc_conn_id, clean_orthanc, key_conn_id, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO)
+    planted = make_planted_study(tmp_path / "in")
+    before = {p: p.read_bytes() for p in planted.files}
+    op = DicomWebStoreOperator(
+        task_id="store",
+        files=[str(planted.folder)],
+        dicomweb_conn_id=orthanc_conn_id,
+        deidentify={"key_conn_id": key_conn_id, "mapping_path": str(tmp_path / "secure" / "mapping.json")},
+    )
+    result = op.execute({})
+    assert (result["stored"], result["quarantined"], result["failed"]) == (5, 2, 0)
+    key = DeidentificationKey(KEY)
+    assert result["study_instance_uids"] == [key.uid(planted.uids["study"])]
+    expected = {key.uid(planted.uids[name]) for name in ("ct1", "ct2", "ct3", "sr", "jpeg")}
+    assert clean_orthanc.sop_instance_uids() == expected
+    for sop in expected:
+        stored = clean_orthanc.instance_bytes(sop).upper()
+        assert [v for v in PLANTED if v.upper().encode() in stored] == []
+        assert planted.uids["study"].encode() not in stored
+    assert {p: p.read_bytes() for p in planted.files} == before  # the inputs are untouched
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and p.parent != planted.folder) == [
+        "mapping.json"
+    ]  # no identified (or de-identified) copy written anywhere
+    told = json.dumps(result) + caplog.text
+    assert KEY not in told and "SMITHERSON" not in told.upper().replace("SMITHERSON_", "")
+
+    again = DicomWebStoreOperator(
+        task_id="store_again",
+        files=[str(planted.folder)],
+        dicomweb_conn_id=orthanc_conn_id,
+        deidentify=key_conn_id,
+    ).execute({})
+    assert (again["stored"], again["already_present"], again["quarantined"]) == (0, 5, 2)
+    assert clean_orthanc.sop_instance_uids() == expected
+
+
+def test_deidentify_operator_writes_files_a_report_and_returns_a_bounded_summary(
+    key_conn_id, tmp_path, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    planted = make_planted_study(tmp_path / "in")
+    (planted.folder / "junk.dcm").write_bytes(b"junk")
+    op = DicomDeidentifyOperator(
+        task_id="deid",
+        source=str(planted.folder),
+        output_path=str(tmp_path / "out"),
+        key_conn_id=key_conn_id,
+        retain=["dates-modified"],
+        report_path=str(tmp_path / "report.jsonl"),
+        fail_on_error=False,
+    )
+    result = op.execute({})
+    assert (result["deidentified"], result["quarantined"], result["failed"]) == (5, 2, 1)
+    assert result["study_instance_uids"] == [DeidentificationKey(KEY).uid(planted.uids["study"])]
+    reasons = {r["source"].rsplit("/", 1)[-1]: r["reason"] for r in result["not_released"]}
+    assert "BurnedInAnnotation is YES" in reasons["SMITHERSON_SC.dcm"] and "junk.dcm" in reasons["junk.dcm"]
+    assert len((tmp_path / "report.jsonl").read_text().splitlines()) == 8
+    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 5
+    assert KEY not in caplog.text + json.dumps(result)
+
+    from airflow.sdk.exceptions import AirflowException
+
+    strict = DicomDeidentifyOperator(
+        task_id="deid_strict",
+        source=str(planted.folder),
+        output_path=str(tmp_path / "out2"),
+        key_conn_id=key_conn_id,
+    )
+    with pytest.raises(AirflowException, match=r"1 of 8 inputs were not de-identified:\n.*junk\.dcm"):
+        strict.execute({})
+
+
+def test_a_missing_or_short_key_fails_the_task_without_showing_it(monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import AirflowException
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WEAK_KEY", json.dumps({"conn_type": "dicom_deid_key", "password": "weak-key"})
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_NO_KEY", json.dumps({"conn_type": "dicom_deid_key"}))
+    planted = make_planted_study(tmp_path / "in")
+    for conn, message in (("weak_key", "too short"), ("no_key", "has no password")):
+        op = DicomDeidentifyOperator(
+            task_id="d", source=str(planted.folder), output_path=str(tmp_path / "out"), key_conn_id=conn
+        )
+        with pytest.raises(AirflowException, match=message) as caught:
+            op.execute({})
+        assert "weak-key" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
