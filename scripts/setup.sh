@@ -44,7 +44,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "setup: installing the provider with apache-airflow==$AIRFLOW_VERSION into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,azure,aws,google,dimse]' \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,azure,aws,google,dimse,quality]' \
     "apache-airflow[celery,postgres]==$AIRFLOW_VERSION" apache-airflow-providers-fab \
     "apache-airflow-providers-amazon[s3fs]" apache-airflow-providers-openlineage "moto[server]" \
     -c deploy/constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }

@@ -15,6 +15,7 @@ from airflow_dicomweb.core.copy.copy import copy_studies
 from airflow_dicomweb.core.copy.report import CopyReport
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.progress import ThrottledProgressLog
+from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.hooks.dimse import DimseHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
@@ -32,10 +33,11 @@ def side(conn_id: str) -> DicomWebHook | DimsePeer:
     return DicomWebHook(conn_id)
 
 
-def dataset_name(service: DicomWebHook | DimsePeer, study: str) -> tuple[str, str]:
-    """OpenLineage's (namespace, name) of a study on either kind of side."""
+def dataset_name(service: DicomWebHook | DimsePeer, study: str | None) -> tuple[str, str]:
+    """OpenLineage's (namespace, name) of a study (or of the whole service) on either kind of side."""
     if isinstance(service, DimsePeer):
-        return f"dimse://{service.host}:{service.port}", f"/{service.called_aet}/studies/{study}"
+        tail = f"/studies/{study}" if study else ""
+        return f"dimse://{service.host}:{service.port}", f"/{service.called_aet}{tail}"
     return dicomweb_dataset_name(service.settings.base_url, study)
 
 
@@ -66,6 +68,13 @@ class DicomWebTransferOperator(BaseOperator):
     :param fail_on_error: fail the task if any study is not whole at the destination (after trying every
         study); with False the problems are in the returned summary.
     :param max_xcom_studies: at most this many studies' counts in the returned summary.
+    :param deidentify: de-identify every instance in memory between the two sides (PS3.15 Basic Profile; no
+        identified copy is written anywhere): the ID of the connection whose password is the key, or a dict
+        ``{"key_conn_id", "retain", "mapping_path"}`` (templated). The destination is checked and verified by
+        the new UIDs, so a re-run sends nothing new; the report, the summary and the lineage name the
+        destination's studies only (the source side of lineage is the service as a whole), so no report is
+        a mapping. Instances held back (pixels that may show identity) are ``quarantined`` with their
+        reasons and do not fail the task.
     :return: ``{"source", "destination", "studies", "copied", "already_present", "failed",
         "missing_after_verify", "ok", "studies_detail", "problems", ...}``, bounded.
     """
@@ -77,6 +86,7 @@ class DicomWebTransferOperator(BaseOperator):
         "filters",
         "manifest",
         "report_path",
+        "deidentify",
     )
     ui_color = "#d5f5e3"
 
@@ -96,6 +106,7 @@ class DicomWebTransferOperator(BaseOperator):
         fail_on_error: bool = True,
         max_xcom_studies: int = defaults.MAX_XCOM_ITEMS,
         progress_interval: float = 15.0,
+        deidentify: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,6 +125,7 @@ class DicomWebTransferOperator(BaseOperator):
         self.fail_on_error = fail_on_error
         self.max_xcom_studies = max_xcom_studies
         self.progress_interval = progress_interval
+        self.deidentify = deidentify
         self.lineage_notes = LineageNotes()
 
     @cached_property
@@ -135,6 +147,8 @@ class DicomWebTransferOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         progress = ThrottledProgressLog(self.log, "copy", self.progress_interval)  # type: ignore[arg-type]
+        spec = DeidentifySpec.parse(self.deidentify)
+        deidentifier = deidentifier_for(spec) if spec is not None else None
         try:
             report = copy_studies(
                 self.source,
@@ -146,17 +160,25 @@ class DicomWebTransferOperator(BaseOperator):
                 concurrency=self.concurrency,
                 max_instance_mib=self.max_instance_mib,
                 progress=progress,
+                deidentifier=deidentifier,
             )
         finally:
             for hook in (self.source, self.dest):
                 if isinstance(hook, DicomWebHook):
                     hook.close()
         self.log.info("copy from %s to %s: %s", report.source, report.destination, report)
+        if (
+            spec is not None
+            and spec.mapping_path
+            and deidentifier is not None
+            and deidentifier.mapping is not None
+        ):
+            deidentifier.mapping.write(to_path(spec.mapping_path))
         if self.report_path is not None:
             written = report.write(to_path(self.report_path))
             self.lineage_notes.outputs.append(storage_dataset_name(str(written)))
             self.log.info("the whole report is at %s", written)
-        self._note_lineage(context, report)
+        self._note_lineage(context, report, deidentified=deidentifier is not None)
         if not report.ok and self.fail_on_error:
             problems = report.problems(MAX_PROBLEMS_IN_MESSAGE + 1)
             lines = problems[:MAX_PROBLEMS_IN_MESSAGE]
@@ -165,14 +187,18 @@ class DicomWebTransferOperator(BaseOperator):
             raise AirflowException(f"the copy is not whole ({report}):\n" + "\n".join(lines))
         return report.summary(self.max_xcom_studies)
 
-    def _note_lineage(self, context: Context, report: CopyReport) -> None:
-        """OpenLineage: the source's studies read, the destination's written; asset events on the outlets."""
+    def _note_lineage(self, context: Context, report: CopyReport, *, deidentified: bool) -> None:
+        """OpenLineage: the source's studies read (the source as a whole when de-identifying: a study of each
+        side would be a mapping), the destination's written; asset events on the outlets."""
         whole = {
             s.study_instance_uid: {"instances": s.copied + s.already_present} for s in report.studies if s.ok
         }
-        self.lineage_notes.inputs.extend(
-            dataset_name(self.source, s.study_instance_uid) for s in report.studies
-        )
+        if deidentified:
+            self.lineage_notes.inputs.append(dataset_name(self.source, None))
+        else:
+            self.lineage_notes.inputs.extend(
+                dataset_name(self.source, s.study_instance_uid) for s in report.studies
+            )
         self.lineage_notes.outputs.extend(dataset_name(self.dest, uid) for uid in whole)
         if self.outlets and isinstance(self.dest, DicomWebHook):
             base = self.dest.settings.base_url

@@ -116,3 +116,54 @@ def test_a_missing_or_short_key_fails_the_task_without_showing_it(monkeypatch, t
             op.execute({})
         assert "weak-key" not in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_copy_with_deidentify_between_two_archives_is_verified_and_a_rerun_sends_nothing(
+    clean_orthanc, clean_orthanc_dest, key_conn_id, monkeypatch, tmp_path
+):
+    """Orthanc to Orthanc through DicomWebTransferOperator(deidentify=...): the destination holds only
+    de-identified instances with the keyed UIDs, verified by them; the report and the summary name the
+    destination's studies only; a re-run sends nothing new."""
+    from airflow_dicomweb.transfers.dicomweb_to_dicomweb import DicomWebTransferOperator
+    from tests.connections import orthanc_connection
+    from tests.integration.test_copy import orthanc_client
+
+    monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_SITE", orthanc_connection(clean_orthanc))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DICOMWEB_RESEARCH", orthanc_connection(clean_orthanc_dest, server="orthanc")
+    )
+    planted = make_planted_study(tmp_path / "in")
+    with orthanc_client(clean_orthanc) as client:
+        assert client.store_instances(planted.files).ok
+    op = DicomWebTransferOperator(
+        task_id="copy",
+        source_conn_id="dicomweb_site",
+        dest_conn_id="dicomweb_research",
+        study_instance_uids=[planted.uids["study"]],
+        report_path=str(tmp_path / "report.json"),
+        deidentify={"key_conn_id": key_conn_id, "retain": ["dates-modified"]},
+    )
+    summary = op.execute({})
+    key = DeidentificationKey(KEY)
+    new_study = key.uid(planted.uids["study"])
+    assert (summary["copied"], summary["quarantined"], summary["failed"], summary["ok"]) == (5, 2, 0, True)
+    assert summary["studies_detail"][0]["study_instance_uid"] == new_study
+    assert summary["studies_detail"][0]["verification"] == "verified"
+    expected = {key.uid(planted.uids[n]) for n in ("ct1", "ct2", "ct3", "sr", "jpeg")}
+    assert clean_orthanc_dest.sop_instance_uids() == expected
+    for sop in expected:
+        stored = clean_orthanc_dest.instance_bytes(sop).upper()
+        assert [v for v in PLANTED if v.upper().encode() in stored] == []
+    told = json.dumps(summary) + (tmp_path / "report.json").read_text()
+    assert planted.uids["study"] not in told and planted.uids["ct1"] not in told and KEY not in told
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert planted.uids["study"] not in json.dumps([d.name for d in lineage.inputs + lineage.outputs])
+
+    again = DicomWebTransferOperator(
+        task_id="copy_again",
+        source_conn_id="dicomweb_site",
+        dest_conn_id="dicomweb_research",
+        study_instance_uids=[planted.uids["study"]],
+        deidentify={"key_conn_id": key_conn_id, "retain": ["dates-modified"]},
+    ).execute({})
+    assert (again["copied"], again["already_present"], again["quarantined"]) == (0, 5, 2)

@@ -15,6 +15,11 @@ For each study:
 3. **Verify.** The destination's instances of the study are listed again and compared with the source's by
    SOP Instance UID; what it lacks though it was acknowledged is named (``missing_after_verify``).
 
+With a de-identifier (:mod:`airflow_dicomweb.core.deid`), each instance is de-identified in memory between
+the two sides: the destination is listed, checked and verified by the UIDs the key gives, a re-run with the
+same key sends nothing new, and the report names studies and instances by those UIDs only (never beside
+the source's, which would make it a mapping).
+
 Every instance ends with an outcome, and a study that cannot be copied (the source does not hold it) is
 reported and the next one goes on. Only what concerns the whole copy raises: the same service on both sides,
 credentials refused, a server that cannot be reached after every retry.
@@ -34,6 +39,7 @@ from airflow_dicomweb.core.copy.dimse_side import DimseSide
 from airflow_dicomweb.core.copy.report import VERIFIED, CopyReport, StudyCopy
 from airflow_dicomweb.core.copy.side import CopySide
 from airflow_dicomweb.core.copy.sink import CopySink, instance_name
+from airflow_dicomweb.core.deid.deidentifier import Deidentifier
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.errors import (
     DicomWebAuthError,
@@ -78,6 +84,7 @@ class Copy:
         max_instance_mib: int = defaults.COPY_MAX_INSTANCE_MIB,
         verify_recheck_seconds: float = defaults.COPY_VERIFY_RECHECK_SECONDS,
         progress: ProgressCallback | None = None,
+        deidentifier: Deidentifier | None = None,
     ) -> CopyReport:
         """Copy the studies named (or matching ``filters`` on the source) and report each; see the module."""
         if min(streams, concurrency, batch_files, batch_bytes, max_instance_mib) < 1:
@@ -97,31 +104,37 @@ class Copy:
         }
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="copy-stow") as senders:
             for study in studies:
-                entry = StudyCopy(study)
+                dest_study = deidentifier.new_uid(study) if deidentifier is not None else study
+                entry = StudyCopy(dest_study)
                 report.studies.append(entry)
                 sink = CopySink(
-                    self.dest.batches(study),
+                    self.dest.batches(dest_study),
                     held=set(),
                     pool=senders,
                     in_flight=concurrency,
                     tracker=tracker,
-                    **options,
+                    deidentifier=deidentifier,
+                    batch_files=options["batch_files"],
+                    batch_bytes=options["batch_bytes"],
+                    max_instance_bytes=options["max_instance_bytes"],
                 )
-                listing = self._copy_study(entry, sink, streams)
+                listing = self._copy_study(entry, study, sink, streams)
                 if verify and not entry.error:
                     self._verify(entry, sink, listing, verify_recheck_seconds)
-                log.info("copy of study %s: %s", study, entry.counts())
+                log.info("copy of study %s: %s", dest_study, entry.counts())
         log.info("copy from %s to %s: %s", self.source_name, self.dest_name, report)
         return report
 
-    def _copy_study(self, entry: StudyCopy, sink: CopySink, streams: int) -> dict[str, list[str]] | None:
-        """Copy one study into ``sink``, its outcomes counted in ``entry``; the source's listing of it."""
-        study = entry.study_instance_uid
+    def _copy_study(
+        self, entry: StudyCopy, study: str, sink: CopySink, streams: int
+    ) -> dict[str, list[str]] | None:
+        """Copy source ``study`` into ``sink``, its outcomes counted in ``entry``; the source's listing of it,
+        in the destination's UIDs."""
         source_listing = self._listed(self.source, study, "source")
-        sink.held.update(sop for sops in self._held(study).values() for sop in sops)
+        sink.held.update(sop for sops in self._held(entry.study_instance_uid).values() for sop in sops)
         if source_listing is not None:
             entry.source_instances = sum(len(sops) for sops in source_listing.values())
-        jobs = self._plan(study, source_listing, sink.held)
+        jobs = self._plan(study, source_listing, sink)
         try:
             if len(jobs) == 1:
                 self.source.stream_into(sink, study, *jobs[0])
@@ -143,15 +156,18 @@ class Copy:
                 entry.bytes_copied += outcome.size or 0
             elif outcome.status is Status.ALREADY_PRESENT:
                 entry.already_present += 1
+            elif outcome.status is Status.QUARANTINED:
+                entry.quarantined.append(outcome)
             else:
                 entry.failures.append(outcome)
         entry.failures += sink.unnamed
+        renamed = _renamed(source_listing, sink)
         # held instances the plan did not read: already present, counted from the listings
-        entry.already_present += len((_all(source_listing) & sink.held) - set(sink.outcomes))
-        return source_listing
+        entry.already_present += len((_all(renamed) & sink.held) - set(sink.outcomes))
+        return renamed
 
     def _plan(
-        self, study: str, listing: dict[str, list[str]] | None, held: set[str]
+        self, study: str, listing: dict[str, list[str]] | None, sink: CopySink
     ) -> list[tuple[str | None, list[tuple[str, str]] | None]]:
         """The responses to read: (series, None) for a whole series (None, None for the whole study), or
         (None, instances) for single instances."""
@@ -160,7 +176,7 @@ class Copy:
         jobs: list[tuple[str | None, list[tuple[str, str]] | None]] = []
         single: list[tuple[str, str]] = []
         for series, sops in listing.items():
-            missing = [sop for sop in sops if sop not in held]
+            missing = [sop for sop in sops if sink.dest_uid(sop) not in sink.held]
             if len(missing) == len(sops):
                 jobs.append((series, None))
             else:
@@ -183,7 +199,7 @@ class Copy:
         self, entry: StudyCopy, sink: CopySink, listing: dict[str, list[str]] | None, recheck_seconds: float
     ) -> None:
         expected = _all(listing) | {o.sop_instance_uid for o in sink.outcomes.values() if o.sop_instance_uid}
-        expected -= {o.sop_instance_uid for o in entry.failures}
+        expected -= {o.sop_instance_uid for o in entry.failures + entry.quarantined}
         for attempt in range(2):
             at_dest = self._listed(self.dest, entry.study_instance_uid, "destination")
             if at_dest is None:
@@ -233,6 +249,7 @@ def copy_studies(
     batch_bytes: int = defaults.COPY_BATCH_BYTES,
     max_instance_mib: int = defaults.COPY_MAX_INSTANCE_MIB,
     progress: ProgressCallback | None = None,
+    deidentifier: Deidentifier | None = None,
 ) -> CopyReport:
     """Copy studies (named, or matching ``filters`` on ``source``) from ``source`` to ``dest`` (clients,
     hooks, or DIMSE peers), streamed, skipping what ``dest`` holds, and verified; the report of every study.
@@ -247,7 +264,15 @@ def copy_studies(
         batch_bytes=batch_bytes,
         max_instance_mib=max_instance_mib,
         progress=progress,
+        deidentifier=deidentifier,
     )
+
+
+def _renamed(listing: dict[str, list[str]] | None, sink: CopySink) -> dict[str, list[str]] | None:
+    """A source's listing in the destination's UIDs (the same, unless the sink de-identifies)."""
+    if listing is None or sink.deidentifier is None:
+        return listing
+    return {sink.dest_uid(series): [sink.dest_uid(sop) for sop in sops] for series, sops in listing.items()}
 
 
 def _all(listing: dict[str, list[str]] | None) -> set[str]:

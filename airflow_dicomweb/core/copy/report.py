@@ -31,6 +31,8 @@ class StudyCopy:
     already_present: int = 0
     bytes_copied: int = 0
     failures: list[InstanceOutcome] = field(default_factory=list)
+    #: Held back by de-identification (pixels that may show identity), each with its reason.
+    quarantined: list[InstanceOutcome] = field(default_factory=list)
     missing_after_verify: list[str] = field(default_factory=list)
     #: ``verified``, ``not asked``, or why the destination could not be checked.
     verification: str = NOT_ASKED
@@ -65,6 +67,7 @@ class StudyCopy:
             "copied": self.copied,
             "already_present": self.already_present,
             "failed": self.failed,
+            "quarantined": len(self.quarantined),
             "missing_after_verify": len(self.missing_after_verify),
             "bytes_copied": self.bytes_copied,
             "verification": self.verification,
@@ -79,6 +82,7 @@ class StudyCopy:
                 for o in self.failures
             ],
             "missing_instances": list(self.missing_after_verify),
+            "quarantined_instances": [{"instance": o.path, "reason": o.reason} for o in self.quarantined],
         }
 
 
@@ -101,6 +105,7 @@ class CopyReport:
             "copied": sum(s.copied for s in self.studies),
             "already_present": sum(s.already_present for s in self.studies),
             "failed": sum(s.failed for s in self.studies),
+            "quarantined": sum(len(s.quarantined) for s in self.studies),
             "missing_after_verify": sum(len(s.missing_after_verify) for s in self.studies),
             "studies_with_errors": sum(bool(s.error) for s in self.studies),
             "bytes_copied": sum(s.bytes_copied for s in self.studies),
@@ -146,5 +151,6 @@ class CopyReport:
         return (
             f"{t['studies']} studies: {t['copied']} instances copied, {t['already_present']} already present, "
             f"{t['failed']} failed, {t['missing_after_verify']} missing after verification"
+            + (f", {t['quarantined']} quarantined" if t["quarantined"] else "")
             + (f", {t['studies_with_errors']} studies not copied" if t["studies_with_errors"] else "")
         )

@@ -12,6 +12,10 @@ as failed and the rest goes on.
 
 Parts are claimed by SOP Instance UID: a response retried after being cut short sends only what the first
 attempt had not, and an instance the destination holds already (the pre-check) is counted, not sent.
+
+With a de-identifier, each instance of a batch is de-identified in memory on the sender's thread just before
+the batch is sent (nothing identified is written anywhere); ``held`` and every outcome then speak of the
+destination's UIDs, the ones the key gives, and an instance held back is ``quarantined`` with its reason.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from airflow_dicomweb.core.deid.deidentifier import DeidentificationError, Deidentifier, Quarantined
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
 from airflow_dicomweb.core.dicom.part10_uids import HEAD_BYTES, read_uids, uids_in_memory
 from airflow_dicomweb.core.errors import DicomWebResponseError
@@ -64,7 +69,8 @@ class BatchSender(Protocol):
 class CopySink:
     """Takes one study's instances from the source's responses and has ``send`` store them, a batch at a
     time; ``held`` are the SOP Instance UIDs the destination holds already. At most ``in_flight`` batches
-    are held at once (being read, or sent on ``pool``)."""
+    are held at once (being read, or sent on ``pool``). ``deidentifier`` de-identifies each instance before
+    it is sent; ``held`` then holds the destination's (new) UIDs."""
 
     def __init__(
         self,
@@ -77,8 +83,10 @@ class CopySink:
         batch_bytes: int,
         max_instance_bytes: int,
         tracker: ProgressTracker | None = None,
+        deidentifier: Deidentifier | None = None,
     ) -> None:
         self.send = send
+        self.deidentifier = deidentifier
         self.held = held
         self.pool = pool
         self.batch_files = batch_files
@@ -186,9 +194,15 @@ class CopySink:
             self._claimed.add(sop)
             self._count += 1
             item = StowItem(
-                self._count, instance_name(header.study_instance_uid, header.series_instance_uid, sop), size
+                self._count,
+                instance_name(
+                    self.dest_uid(header.study_instance_uid),
+                    self.dest_uid(header.series_instance_uid),
+                    self.dest_uid(sop),
+                ),
+                size,
             )
-        if sop in self.held:
+        if self.dest_uid(sop) in self.held:
             self._record(
                 instance_outcome(
                     item, header, Status.ALREADY_PRESENT, reason="already at the destination (pre-check)"
@@ -202,6 +216,10 @@ class CopySink:
             self._record(failed_outcome(item, header, refusal))
             return None
         return ReadyInstance(item, header, tuple(chunks))
+
+    def dest_uid(self, uid: str) -> str:
+        """The UID an instance, series or study of the source has at the destination."""
+        return uid if self.deidentifier is None else self.deidentifier.new_uid(uid)
 
     def _refusal(self, header: InstanceHeader) -> str:
         """Why this instance is not sent, or ''."""
@@ -222,8 +240,51 @@ class CopySink:
         with self._lock:
             self._futures.append(future)
 
+    def _deidentified(self, batch: list[ReadyInstance]) -> list[ReadyInstance]:
+        """``batch`` de-identified in memory; what is held back or cannot be read gets its outcome here."""
+        assert self.deidentifier is not None
+        ready: list[ReadyInstance] = []
+        for instance in batch:
+            source = instance.item.path
+            header = instance.header
+            renamed = InstanceHeader(
+                study_instance_uid=self.dest_uid(header.study_instance_uid),
+                series_instance_uid=self.dest_uid(header.series_instance_uid),
+                sop_instance_uid=self.dest_uid(header.sop_instance_uid),
+                sop_class_uid=header.sop_class_uid,
+                transfer_syntax_uid=header.transfer_syntax_uid,
+                size=header.size,
+            )
+            try:
+                made = self.deidentifier.deidentify_bytes(b"".join(instance.chunks), source=str(source))
+            except DeidentificationError as exc:
+                self._record(failed_outcome(instance.item, renamed, f"not de-identified: {exc}"))
+                continue
+            if isinstance(made, Quarantined):
+                self._record(instance_outcome(instance.item, renamed, Status.QUARANTINED, reason=made.reason))
+                continue
+            new = InstanceHeader(
+                study_instance_uid=made.study_instance_uid,
+                series_instance_uid=made.series_instance_uid,
+                sop_instance_uid=made.sop_instance_uid,
+                sop_class_uid=made.sop_class_uid,
+                transfer_syntax_uid=made.transfer_syntax_uid,
+                size=len(made.data),
+            )
+            ready.append(
+                ReadyInstance(StowItem(instance.item.index, source, len(made.data)), new, (made.data,))
+            )
+        return ready
+
     def _send(self, batch: list[ReadyInstance]) -> None:
         try:
+            if self.deidentifier is not None:
+                held_back = len(batch)
+                batch = self._deidentified(batch)
+                if self.tracker is not None and len(batch) < held_back:
+                    self.tracker.add(held_back - len(batch), 0)
+                if not batch:
+                    return
             sent = [(r.item, r.header) for r in batch]
             try:
                 results = self.send(batch)

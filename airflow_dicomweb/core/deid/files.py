@@ -20,8 +20,7 @@ from airflow_dicomweb.core.storage.paths import (
     Destination,
     StoragePath,
     as_path,
-    open_read,
-    storage_errors,
+    read_bytes,
     write_atomically,
 )
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
@@ -53,15 +52,6 @@ def output_name(instance: DeidentifiedInstance) -> str:
     return f"{instance.study_instance_uid}/{instance.series_instance_uid}/{instance.sop_instance_uid}.dcm"
 
 
-def read_input(location: StoragePath, max_bytes: int) -> bytes:
-    """An input's bytes; a :class:`DeidentificationError` when it is larger than ``max_bytes``."""
-    with storage_errors(location, "read"), open_read(location) as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise DeidentificationError(f"{location}: larger than {max_bytes:,} bytes (raise max_instance_mib)")
-    return data
-
-
 def deidentify_file(
     deidentifier: Deidentifier,
     location: StoragePath,
@@ -72,7 +62,7 @@ def deidentify_file(
     """One input de-identified into ``output`` (a folder), or its outcome saying why not."""
     source = str(location)
     try:
-        result = deidentifier.deidentify_bytes(read_input(location, max_bytes), source=source)
+        result = deidentifier.deidentify_bytes(read_bytes(location, max_bytes), source=source)
     except (DeidentificationError, DicomWebStorageError) as exc:
         return DeidentifyOutcome(source, FAILED, reason=str(exc))
     if isinstance(result, Quarantined):

@@ -162,6 +162,18 @@ def open_read(path: StoragePath, *, unbuffered: bool = False) -> BinaryIO:
         return handle
 
 
+def read_bytes(path: StoragePath, max_bytes: int) -> bytes:
+    """A whole file's bytes; a :class:`DicomWebStorageError` naming it when it holds more than ``max_bytes``
+    (nothing larger is held in memory)."""
+    with storage_errors(path, "read"), open_read(path) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DicomWebStorageError(
+            f"{path}: larger than {max_bytes:,} bytes (raise max_instance_mib to read it)"
+        )
+    return data
+
+
 def files(folder: StoragePath) -> list[tuple[StoragePath, int]]:
     """Every file below ``folder``, recursively, with its size, in a stable order."""
     if not is_remote(folder):

@@ -20,7 +20,6 @@ from airflow_dicomweb.core.deid.deidentifier import (
     Deidentifier,
     Quarantined,
 )
-from airflow_dicomweb.core.deid.files import read_input
 from airflow_dicomweb.core.dicom.instance_header import (
     InstanceHeader,
     NotAnInstanceError,
@@ -33,7 +32,7 @@ from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody
 from airflow_dicomweb.core.progress import ProgressCallback, ProgressTracker
 from airflow_dicomweb.core.qido.search import Search
 from airflow_dicomweb.core.servers.profile import ServerProfile
-from airflow_dicomweb.core.storage.paths import StoragePath, as_path, size
+from airflow_dicomweb.core.storage.paths import StoragePath, as_path, read_bytes, size
 from airflow_dicomweb.core.stow.inputs import Input, InputProblem, expand_inputs
 from airflow_dicomweb.core.stow.pre_check import PreCheck
 from airflow_dicomweb.core.stow.request import (
@@ -275,7 +274,7 @@ class Store:
         for item, header in to_send:
             try:
                 made = deidentifier.deidentify_bytes(
-                    read_input(as_path(item.path), defaults.DEID_MAX_INSTANCE_MIB * 1024 * 1024),
+                    read_bytes(as_path(item.path), defaults.DEID_MAX_INSTANCE_MIB * 1024 * 1024),
                     source=str(item.path),
                 )
             except (DeidentificationError, DicomWebStorageError) as exc:
