@@ -95,6 +95,15 @@ class DeidentificationHook(BaseHook):
             raise AirflowException(str(exc)) from None
 
 
+def write_mapping(spec: DeidentifySpec | None, deidentifier: Deidentifier | None) -> None:
+    """Write the mapping where ``spec`` names it (and nowhere, when it names no place)."""
+    if spec is None or not spec.mapping_path or deidentifier is None or deidentifier.mapping is None:
+        return
+    from airflow_dicomweb.operators.storage_paths import to_path
+
+    deidentifier.mapping.write(to_path(spec.mapping_path))
+
+
 def deidentifier_for(spec: DeidentifySpec) -> Deidentifier:
     """The de-identifier ``spec`` describes (its mapping recorded when it names a mapping path)."""
     hook = DeidentificationHook(key_conn_id=spec.key_conn_id)

@@ -12,7 +12,7 @@ from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.storage.paths import open_read
 from airflow_dicomweb.core.stow.result import HELD, StoreResult
-from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for
+from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for, write_mapping
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.storage_paths import as_input, to_path
 from airflow_dicomweb.operators.template_values import as_bool, as_int
@@ -163,13 +163,7 @@ class DicomWebStoreOperator(DicomWebBaseOperator):
             progress=self.progress_log("stored"),
             deidentifier=deidentifier,
         )
-        if (
-            spec is not None
-            and spec.mapping_path
-            and deidentifier is not None
-            and deidentifier.mapping is not None
-        ):
-            deidentifier.mapping.write(to_path(spec.mapping_path))
+        write_mapping(spec, deidentifier)
         for outcome in result.quarantined:
             self.log.warning("%s", outcome)
         for outcome in result.failed:

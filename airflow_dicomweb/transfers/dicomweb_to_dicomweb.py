@@ -15,7 +15,7 @@ from airflow_dicomweb.core.copy.copy import copy_studies
 from airflow_dicomweb.core.copy.report import CopyReport
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.progress import ThrottledProgressLog
-from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for
+from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for, write_mapping
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.hooks.dimse import DimseHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
@@ -167,13 +167,7 @@ class DicomWebTransferOperator(BaseOperator):
                 if isinstance(hook, DicomWebHook):
                     hook.close()
         self.log.info("copy from %s to %s: %s", report.source, report.destination, report)
-        if (
-            spec is not None
-            and spec.mapping_path
-            and deidentifier is not None
-            and deidentifier.mapping is not None
-        ):
-            deidentifier.mapping.write(to_path(spec.mapping_path))
+        write_mapping(spec, deidentifier)
         if self.report_path is not None:
             written = report.write(to_path(self.report_path))
             self.lineage_notes.outputs.append(storage_dataset_name(str(written)))

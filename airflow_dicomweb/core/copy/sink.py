@@ -263,14 +263,7 @@ class CopySink:
             if isinstance(made, Quarantined):
                 self._record(instance_outcome(instance.item, renamed, Status.QUARANTINED, reason=made.reason))
                 continue
-            new = InstanceHeader(
-                study_instance_uid=made.study_instance_uid,
-                series_instance_uid=made.series_instance_uid,
-                sop_instance_uid=made.sop_instance_uid,
-                sop_class_uid=made.sop_class_uid,
-                transfer_syntax_uid=made.transfer_syntax_uid,
-                size=len(made.data),
-            )
+            new = made.header()
             ready.append(
                 ReadyInstance(StowItem(instance.item.index, source, len(made.data)), new, (made.data,))
             )

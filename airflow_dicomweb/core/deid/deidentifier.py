@@ -35,6 +35,7 @@ from airflow_dicomweb.core.deid.mapping import DeidentificationMapping
 from airflow_dicomweb.core.deid.options import BASIC_PROFILE_CODE, RetainOption, parse_retain
 from airflow_dicomweb.core.deid.residual import identity_values, residual_identity
 from airflow_dicomweb.core.deid.table import FREE_TEXT_IN_CONTENT, ProfileTable, profile_table
+from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
 from airflow_dicomweb.core.errors import DicomWebError
 
 #: Written into DeidentificationMethod (LO: at most 64 characters).
@@ -63,6 +64,17 @@ class DeidentifiedInstance:
     sop_instance_uid: str
     sop_class_uid: str
     transfer_syntax_uid: str
+
+    def header(self) -> InstanceHeader:
+        """Its identity as a store sends it: the new UIDs, and its size."""
+        return InstanceHeader(
+            study_instance_uid=self.study_instance_uid,
+            series_instance_uid=self.series_instance_uid,
+            sop_instance_uid=self.sop_instance_uid,
+            sop_class_uid=self.sop_class_uid,
+            transfer_syntax_uid=self.transfer_syntax_uid,
+            size=len(self.data),
+        )
 
 
 @dataclass(frozen=True, slots=True)

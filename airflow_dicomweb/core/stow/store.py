@@ -285,14 +285,7 @@ class Store:
                     (item.index, instance_outcome(item, header, Status.QUARANTINED, reason=made.reason))
                 )
                 continue
-            new = InstanceHeader(
-                study_instance_uid=made.study_instance_uid,
-                series_instance_uid=made.series_instance_uid,
-                sop_instance_uid=made.sop_instance_uid,
-                sop_class_uid=made.sop_class_uid,
-                transfer_syntax_uid=made.transfer_syntax_uid,
-                size=len(made.data),
-            )
+            new = made.header()
             parts.append(BodyPart(content_type=DICOM, chunks=(made.data,), size=len(made.data)))
             sent.append((item, new))
         return parts, sent
