@@ -49,6 +49,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.operators.dimse_retrieve",
                     "airflow_dicomweb.operators.dimse_store",
                     "airflow_dicomweb.operators.deidentify",
+                    "airflow_dicomweb.operators.quality_gate",
                 ],
             }
         ],

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from airflow_dicomweb import __version__
 from airflow_dicomweb.cli import (
+    check,
     copy,
     deidentify,
     delete,
@@ -63,6 +64,7 @@ examples:
   dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.3
   dicomweb https://pacs.example/dicom-web receive --aet GATEWAY --port 11112
   dicomweb deidentify incoming/ --output research/ --key-file site.key --report deid.jsonl
+  dicomweb check research/ --quarantine held/
   dicomweb --google my-project/us-central1/my-dataset/my-store delete studies/1.2.3
 
 Run 'dicomweb COMMAND --help' for each command's options and examples."""
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_parser(commands)
     receive.add_parser(commands)
     deidentify.add_parser(commands)
+    check.add_parser(commands)
     return parser
 
 
@@ -134,6 +137,9 @@ def run_without_service(args: argparse.Namespace, progress: ProgressDisplay) -> 
     except (DicomWebConfigError, InvalidUIDError, ValueError) as exc:
         print(f"dicomweb {args.command}: {exc}", file=sys.stderr)
         return exit_codes.USAGE
+    except BrokenPipeError:  # `dicomweb check ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_codes.OK
     except (DicomWebError, OSError) as exc:
         print(f"dicomweb {args.command}: {exc}", file=sys.stderr)
         return exit_codes.SERVER
