@@ -31,6 +31,7 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
     bag = DagBag(dag_folder=DAGS_FOLDER)
     assert bag.import_errors == {}
     assert sorted(bag.dags) == [
+        "dicomweb_deidentified_release",
         "dicomweb_delete",
         "dicomweb_export",
         "dicomweb_first_dag",

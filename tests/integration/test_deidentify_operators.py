@@ -167,3 +167,47 @@ def test_copy_with_deidentify_between_two_archives_is_verified_and_a_rerun_sends
         deidentify={"key_conn_id": key_conn_id, "retain": ["dates-modified"]},
     ).execute({})
     assert (again["copied"], again["already_present"], again["quarantined"]) == (0, 5, 2)
+
+
+def test_the_release_dag_stores_deidentified_studies_into_orthanc_and_google_and_a_rerun_sends_nothing(
+    dagbag, clean_orthanc_dest, google, key_conn_id, monkeypatch, tmp_path
+):
+    from tests.connections import google_connection, orthanc_connection
+    from tests.integration.test_dags import states
+
+    monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_TEACHING", orthanc_connection(clean_orthanc_dest))
+    monkeypatch.setenv("AIRFLOW_CONN_DICOMWEB_PARTNER", google_connection(google))
+    planted = make_planted_study(tmp_path / "landing")
+    conf = {
+        "landing": str(planted.folder),
+        "quarantine": str(tmp_path / "quarantine"),
+        "key_conn_id": key_conn_id,
+        "retain": ["dates-modified"],
+        "destinations": ["dicomweb_teaching", "dicomweb_partner"],
+    }
+    dag = dagbag.dags["dicomweb_deidentified_release"]
+    run = dag.test(run_conf=conf)
+    assert str(run.state) == "success", states(run)
+    assert states(run)["nothing_to_release"] == "skipped"
+    key = DeidentificationKey(KEY)
+    expected = {key.uid(planted.uids[n]) for n in ("ct1", "ct2", "ct3", "sr", "jpeg")}
+    assert clean_orthanc_dest.sop_instance_uids() == expected
+    assert (
+        google.orthanc.sop_instance_uids() == expected
+    )  # the emulator's store is backed by the other Orthanc
+    for server in (clean_orthanc_dest, google.orthanc):
+        for sop in expected:
+            stored = server.instance_bytes(sop).upper()
+            assert [v for v in PLANTED if v.upper().encode() in stored] == []
+    assert not (tmp_path / "quarantine").exists()  # the gate found nothing to hold
+
+    rerun = dag.test(run_conf=conf)
+    assert str(rerun.state) == "success", states(rerun)
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter(XComModel.run_id == rerun.run_id).all()
+        [totals] = [r.value for r in rows if r.task_id == "summarize" and r.key == "return_value"]
+    totals = json.loads(totals) if isinstance(totals, str) else totals
+    assert (totals["stored"], totals["already_present"], totals["quarantined"]) == (0, 10, 4)
