@@ -1,0 +1,239 @@
+"""De-identification side by side: this project's de-identifier, dicognito, deid and dicom-anonymizer on the
+same corpus (tests/deid_corpus.py: a study with identifiers planted where real files carry them), each with
+its defaults. For each tool: the planted identifiers left in any output byte, original UIDs left, whether
+references stay consistent, whether pixel data is byte-identical, whether instances that may show identity in
+their pixels are released, the dciodvfy errors its outputs have that their inputs did not, and files per
+second on a larger corpus (the same study many times).
+
+Run: .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/deidentify_compare.py
+Writes benchmarks/results/deidentify-compare.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pydicom import dcmread
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from airflow_dicomweb.core.deid.deidentifier import Deidentifier  # noqa: E402
+from airflow_dicomweb.core.deid.files import deidentify_files  # noqa: E402
+from airflow_dicomweb.core.deid.key import DeidentificationKey  # noqa: E402
+from tests.deid_corpus import PLANTED, PlantedStudy, make_planted_study  # noqa: E402
+
+KEY = "benchmark-key-not-a-secret-0123456789"
+
+
+def run_ours(files: list[Path], out: Path) -> None:
+    deidentify_files(Deidentifier(DeidentificationKey(KEY)), files, out)
+
+
+def run_dicognito(files: list[Path], out: Path) -> None:
+    from dicognito.anonymizer import Anonymizer
+
+    anonymizer = Anonymizer(seed=KEY)
+    for path in files:
+        ds = dcmread(path)
+        anonymizer.anonymize(ds)
+        ds.save_as(out / path.name)
+
+
+def run_deid(files: list[Path], out: Path) -> None:
+    from deid.config import DeidRecipe
+    from deid.dicom import replace_identifiers
+
+    replace_identifiers(
+        dicom_files=[str(f) for f in files],
+        deid=DeidRecipe(),
+        save=True,
+        output_folder=str(out),
+        remove_private=True,
+    )
+
+
+def run_dicom_anonymizer(files: list[Path], out: Path) -> None:
+    from dicomanonymizer import anonymize
+
+    for path in files:
+        anonymize(str(path), str(out / path.name), {}, True)
+
+
+TOOLS = {
+    "airflow-dicomweb": run_ours,
+    "dicognito": run_dicognito,
+    "deid": run_deid,
+    "dicom-anonymizer": run_dicom_anonymizer,
+}
+
+
+def dciodvfy_errors(path: Path) -> set[str]:
+    done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    return {line for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")}
+
+
+def outputs_by_source(tool: str, planted: PlantedStudy, out: Path) -> dict[str, Path]:
+    """Which output came from which input: by SOP Instance UID's position (ours names files by new UIDs)."""
+    found = {
+        p: dcmread(p, stop_before_pixels=True)
+        for p in out.rglob("*")
+        if p.is_file() and p.suffix in {".dcm", ""}
+    }
+    by_source: dict[str, Path] = {}
+    for source in planted.files:
+        original = dcmread(source, stop_before_pixels=True)
+        for path, ds in found.items():
+            same = path.name == source.name or (
+                getattr(ds, "InstanceNumber", None) == getattr(original, "InstanceNumber", None)
+                and getattr(ds, "SOPClassUID", None) == original.SOPClassUID
+                and getattr(ds, "Modality", None) == getattr(original, "Modality", None)
+                and getattr(ds, "SeriesNumber", None) == getattr(original, "SeriesNumber", None)
+            )
+            if same:
+                by_source[source.name] = path
+                break
+    return by_source
+
+
+def where_left(path: Path) -> set[str]:
+    """Where in an output file a planted identifier is: the preamble, File Meta Information, or an attribute
+    (private ones named as such)."""
+    data = path.read_bytes()
+    places: set[str] = set()
+
+    def holds(blob: bytes) -> bool:
+        return any(v.upper().encode() in blob.upper() for v in PLANTED)
+
+    if holds(data[:128]):
+        places.add("preamble")
+    ds = dcmread(path)
+    for elem in ds.file_meta:
+        if holds(str(elem.value).encode("latin-1", "replace")):
+            places.add(f"file meta {elem.keyword}")
+    for elem in ds.iterall():
+        if elem.VR == "SQ" or elem.tag == 0x7FE00010:
+            continue
+        value = elem.value if isinstance(elem.value, bytes) else str(elem.value).encode("latin-1", "replace")
+        if holds(value):
+            places.add("private attributes" if elem.tag.is_private else elem.keyword or str(elem.tag))
+    return places
+
+
+def judge(tool: str, planted: PlantedStudy, out: Path) -> dict:
+    by_source = outputs_by_source(tool, planted, out)
+    left: set[str] = set()
+    places: set[str] = set()
+    uids_left: set[str] = set()
+    new_errors = 0
+    pixels_same = True
+    for name, path in by_source.items():
+        data = path.read_bytes().upper()
+        left |= {v for v in PLANTED if v.upper().encode() in data}
+        places |= where_left(path)
+        uids_left |= {k for k, u in planted.uids.items() if u.encode() in data}
+        source = planted.folder / name
+        new_errors += len(dciodvfy_errors(path) - dciodvfy_errors(source))
+        a, b = dcmread(source), dcmread(path)
+        if "PixelData" in a and ("PixelData" not in b or a.PixelData != b.PixelData):
+            pixels_same = False
+    released_burned_in = sorted(p.name for p in planted.quarantined if p.name in by_source)
+    consistent = False
+    sr = by_source.get("SMITHERSON_SR.dcm")
+    cts = [by_source.get(f"SMITHERSON_CT_{n}.dcm") for n in (1, 2, 3)]
+    if sr and all(cts):
+        try:
+            ct_uids = [str(dcmread(p).SOPInstanceUID) for p in cts if p]
+            sr_ds = dcmread(sr)
+            refs = [
+                str(r.ReferencedSOPInstanceUID)
+                for r in sr_ds.CurrentRequestedProcedureEvidenceSequence[0]
+                .ReferencedSeriesSequence[0]
+                .ReferencedSOPSequence
+            ]
+            image_ref = str(dcmread(cts[1]).ReferencedImageSequence[0].ReferencedSOPInstanceUID)  # type: ignore[arg-type]
+            consistent = refs == ct_uids and image_ref == ct_uids[0]
+        except (AttributeError, IndexError, KeyError):
+            consistent = False
+    return {
+        "outputs": len(by_source),
+        "identifiers_left": sorted(left),
+        "where_left": sorted(places),
+        "original_uids_left": sorted(uids_left),
+        "references_consistent": consistent,
+        "pixel_data_identical": pixels_same,
+        "burned_in_released": released_burned_in,
+        "new_dciodvfy_errors": new_errors,
+    }
+
+
+def speed(tool: str, planted: PlantedStudy, work: Path, copies: int) -> float:
+    """Files per second on ``copies`` copies of the released instances (one core)."""
+    corpus = work / "speed-in"
+    corpus.mkdir()
+    files = []
+    for n in range(copies):
+        for source in planted.released:
+            target = corpus / f"{n}-{source.name}"
+            shutil.copy(source, target)
+            files.append(target)
+    out = work / "speed-out"
+    out.mkdir()
+    started = time.perf_counter()
+    TOOLS[tool](files, out)
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(corpus)
+    shutil.rmtree(out)
+    return len(files) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", type=int, default=40, help="copies of the study for the speed run")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "deidentify-compare.json"))
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        planted = make_planted_study(work / "in")
+        for tool, run in TOOLS.items():
+            out = work / tool
+            out.mkdir()
+            try:
+                run(list(planted.files), out)
+            except Exception as exc:  # a tool that cannot run on the corpus is reported as such
+                results[tool] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                continue
+            results[tool] = judge(tool, planted, out)
+            tool_work = work / f"{tool}-speed"
+            tool_work.mkdir()
+            results[tool]["files_per_second"] = round(speed(tool, planted, tool_work, args.copies), 1)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"planted": PLANTED, "results": results}, indent=1) + "\n")
+    print(
+        f"| tool | identifiers left (of {len(PLANTED)}) | where | original UIDs left | references consistent |"
+        " pixel data identical | burned-in released | new dciodvfy errors | files/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for tool, r in results.items():
+        if "error" in r:
+            print(f"| {tool} | error: {r['error']} | | | | | | | |")
+            continue
+        print(
+            f"| {tool} | {len(r['identifiers_left'])}: {', '.join(r['identifiers_left']) or '-'} | "
+            f"{', '.join(r['where_left']) or '-'} | "
+            f"{len(r['original_uids_left'])} | {'yes' if r['references_consistent'] else 'no'} | "
+            f"{'yes' if r['pixel_data_identical'] else 'no'} | {', '.join(r['burned_in_released']) or 'none'} | "
+            f"{r['new_dciodvfy_errors']} | {r['files_per_second']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
