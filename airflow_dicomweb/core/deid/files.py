@@ -15,7 +15,7 @@ from airflow_dicomweb.core.deid.deidentifier import (
     Deidentifier,
     Quarantined,
 )
-from airflow_dicomweb.core.errors import DicomWebStorageError
+from airflow_dicomweb.core.errors import DicomWebStorageError, InvalidUIDError
 from airflow_dicomweb.core.storage.paths import (
     Destination,
     StoragePath,
@@ -24,6 +24,7 @@ from airflow_dicomweb.core.storage.paths import (
     write_atomically,
 )
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
+from airflow_dicomweb.core.uids import resource_segments
 
 DEIDENTIFIED = "deidentified"
 QUARANTINED = "quarantined"
@@ -48,8 +49,12 @@ class DeidentifyOutcome:
 
 
 def output_name(instance: DeidentifiedInstance) -> str:
-    """Where a de-identified instance goes below the output folder."""
-    return f"{instance.study_instance_uid}/{instance.series_instance_uid}/{instance.sop_instance_uid}.dcm"
+    """Where a de-identified instance goes below the output folder; its UIDs are validated first (kept
+    as they were under ``uids``, they come from the input and may be anything)."""
+    segments = resource_segments(
+        instance.study_instance_uid, instance.series_instance_uid, instance.sop_instance_uid
+    )
+    return "/".join(segments[1::2]) + ".dcm"
 
 
 def deidentify_file(
@@ -67,7 +72,10 @@ def deidentify_file(
         return DeidentifyOutcome(source, FAILED, reason=str(exc))
     if isinstance(result, Quarantined):
         return DeidentifyOutcome(source, QUARANTINED, reason=result.reason)
-    target = output / output_name(result)
+    try:
+        target = output / output_name(result)
+    except InvalidUIDError as exc:
+        return DeidentifyOutcome(source, FAILED, reason=f"{source}: {exc}")
     try:
         write_atomically(target, result.data)
     except DicomWebStorageError as exc:
