@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,25 @@ def test_the_key_and_the_identity_stay_out_of_reports_logs_and_summaries(planted
     assert written["patients"][0]["patient_id"] == PATIENT_ID
     assert written["uids"][planted.uids["study"]] == DeidentificationKey(KEY_TEXT).uid(planted.uids["study"])
     assert KEY_TEXT not in (tmp_path / "mapping.json").read_text()
+
+
+def test_a_deflated_instance_is_deidentified_and_searched_as_encoded_plainly(tmp_path):
+    """Deflated attributes cannot be searched as written: they are searched encoded plainly instead."""
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = dcmread(get_testdata_file("image_dfl.dcm"))
+    assert ds.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+    ds.BurnedInAnnotation = "NO"
+    ds.PatientName = "OKONKWO^ADAEZE"
+    ds.save_as(tmp_path / "dfl.dcm")
+    key = DeidentificationKey(KEY_TEXT)
+    made = Deidentifier(key).deidentify_bytes((tmp_path / "dfl.dcm").read_bytes(), source="dfl.dcm")
+    out = dcmread(BytesIO(made.data))  # type: ignore[union-attr]
+    assert out.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+    assert out.PatientName != "OKONKWO^ADAEZE" and out.PatientIdentityRemoved == "YES"
+    assert out.PixelData == ds.PixelData
+    ds.Manufacturer = "OKONKWO IMAGING"  # kept by the table: found by the plain search
+    ds.save_as(tmp_path / "dfl.dcm")
+    held = Deidentifier(key).deidentify_bytes((tmp_path / "dfl.dcm").read_bytes(), source="dfl.dcm")
+    assert "(0008,0070) Manufacturer" in held.reason  # type: ignore[union-attr]

@@ -17,7 +17,8 @@ from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.filewriter import dcmwrite
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import dcmwrite, write_data_element
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     UID,
@@ -33,7 +34,13 @@ from airflow_dicomweb.core.deid.dummy_values import dummy_value
 from airflow_dicomweb.core.deid.key import DeidentificationKey
 from airflow_dicomweb.core.deid.mapping import DeidentificationMapping
 from airflow_dicomweb.core.deid.options import BASIC_PROFILE_CODE, RetainOption, parse_retain
-from airflow_dicomweb.core.deid.residual import identity_values, residual_identity
+from airflow_dicomweb.core.deid.residual import (
+    PIXEL_TAGS,
+    identity_pattern,
+    identity_values,
+    residual_identity,
+    where_left,
+)
 from airflow_dicomweb.core.deid.table import FREE_TEXT_IN_CONTENT, ProfileTable, profile_table
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
 from airflow_dicomweb.core.errors import DicomWebError
@@ -120,12 +127,20 @@ class Deidentifier:
             ds = dcmread(BytesIO(data), force=data[128:132] != b"DICM")
             if "SOPInstanceUID" not in ds or "StudyInstanceUID" not in ds:
                 raise DeidentificationError(f"{source}: not a DICOM instance (no SOP or Study Instance UID)")
-            reason = self.deidentify_dataset(ds)
+            reason = burned_in_reason(ds)
             if reason:
                 return Quarantined(reason)
-            out = BytesIO()
-            ds.preamble = b"\x00" * 128  # the preamble may hold anything (a TIFF header, a name)
-            dcmwrite(out, ds, enforce_file_format=True)
+            identity = identity_values(ds)
+            replaced = self._apply_profile(ds)
+            written, attributes_end = _write(ds)
+            if attributes_end is None:  # deflated: the attributes are searched as encoded plainly
+                left = residual_identity(ds, identity, replaced)
+                if left:
+                    return Quarantined(left)
+            else:
+                pattern = identity_pattern(identity, replaced)
+                if pattern is not None and pattern.search(written, 0, attributes_end):
+                    return Quarantined(where_left(ds, pattern))
         except DeidentificationError:
             raise
         except InvalidDicomError as exc:  # says what is missing, never a value
@@ -136,7 +151,7 @@ class Deidentifier:
                 f"{source}: a DICOM instance that cannot be read and written whole ({type(exc).__name__})"
             ) from None
         return DeidentifiedInstance(
-            data=out.getvalue(),
+            data=written,
             study_instance_uid=str(ds.StudyInstanceUID),
             series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
             sop_instance_uid=str(ds.SOPInstanceUID),
@@ -150,11 +165,16 @@ class Deidentifier:
         if reason:
             return reason
         identity = identity_values(ds)
+        replaced = self._apply_profile(ds)
+        return residual_identity(ds, identity, replaced)
+
+    def _apply_profile(self, ds: Dataset) -> set[str]:
+        """The table's actions, the attributes that say so, new File Meta Information; the UIDs replaced."""
         run = self._start(ds)
         self._clean(ds, run, in_content=False)
         self._mark(ds)
         self._rebuild_meta(ds)
-        return residual_identity(ds, identity, run.replaced_uids)
+        return run.replaced_uids
 
     def new_uid(self, original: str) -> str:
         """The UID that replaces ``original`` (itself under ``uids``): the same everywhere, with this key."""
@@ -294,6 +314,33 @@ class Deidentifier:
         meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION
         ds.file_meta = meta
+
+
+def _write(ds: Dataset) -> tuple[bytes, int | None]:
+    """``ds`` as a Part 10 file with a zeroed preamble, and where its attributes end and its pixel data
+    begins (what the residual search reads; None when the attributes are deflated and cannot be searched
+    as written). The pixel data elements are written last, as read."""
+    ds.preamble = b"\x00" * 128  # the preamble may hold anything (a TIFF header, a name)
+    syntax = ds.file_meta.TransferSyntaxUID
+    held = [(tag, ds.get_item(tag)) for tag in PIXEL_TAGS if tag in ds]
+    if not held or syntax.is_deflated:
+        whole = BytesIO()
+        dcmwrite(whole, ds, enforce_file_format=True)
+        return whole.getvalue(), None if syntax.is_deflated else len(whole.getvalue())
+    for tag, _ in held:
+        del ds[tag]
+    try:
+        out = DicomBytesIO()
+        dcmwrite(out, ds, enforce_file_format=True)
+        attributes_end = out.tell()
+        out.is_little_endian = syntax.is_little_endian
+        out.is_implicit_VR = syntax.is_implicit_VR
+        for _, elem in held:
+            write_data_element(out, elem, ds.get("SpecificCharacterSet", "iso8859"))
+    finally:
+        for tag, elem in held:
+            ds[tag] = elem
+    return out.getvalue(), attributes_end
 
 
 def _syntax_read(ds: Dataset) -> UID:

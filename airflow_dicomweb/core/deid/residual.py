@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
+from pydicom.multival import MultiValue
 
 #: Name parts shorter than this are not searched for (initials would match everywhere).
 MIN_NAME_PART = 2
 #: IDs shorter than this are not searched for ("1", "A").
 MIN_ID = 3
-_PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+#: Float, double float and integer pixel data: never searched (released byte-identical).
+PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
 _IDS = ("PatientID", "OtherPatientIDs", "AccessionNumber", "IssuerOfPatientID", "MedicalRecordLocator")
 _TEXTS = ("PatientAddress", "PatientTelephoneNumbers", "InstitutionAddress")
 
@@ -33,33 +37,48 @@ class IdentityValues:
 
 
 def identity_values(ds: Dataset) -> IdentityValues:
-    """Every name part of every person named in ``ds`` (sequences included), and its IDs and addresses."""
+    """Every name part of every person named in ``ds`` (sequences included), and its IDs and addresses.
+
+    Only the elements that can hold them are decoded (person names, IDs, addresses, and sequences to walk
+    into); the rest stay as read, which keeps writing the output as fast as copying it."""
     words: set[str] = set()
     phrases: set[str] = set()
 
+    def values_of(elem: DataElement) -> list[str]:
+        value = elem.value
+        if value is None or value == "":
+            return []
+        return [str(v) for v in value] if isinstance(value, list | tuple | MultiValue) else [str(value)]
+
     def visit(dataset: Dataset) -> None:
-        for elem in dataset.iterall():
-            if elem.VR == "PN" and elem.value:
-                values = elem.value if elem.VM > 1 else [elem.value]
-                for value in values:
-                    for part in re.split(r"[\^=\s,.]+", str(value)):
-                        if len(part) >= MIN_NAME_PART:
-                            words.add(part)
-            elif elem.keyword in _IDS and elem.value:
-                values = elem.value if elem.VM > 1 else [elem.value]
-                phrases.update(str(v).strip() for v in values if len(str(v).strip()) >= MIN_ID)
-            elif elem.keyword in _TEXTS and elem.value:
-                text = str(elem.value).strip()
-                if len(text) >= MIN_ID:
-                    phrases.add(text)
+        for tag in list(dataset.keys()):
+            raw = dataset.get_item(tag)
+            vr = (raw.VR if raw is not None else None) or _dictionary_vr(tag)
+            keyword = keyword_for_tag(tag)
+            if vr == "SQ":
+                for item in dataset[tag].value or []:
+                    visit(item)
+            elif vr == "PN":
+                for value in values_of(dataset[tag]):
+                    words.update(p for p in re.split(r"[\^=\s,.]+", value) if len(p) >= MIN_NAME_PART)
+            elif keyword in _IDS or keyword in _TEXTS:
+                phrases.update(v.strip() for v in values_of(dataset[tag]) if len(v.strip()) >= MIN_ID)
 
     visit(ds)
     return IdentityValues(frozenset(words), frozenset(phrases))
 
 
-def _pattern(values: IdentityValues, uids: set[str]) -> re.Pattern[bytes] | None:
+def _dictionary_vr(tag: int) -> str:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+
+
+def identity_pattern(values: IdentityValues, replaced_uids: set[str]) -> re.Pattern[bytes] | None:
+    """A pattern of every identity value (whole words, any case), or None when there is none."""
     alternatives = [re.escape(w.encode("utf-8", "replace")) for w in values.words | values.phrases]
-    alternatives += [re.escape(u.encode("ascii", "replace")) for u in uids]
+    alternatives += [re.escape(u.encode("ascii", "replace")) for u in replaced_uids]
     if not alternatives:
         return None
     alternatives.sort(key=len, reverse=True)
@@ -67,18 +86,31 @@ def _pattern(values: IdentityValues, uids: set[str]) -> re.Pattern[bytes] | None
     return re.compile(rb"(?<![A-Za-z0-9.])(?:" + body + rb")(?![A-Za-z0-9])", re.IGNORECASE)
 
 
+def where_left(ds: Dataset, pattern: re.Pattern[bytes]) -> str:
+    """The reason naming the first attribute of ``ds`` that holds a match of ``pattern``."""
+    for elem in ds.iterall():
+        if elem.tag in PIXEL_TAGS or elem.VR == "SQ":
+            continue
+        value = elem.value
+        text = value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
+        if pattern.search(text):
+            return f"identity of the input is left in {elem.tag} {elem.keyword or '(unnamed)'}"
+    return "identity of the input is left in its encoded attributes"
+
+
 def residual_identity(ds: Dataset, values: IdentityValues, replaced_uids: set[str]) -> str:
     """Where in ``ds`` (de-identified) an identity value of its input is left, or ''.
 
     The attributes are encoded as they would be written (pixel data left out) and searched byte by byte;
-    a hit is then placed in the first attribute holding it."""
-    pattern = _pattern(values, replaced_uids)
+    a hit is then placed in the first attribute holding it. (:meth:`Deidentifier.deidentify_bytes` searches
+    the bytes it writes instead, and encodes nothing twice.)"""
+    pattern = identity_pattern(values, replaced_uids)
     if pattern is None:
         return ""
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
     buffer.is_implicit_VR = False
-    held = {tag: ds.get_item(tag) for tag in _PIXEL_TAGS if tag in ds}
+    held = {tag: ds.get_item(tag) for tag in PIXEL_TAGS if tag in ds}
     for tag in held:
         del ds[tag]
     try:
@@ -88,11 +120,4 @@ def residual_identity(ds: Dataset, values: IdentityValues, replaced_uids: set[st
             ds[tag] = elem
     if pattern.search(buffer.getvalue()) is None:
         return ""
-    for elem in ds.iterall():
-        if elem.tag in _PIXEL_TAGS or elem.VR == "SQ":
-            continue
-        value = elem.value
-        text = value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
-        if pattern.search(text):
-            return f"identity of the input is left in {elem.tag} {elem.keyword or '(unnamed)'}"
-    return "identity of the input is left in its encoded attributes"
+    return where_left(ds, pattern)
