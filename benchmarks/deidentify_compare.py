@@ -12,7 +12,9 @@ Writes benchmarks/results/deidentify-compare.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -194,6 +196,90 @@ def speed(tool: str, planted: PlantedStudy, work: Path, copies: int) -> float:
     return len(files) / elapsed
 
 
+#: Real files of pydicom's test data (scanners' and vendors' own exports), each with the identity it carries.
+REAL_FILES = (
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "JPEG2000.dcm",
+    "emri_small.dcm",
+    "rtplan.dcm",
+    "rtdose.dcm",
+    "MR-SIEMENS-DICOM-WithOverlays.dcm",
+    "liver.dcm",
+)
+
+
+def real_identity(ds) -> set[str]:
+    """The identifying values a real file carries, whole: every person's name, the patient's IDs and birth
+    date, the accession number, the institution, the station, the device serial (at least 4 characters)."""
+    found: set[str] = set()
+    for elem in ds.iterall():
+        if elem.tag.is_private or elem.VR == "SQ":
+            continue
+        if elem.VR == "PN" or elem.keyword in (
+            "PatientID",
+            "OtherPatientIDs",
+            "InstitutionName",
+            "InstitutionAddress",
+            "StationName",
+            "DeviceSerialNumber",
+            "AccessionNumber",
+            "PatientBirthDate",
+        ):
+            for value in elem.value if elem.VM > 1 else [elem.value]:
+                text = str(value).strip()
+                if len(text) >= 4:
+                    found.add(text)
+    return found
+
+
+def attribute_bytes(path: Path) -> bytes:
+    """An output's bytes without its pixel data (which holds no text, and whose random bytes would match)."""
+    ds = dcmread(path, force=True)
+    for tag in (0x7FE00008, 0x7FE00009, 0x7FE00010):
+        if tag in ds:
+            del ds[tag]
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return path.read_bytes()[:128] + buffer.getvalue()
+
+
+def judge_real(work: Path) -> dict[str, dict]:
+    """Each tool on the real files: which of their identifying values it leaves, whole, outside pixel data."""
+    from pydicom.data import get_testdata_file
+
+    folder = work / "real"
+    folder.mkdir()
+    sources = []
+    for name in REAL_FILES:
+        path = get_testdata_file(name)
+        if path:
+            shutil.copy(path, folder / name)
+            sources.append(folder / name)
+    identity = {p.name: real_identity(dcmread(p, force=True)) for p in sources}
+    results: dict[str, dict] = {"identity_values": {"total": sum(len(v) for v in identity.values())}}
+    for tool, run in TOOLS.items():
+        out = work / f"real-{tool}"
+        out.mkdir()
+        try:
+            run(sources, out)
+        except Exception as exc:
+            results[tool] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            continue
+        written = [p for p in out.rglob("*") if p.is_file()]
+        blob = b"\n".join(attribute_bytes(p) for p in written)
+        left = sorted(
+            {
+                v
+                for values in identity.values()
+                for v in values
+                if re.search(rb"(?<![A-Za-z0-9_])" + re.escape(v.encode()) + rb"(?![A-Za-z0-9_])", blob)
+            }
+        )
+        results[tool] = {"files_written": len(written), "identity_values_left": left}
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=40, help="copies of the study for the speed run")
@@ -215,8 +301,11 @@ def main() -> None:
             tool_work = work / f"{tool}-speed"
             tool_work.mkdir()
             results[tool]["files_per_second"] = round(speed(tool, planted, tool_work, args.copies), 1)
+        real = judge_real(work)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"planted": PLANTED, "results": results}, indent=1) + "\n")
+    Path(args.out).write_text(
+        json.dumps({"planted": PLANTED, "results": results, "real_files": real}, indent=1) + "\n"
+    )
     print(
         f"| tool | identifiers left (of {len(PLANTED)}) | where | original UIDs left | references consistent |"
         " pixel data identical | burned-in released | new dciodvfy errors | files/s |"
@@ -233,6 +322,19 @@ def main() -> None:
             f"{'yes' if r['pixel_data_identical'] else 'no'} | {', '.join(r['burned_in_released']) or 'none'} | "
             f"{r['new_dciodvfy_errors']} | {r['files_per_second']} |"
         )
+
+    total = real["identity_values"]["total"]
+    print(f"\nReal files ({', '.join(REAL_FILES)}): identifying values left, of {total}")
+    print("| tool | files written | values left |")
+    print("|---|---|---|")
+    for tool in TOOLS:
+        r = real[tool]
+        if "error" in r:
+            print(f"| {tool} | error: {r['error']} | |")
+        else:
+            print(
+                f"| {tool} | {r['files_written']} | {len(r['identity_values_left'])}: {', '.join(r['identity_values_left']) or '-'} |"
+            )
 
 
 if __name__ == "__main__":
