@@ -9,6 +9,7 @@ import sys
 
 from airflow_dicomweb.cli import exit_codes
 from airflow_dicomweb.cli.connection import ENV_TO_PASSWORD, ENV_TO_TOKEN, destination_settings
+from airflow_dicomweb.cli.deidentify import add_deidentify_options, deidentifier_from_args
 from airflow_dicomweb.cli.parsers import add_command, add_number
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.cli.search import parse_filters
@@ -22,6 +23,7 @@ EXAMPLES = f"""examples:
   dicomweb http://127.0.0.1:8042/dicom-web copy --to-conn-id research_archive --filter ModalitiesInStudy=MR
   {ENV_TO_PASSWORD}=... dicomweb --user orthanc http://127.0.0.1:8042/dicom-web copy \\
       --to-user archive http://10.0.0.5/dicomweb --filter StudyDate=20240101-20240131 --report copy.json
+  dicomweb https://pacs.example/dicom-web copy https://research.example/dicom-web 1.2.840.1 --deidentify site.key
 
 A DIMSE peer on either side is dimse://CALLED_AET@host:port (C-FIND lists, C-GET reads, C-STORE stores;
 --calling-aet names this side). The destination's password is read from ${ENV_TO_PASSWORD} (a bearer token from ${ENV_TO_TOKEN}), never
@@ -79,6 +81,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="store requests at once",
     )
+    add_deidentify_options(parser)
     parser.set_defaults(run=run, needs_service=needs_service)
 
 
@@ -105,6 +108,7 @@ def run(client: DicomWebClient | None, args: argparse.Namespace, progress: Progr
             file=sys.stderr,
         )
         return exit_codes.USAGE
+    deidentifier = deidentifier_from_args(args)
     source: DicomWebClient | DimsePeer = client or DimsePeer.from_url(args.url, args.calling_aet)
     if dest_url is not None and is_dimse_url(dest_url):
         dest: DicomWebClient | DimsePeer = DimsePeer.from_url(dest_url, args.calling_aet)
@@ -121,6 +125,7 @@ def run(client: DicomWebClient | None, args: argparse.Namespace, progress: Progr
             streams=args.streams,
             concurrency=args.parallel,
             progress=progress,
+            deidentifier=deidentifier,
         )
     finally:
         if opened is not None:

@@ -17,6 +17,7 @@ from airflow_dicomweb.core.deid.files import FAILED, deidentify_files, summary, 
 from airflow_dicomweb.core.deid.key import DeidentificationKey
 from airflow_dicomweb.core.deid.mapping import DeidentificationMapping
 from airflow_dicomweb.core.deid.options import RETAIN_NAMES
+from airflow_dicomweb.core.errors import DicomWebConfigError
 
 EXAMPLES = """examples:
   python -c 'import secrets; print(secrets.token_urlsafe(32))' > site.key && chmod 600 site.key
@@ -75,6 +76,35 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="a larger input is reported failed",
     )
     parser.set_defaults(run=run, needs_service=lambda args: False)
+
+
+def add_deidentify_options(parser: argparse.ArgumentParser) -> None:
+    """``--deidentify KEYFILE`` and ``--retain``, for the commands that send instances on (store, copy)."""
+    group = parser.add_argument_group(
+        "de-identification (PS3.15 Basic Profile, in memory: no identified copy)"
+    )
+    group.add_argument(
+        "--deidentify",
+        metavar="KEYFILE",
+        help="de-identify every instance on the way, with the key in KEYFILE (a re-run sends nothing new)",
+    )
+    group.add_argument(
+        "--retain",
+        action="append",
+        default=[],
+        choices=RETAIN_NAMES,
+        metavar="OPTION",
+        help=f"with --deidentify, keep what a profile option keeps (repeatable): {', '.join(RETAIN_NAMES)}",
+    )
+
+
+def deidentifier_from_args(args: argparse.Namespace) -> Deidentifier | None:
+    """The de-identifier ``--deidentify`` and ``--retain`` ask for, or None."""
+    if not args.deidentify:
+        if args.retain:
+            raise DicomWebConfigError("--retain goes with --deidentify KEYFILE")
+        return None
+    return Deidentifier(DeidentificationKey.from_file(args.deidentify), args.retain)
 
 
 def run(client: DicomWebClient | None, args: argparse.Namespace, progress: ProgressDisplay) -> int:

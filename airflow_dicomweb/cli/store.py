@@ -8,6 +8,7 @@ import re
 import sys
 
 from airflow_dicomweb.cli import exit_codes
+from airflow_dicomweb.cli.deidentify import add_deidentify_options, deidentifier_from_args
 from airflow_dicomweb.cli.parsers import add_command, add_number
 from airflow_dicomweb.cli.progress import ProgressDisplay
 from airflow_dicomweb.core import defaults
@@ -19,6 +20,7 @@ EXAMPLES = """examples:
   dicomweb https://pacs.example/dicom-web store --parallel 8 "./**.dcm"
   dicomweb --google my-project/us-central1/my-dataset/my-store store --verbose incoming/
   DICOMWEB_PASSWORD=... dicomweb --user orthanc http://127.0.0.1:8042/dicom-web store /data/study1
+  dicomweb https://research.example/dicom-web store --deidentify site.key --retain dates-modified incoming/
 """
 
 
@@ -52,6 +54,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="send every file, without asking what the server holds",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per file with its outcome")
+    add_deidentify_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -64,6 +67,7 @@ def run(client: DicomWebClient, args: argparse.Namespace, progress: ProgressDisp
     if args.parallel < 1 or args.batch < 1:
         print("dicomweb store: --parallel and --batch must be 1 or more", file=sys.stderr)
         return exit_codes.USAGE
+    deidentifier = deidentifier_from_args(args)
     result = client.store_instances(
         [recursive_pattern(p) for p in args.paths],
         args.study,
@@ -72,17 +76,22 @@ def run(client: DicomWebClient, args: argparse.Namespace, progress: ProgressDisp
         batch_files=args.batch,
         storage_class=args.storage_class,
         progress=progress,
+        deidentifier=deidentifier,
     )
     progress.close()
     if args.verbose:
         for outcome in result.outcomes:
             uid = f" {outcome.sop_instance_uid}" if outcome.sop_instance_uid else ""
-            reason = f": {outcome.reason}" if outcome.status is Status.FAILED else ""
+            told = (Status.FAILED, Status.QUARANTINED)
+            reason = f": {outcome.reason}" if outcome.status in told else ""
             print(f"{outcome.status.value:<15} {outcome.path}{uid}{reason}")
+    held_back = f", {len(result.quarantined)} quarantined" if result.quarantined else ""
     print(
         f"{len(result.stored)} stored, {len(result.already_present)} already present, "
-        f"{len(result.failed)} failed, in {len(result.study_instance_uids)} studies"
+        f"{len(result.failed)} failed{held_back}, in {len(result.study_instance_uids)} studies"
     )
+    for outcome in result.quarantined:
+        print(f"quarantined: {outcome.path}: {outcome.reason}", file=sys.stderr)
     if result.failed:
         print(f"{len(result.failed)} of {len(result.outcomes)} inputs were not stored:", file=sys.stderr)
         for outcome in result.failed:

@@ -64,3 +64,45 @@ def test_deidentify_exit_codes(tmp_path):
     code, _, err = dicomweb(*base, "--key-file", str(tmp_path / "short.key"))
     assert code == 2 and "too short" in err and "too-short" not in err
     assert all(p.suffix == ".dcm" for p in (tmp_path / "out").rglob("*") if p.is_file())
+
+
+def test_store_and_copy_deidentify_on_the_way_and_a_rerun_sends_nothing(
+    clean_orthanc, clean_orthanc_dest, tmp_path
+):
+    """``store --deidentify`` into one Orthanc, then ``copy --deidentify`` of the (identified) source study to
+    another: both hold only de-identified instances with the keyed UIDs; second runs send nothing."""
+    from airflow_dicomweb.core.deid.key import DeidentificationKey
+    from tests.integration.test_copy import orthanc_client
+
+    planted = make_planted_study(tmp_path / "in")
+    (tmp_path / "site.key").write_text(KEY)
+    store = [
+        "--user", clean_orthanc.username, clean_orthanc.dicomweb_url, "store", str(planted.folder),
+        "--deidentify", str(tmp_path / "site.key"), "--retain", "patient-characteristics", "-v",
+    ]  # fmt: skip
+    code, out, err = dicomweb(*store, password=clean_orthanc.password)
+    assert code == 0, err
+    assert "5 stored, 0 already present, 0 failed, 2 quarantined, in 1 studies" in out
+    assert err.count("quarantined: ") == 2 and "BurnedInAnnotation is YES" in err
+    key = DeidentificationKey(KEY)
+    expected = {key.uid(planted.uids[n]) for n in ("ct1", "ct2", "ct3", "sr", "jpeg")}
+    assert clean_orthanc.sop_instance_uids() == expected
+    code, out, err = dicomweb(*store, password=clean_orthanc.password)
+    assert code == 0 and "0 stored, 5 already present, 0 failed, 2 quarantined" in out
+
+    clean_orthanc.wipe()
+    with orthanc_client(clean_orthanc) as client:
+        assert client.store_instances(planted.files).ok
+    copy = [
+        "--user", clean_orthanc.username, clean_orthanc.dicomweb_url, "copy", clean_orthanc_dest.dicomweb_url,
+        "--to-user", clean_orthanc_dest.username, planted.uids["study"], "--deidentify", str(tmp_path / "site.key"),
+    ]  # fmt: skip
+    env = {"DICOMWEB_TO_PASSWORD": clean_orthanc_dest.password}
+    code, out, err = dicomweb(*copy, password=clean_orthanc.password, env=env)
+    assert code == 0, err
+    assert "5 instances copied" in out and "2 quarantined" in out
+    assert clean_orthanc_dest.sop_instance_uids() == expected
+    code, out, err = dicomweb(*copy, password=clean_orthanc.password, env=env)
+    assert code == 0 and "0 instances copied, 5 already present" in out
+    code, _, err = dicomweb(*copy[:-2], "--retain", "uids", password=clean_orthanc.password, env=env)
+    assert code == 2 and "--retain goes with --deidentify" in err
