@@ -129,6 +129,14 @@ def _common() -> tuple[ConnectionField, ...]:
             default=False,
         ),
         ConnectionField(
+            "viewer_url",
+            "Viewer link",
+            "A viewer's link to a study, with {study} and optionally {series}: OHIF's "
+            "https://viewer.example/viewer?StudyInstanceUIDs={study}, say. Tasks show it as an extra link and "
+            "study-arrival events carry it. Default: a Google DICOM store's page in the Cloud console; none "
+            "elsewhere.",
+        ),
+        ConnectionField(
             "orthanc_root",
             "Orthanc REST root",
             "With delete_api orthanc: Orthanc's REST API; default: the service root without its last path "

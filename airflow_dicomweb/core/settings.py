@@ -25,6 +25,7 @@ from airflow_dicomweb.core.http.retry import RetryPolicy
 from airflow_dicomweb.core.http.url_policy import parse as parse_url_strictly
 from airflow_dicomweb.core.servers import profile_for
 from airflow_dicomweb.core.servers.profile import ServerProfile
+from airflow_dicomweb.core.viewer_links import check_viewer_template, viewer_link
 
 _REJECTION_CODE = re.compile(r"\A[A-Za-z0-9.\-]{1,16}\^[A-Za-z0-9.\-]{1,16}\Z")
 
@@ -63,6 +64,8 @@ class DicomWebSettings:
     transfer_syntax_fallback: bool = False
     #: The server profile's name, or ``auto``: told from the service root.
     server: str = defaults.SERVER
+    #: A viewer's link to a study: a template with ``{study}`` (and ``{series}``); None: the profile's.
+    viewer_url: str | None = None
     #: The server profile the settings resolve to (from ``server`` and the service root).
     profile: ServerProfile = field(init=False, repr=False, compare=False)
 
@@ -99,10 +102,20 @@ class DicomWebSettings:
                     parse_url_strictly(url, what)
                 except DicomWebUnsafeUrlError as exc:
                     raise DicomWebConfigError(str(exc)) from None
+        if self.viewer_url:
+            check_viewer_template(self.viewer_url)
         for name, value in self.headers.items():
             _refuse_line_breaks(f"the value of header {name!r} in the connection's headers extra", value)
             _refuse_line_breaks("a header name in the connection's headers extra", name)
         auth_type(self.auth_type).validate(self)
+
+    def viewer_link(self, study_instance_uid: str, series_instance_uid: str | None = None) -> str | None:
+        """The study's (or series') link in the connection's viewer, or the profile's default; None when
+        there is neither."""
+        template = self.viewer_url or (
+            self.profile.viewer_url(self.base_url) if self.profile.viewer_url else None
+        )
+        return viewer_link(template, study_instance_uid, series_instance_uid) if template else None
 
     def redactor(self) -> Redactor:
         """A redactor of every secret of these settings, in every form: the password, the value of every
@@ -181,6 +194,7 @@ class DicomWebSettings:
             limits=_parse_limits(extras),
             delete_api=_auto(extras.get("delete_api")),
             orthanc_root=extras.get("orthanc_root") or None,
+            viewer_url=str(extras.get("viewer_url") or "").strip() or None,
             rejection_code=str(extras.get("rejection_code") or defaults.REJECTION_CODE),
         )
 

@@ -7,7 +7,7 @@ from functools import cached_property
 from string import Formatter
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_dicomweb.core.progress import ThrottledProgressLog
 from airflow_dicomweb.core.storage.paths import StoragePath
@@ -17,6 +17,7 @@ from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
 from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.operators.storage_paths import to_path
+from airflow_dicomweb.operators.viewer_link import StudyViewerLink, save_viewer_link
 
 
 class DicomWebBaseOperator(BaseOperator):
@@ -27,6 +28,7 @@ class DicomWebBaseOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dicomweb_conn_id",)
+    operator_extra_links: tuple[BaseOperatorLink, ...] = (StudyViewerLink(),)
     #: How the task uses the DICOMweb resource it names, for lineage: ``read`` (an input), ``write`` (the
     #: studies it stored are outputs) or ``drop`` (deleted).
     lineage_role: str = "read"
@@ -50,7 +52,10 @@ class DicomWebBaseOperator(BaseOperator):
         return ThrottledProgressLog(self.log, what, self.progress_interval)  # type: ignore[arg-type]
 
     def emit_study_events(self, context: Any, operation: str, studies: dict[str, dict[str, Any]]) -> None:
-        """Asset events for the studies this task touched, on the outlets the DAG declared (opt-in)."""
+        """Asset events for the studies this task touched, on the outlets the DAG declared (opt-in); and the
+        first study's viewer link for the task's extra link."""
+        if operation != "delete":
+            save_viewer_link(context, self.hook.settings, studies)
         if self.outlets:
             added = emit_study_events(
                 list(self.outlets),

@@ -10,9 +10,11 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core import defaults
+from airflow_dicomweb.core.dicom.json_model import first_value
 from airflow_dicomweb.core.storage.paths import AtomicWriter
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.template_values import as_bool, as_int, as_optional_int
+from airflow_dicomweb.operators.viewer_link import save_viewer_link
 
 
 class DicomWebSearchOperator(DicomWebBaseOperator):
@@ -97,4 +99,6 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
                     "set output_path to write them to a file, or raise max_xcom_results"
                 )
         self.log.info("search %s: %d matches", self.level, len(found))
+        studies = [first_value(item, "0020000D") for item in found[:1]]
+        save_viewer_link(context, self.hook.settings, [s for s in studies if isinstance(s, str)])
         return found

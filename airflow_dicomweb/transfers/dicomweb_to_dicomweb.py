@@ -22,6 +22,7 @@ from airflow_dicomweb.operators.asset_events import emit_study_events
 from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.operators.storage_paths import to_path
 from airflow_dicomweb.operators.store import read_manifest
+from airflow_dicomweb.operators.viewer_link import StudyViewerLink, save_viewer_link
 
 MAX_PROBLEMS_IN_MESSAGE = 20
 
@@ -89,6 +90,7 @@ class DicomWebTransferOperator(BaseOperator):
         "deidentify",
     )
     ui_color = "#d5f5e3"
+    operator_extra_links = (StudyViewerLink(),)
 
     def __init__(
         self,
@@ -194,6 +196,8 @@ class DicomWebTransferOperator(BaseOperator):
                 dataset_name(self.source, s.study_instance_uid) for s in report.studies
             )
         self.lineage_notes.outputs.extend(dataset_name(self.dest, uid) for uid in whole)
+        if isinstance(self.dest, DicomWebHook):
+            save_viewer_link(context, self.dest.settings, whole)
         if self.outlets and isinstance(self.dest, DicomWebHook):
             base = self.dest.settings.base_url
             emit_study_events(list(self.outlets), context, base, "copy", self.dest_conn_id, whole)

@@ -226,6 +226,16 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         async for event in self._announce(shares, 0):
             yield event
 
+    async def _viewer_link(self, study_instance_uid: str) -> str | None:
+        """The study's link in the connection's viewer (``viewer_url``, or the server's default), or None."""
+        if not hasattr(self, "_viewer_settings"):
+            async with connected(self.dicomweb_conn_id) as client:
+                self._viewer_settings = client.transport.settings
+        try:
+            return self._viewer_settings.viewer_link(study_instance_uid)
+        except DicomWebError:
+            return None
+
     async def _announce(
         self, next_poll: Callable[[Cursor | dict[str, Any] | None], Awaitable[WatchPoll]], pause: float | None
     ) -> AsyncIterator[TriggerEvent]:
@@ -257,7 +267,9 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
                         study["StudyInstanceUID"],
                         study["NumberOfStudyRelatedInstances"],
                     )
-                    yield TriggerEvent({"study_instance_uid": study["StudyInstanceUID"], **study})
+                    link = await self._viewer_link(study["StudyInstanceUID"])
+                    extra = {"viewer_url": link} if link else {}
+                    yield TriggerEvent({"study_instance_uid": study["StudyInstanceUID"], **study, **extra})
                 if new:
                     pending = after
                 else:  # nothing announced (a baseline, or no news): keep it at once

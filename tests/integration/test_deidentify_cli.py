@@ -95,7 +95,7 @@ def test_store_and_copy_deidentify_on_the_way_and_a_rerun_sends_nothing(
         assert client.store_instances(planted.files).ok
     copy = [
         "--user", clean_orthanc.username, clean_orthanc.dicomweb_url, "copy", clean_orthanc_dest.dicomweb_url,
-        "--to-user", clean_orthanc_dest.username, planted.uids["study"], "--deidentify", str(tmp_path / "site.key"),
+        planted.uids["study"], "--to-user", clean_orthanc_dest.username, "--deidentify", str(tmp_path / "site.key"),
     ]  # fmt: skip
     env = {"DICOMWEB_TO_PASSWORD": clean_orthanc_dest.password}
     code, out, err = dicomweb(*copy, password=clean_orthanc.password, env=env)

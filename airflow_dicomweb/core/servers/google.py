@@ -19,4 +19,18 @@ def _is_google_store(base_url: str) -> bool:
 #: ``blobStorageSettings``, or ``:setBlobStorageSettings``.
 STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
 
-PROFILE = ServerProfile(name="google", empty_search_204=True, recognizes=_is_google_store)
+
+def _console_page(base_url: str) -> str | None:
+    """The store's page in the Cloud console: the console has no page per study, so every study links to
+    its store."""
+    from airflow_dicomweb.core.google_store.resource import GoogleStore
+
+    try:
+        return GoogleStore.from_service_root(base_url).console_url.replace("{", "{{").replace("}", "}}")
+    except ValueError:
+        return None
+
+
+PROFILE = ServerProfile(
+    name="google", empty_search_204=True, recognizes=_is_google_store, viewer_url=_console_page
+)

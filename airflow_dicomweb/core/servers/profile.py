@@ -55,5 +55,8 @@ class ServerProfile:
     arrival_source: str = "search"
     #: ``^`` in search values sent as ``?``, for servers that do not percent-decode queries.
     caret_as_wildcard: bool = False
+    #: The viewer link of a study where the connection's ``viewer_url`` sets none: a template with
+    #: ``{study}`` made from the service root (None: no default).
+    viewer_url: Callable[[str], str | None] | None = field(default=None, compare=False)
     #: With ``server: auto``, whether a service root belongs to this kind of server.
     recognizes: Callable[[str], bool] | None = field(default=None, compare=False)
