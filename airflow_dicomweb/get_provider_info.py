@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow_dicomweb import __version__
 from airflow_dicomweb.core import connection_fields
 from airflow_dicomweb.core.dimse import connection as dimse_connection
+from airflow_dicomweb.provider_config import provider_config
 
 
 def get_provider_info() -> dict:
@@ -88,6 +89,8 @@ def get_provider_info() -> dict:
                 "to_openlineage_converter": "airflow_dicomweb.assets.dicomweb.convert_asset_to_openlineage",
             }
         ],
+        "config": provider_config(),
+        "cli": ["airflow_dicomweb.airflow_cli.definition.get_dicomweb_cli_commands"],
         "connection-types": [
             {
                 "connection-type": "dicomweb",

@@ -20,13 +20,16 @@ from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.http.transport import Transport
 from airflow_dicomweb.core.settings import DicomWebSettings
 from airflow_dicomweb.hooks.aws_connection import credentials_from
+from airflow_dicomweb.provider_config import connection_defaults
 
 
 def settings_from_connection(conn: Any, extra_overrides: dict[str, Any] | None = None) -> DicomWebSettings:
     """Core settings from an Airflow ``Connection`` (host, login, password, port, schema, extra);
     ``extra_overrides`` win over the connection's extras (the command line's options do). An extra
-    ``aws_conn_id`` makes that Airflow AWS connection the source of ``auth_type: aws``'s credentials."""
-    extra = {**conn.extra_dejson, **(extra_overrides or {})}
+    ``aws_conn_id`` makes that Airflow AWS connection the source of ``auth_type: aws``'s credentials. What
+    the connection does not set, the ``[dicomweb]`` section of Airflow's configuration may
+    (:mod:`airflow_dicomweb.provider_config`)."""
+    extra = {**connection_defaults(), **conn.extra_dejson, **(extra_overrides or {})}
     aws_conn_id = extra.pop("aws_conn_id", None)
     settings = DicomWebSettings.from_connection_fields(
         host=conn.host,

@@ -18,6 +18,7 @@ from airflow_dicomweb.core.arrivals.search import search_snapshot
 from airflow_dicomweb.core.arrivals.source import Cursor, WatchOptions
 from airflow_dicomweb.core.arrivals.watch import WatchPoll, poll_once, settle_shared
 from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.provider_config import configured
 from airflow_dicomweb.triggers.base import connected
 
 _CURSOR_KEY_PREFIX = "dicomweb-study-arrivals"
@@ -38,7 +39,7 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
     twice.
 
     - ``settle_seconds``: how long a study must go without a new instance before it is announced (default
-      60; ``0``: at first sight). A source's own stability signal (Orthanc's ``StableStudy``) may delay the
+      ``[dicomweb] settle_seconds``, 60; ``0``: at first sight). A source's own stability signal (Orthanc's ``StableStudy``) may delay the
       announcement, never hasten it.
 
     - ``filters``: QIDO-RS matching keys (``{"ModalitiesInStudy": "CT"}``...), as in the search operator.
@@ -73,9 +74,11 @@ class DicomWebStudyArrivalTrigger(BaseEventTrigger):
         event_attributes: list[str] | None = None,
         page_size: int | None = None,
         source: str = "auto",
-        settle_seconds: float = defaults.ARRIVAL_SETTLE_SECONDS,
+        settle_seconds: float | None = None,
     ) -> None:
         super().__init__()
+        if settle_seconds is None:  # [dicomweb] settle_seconds, else the core's default
+            settle_seconds = configured("settle_seconds")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         if poll_interval <= 0:
