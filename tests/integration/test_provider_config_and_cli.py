@@ -63,7 +63,9 @@ def test_airflow_dicomweb_test_connection(clean_orthanc):
         "AIRFLOW_CONN_SITE_KEY": json.dumps({"conn_type": "dicom_deid_key", "password": "short"}),
     }
     good = airflow("dicomweb", "test-connection", "dicomweb_good", env=env)
-    assert good.returncode == 0 and "\nOK: DICOMweb service answered" in "\n" + good.stdout, good.stdout + good.stderr
+    assert good.returncode == 0 and "\nOK: DICOMweb service answered" in "\n" + good.stdout, (
+        good.stdout + good.stderr
+    )
     bad = airflow("dicomweb", "test-connection", "dicomweb_bad", env=env)
     assert bad.returncode == 1 and "FAILED: " in bad.stdout
     assert "wrong-password-here" not in bad.stdout + bad.stderr
