@@ -152,18 +152,18 @@ class DicomWebTransferOperator(BaseOperator):
         spec = DeidentifySpec.parse(self.deidentify)
         deidentifier = deidentifier_for(spec) if spec is not None else None
         try:
-            report = copy_studies(
-                self.source,
-                self.dest,
-                self.studies(),
-                self.filters,
-                verify=self.verify,
-                streams=self.streams,
-                concurrency=self.concurrency,
-                max_instance_mib=self.max_instance_mib,
-                progress=progress,
-                deidentifier=deidentifier,
-            )
+            options: dict[str, Any] = {
+                "verify": self.verify,
+                "streams": self.streams,
+                "concurrency": self.concurrency,
+                "max_instance_mib": self.max_instance_mib,
+                "progress": progress,
+                "deidentifier": deidentifier,
+            }
+            if isinstance(self.source, DicomWebHook):  # the hook tells the lineage collector too
+                report = self.source.copy_studies_to(self.dest, self.studies(), self.filters, **options)
+            else:
+                report = copy_studies(self.source, self.dest, self.studies(), self.filters, **options)
         finally:
             for hook in (self.source, self.dest):
                 if isinstance(hook, DicomWebHook):
