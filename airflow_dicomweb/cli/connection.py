@@ -34,6 +34,14 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--key-file", help="Google service-account key file (default: ADC)")
     group.add_argument("--api-root", help="Google: a private endpoint instead of healthcare.googleapis.com")
     group.add_argument(
+        "--auth-type",
+        choices=["azure", "aws"],
+        help="azure: an Entra ID token from azure-identity's DefaultAzureCredential (its environment: "
+        "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; a managed identity; the Azure CLI). aws: SigV4 "
+        "with botocore's credential chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE, ~/.aws, an instance role)",
+    )
+    group.add_argument("--region", help="aws: the HealthImaging data store's region (default: from the host)")
+    group.add_argument(
         "--header",
         action="append",
         default=[],
@@ -154,6 +162,18 @@ def settings_from_args(args: argparse.Namespace) -> DicomWebSettings:
         if args.api_root:
             extra["api_root"] = args.api_root
         return DicomWebSettings.from_connection_fields(host=None, extra=extra)
+    if args.auth_type:
+        if args.user:
+            raise DicomWebConfigError(
+                f"--auth-type {args.auth_type} takes its credentials from the cloud library's own environment "
+                "and files, not --user"
+            )
+        extra["auth_type"] = args.auth_type
+        if args.region:
+            extra["region_name"] = args.region
+        return DicomWebSettings.from_connection_fields(host=url, extra=extra)
+    if args.region:
+        raise DicomWebConfigError("--region goes with --auth-type aws")
     token = os.environ.get(ENV_TOKEN)
     if token and not args.user:
         extra["auth_type"] = "bearer"

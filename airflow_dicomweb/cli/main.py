@@ -45,7 +45,8 @@ COMMANDS = (
 DESCRIPTION = """Store, search, retrieve and delete DICOM objects through DICOMweb (PS3.18).
 
 The service is a positional service-root URL (as dcmweb takes it), $DICOMWEB_URL, --google
-PROJECT/LOCATION/DATASET/STORE, or --conn-id (an Airflow connection); for copy it may be a DIMSE peer,
+PROJECT/LOCATION/DATASET/STORE, or --conn-id (an Airflow connection); Azure's DICOM service and AWS
+HealthImaging with --auth-type azure|aws (the server profile is told from the host, or --server); for copy it may be a DIMSE peer,
 dimse://AET@host:port. Data goes to stdout, messages and progress to stderr, so pipes work."""
 
 EPILOG = """exit codes:
@@ -60,6 +61,8 @@ examples:
   export DICOMWEB_PASSWORD=...   # never on the command line
   dicomweb --user orthanc http://127.0.0.1:8042/dicom-web store -m 8 "./**.dcm"
   dicomweb --google my-project/us-central1/my-dataset/my-store search studies -f PatientName='DOE*'
+  dicomweb --auth-type azure https://ws-dicom.dicom.azurehealthcareapis.com/v2 search studies
+  dicomweb --auth-type aws https://dicom-medical-imaging.us-east-1.amazonaws.com/datastore/ID search studies
   dicomweb https://pacs.example/dicom-web retrieve studies/1.2.3 --dest export/
   dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.3
   dicomweb https://pacs.example/dicom-web receive --aet GATEWAY --port 11112
