@@ -21,15 +21,24 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_BYTES = 512 * 512 * 2  # pixel data of one CT instance
 
 
-def worker(client: str, operation: str, args: dict, workdir: Path) -> dict:
+def worker(client: str, operation: str, args: dict, workdir: Path, source: Path | None = None) -> dict:
+    """One run in its own process; ``source`` is a folder holding another ``airflow_dicomweb`` to run
+    instead of the installed one (``scripts/bench.sh compare``)."""
     os.sync()  # no run pays for the page-cache writeback of the one before it
     args_file = workdir / f"args-{client}-{operation}.json"
     args_file.write_text(json.dumps({**args, "workdir": str(workdir)}))
+    env = None
+    if source is not None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")])),
+        }
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "worker.py"), client, operation, str(args_file)],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{client} {operation} failed:\n{out.stderr[-3000:]}")

@@ -413,8 +413,11 @@ def main() -> None:
     client, operation, raw_args = sys.argv[1], sys.argv[2], sys.argv[3]
     args = json.loads(Path(raw_args).read_text()) if raw_args.endswith(".json") else json.loads(raw_args)
     fn = OPERATIONS[(client, operation)]
-    if client == "hook":  # import Airflow before measuring, as a task would have it loaded
-        hook(args)
+    if client == "hook":  # Airflow loaded and configured before measuring, as a task would have it
+        _ = hook(args).settings
+        from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+
+        get_hook_lineage_collector()  # Airflow's plugins, which a task's process has loaded before it runs
     elif client == "dicomweb-client":
         import dicomweb_client.api  # noqa: F401
     elif client == "files":

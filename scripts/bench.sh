@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up this machine (scripts/setup.sh), then run the benchmark race (benchmarks/run.py; --help for flags),
-# or with "scale" first, the scaling benchmark (benchmarks/scale.py).
+# Set up this machine (scripts/setup.sh), then run the benchmark race (benchmarks/run.py; --help for flags);
+# with "scale" first, the scaling benchmark (benchmarks/scale.py); with "compare REF" first, the regression
+# guard: the zero-cost races on REF and on the working tree, interleaved, and the ratio of each
+# (benchmarks/compare.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,6 +14,10 @@ if [ ! -x /usr/sbin/nginx ]; then  # the zero-cost server of the benchmark
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[bench]' 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+if [ "${1:-}" = "compare" ]; then
+    shift
+    exec .venv/bin/python benchmarks/compare.py "$@"
+fi
 if [ "${1:-}" = "scale" ]; then
     shift
     exec .venv/bin/python benchmarks/scale.py "$@"

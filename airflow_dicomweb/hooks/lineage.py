@@ -32,10 +32,19 @@ def _collector() -> Any:
     return get_hook_lineage_collector()
 
 
+#: More inputs than this are reported by their folders: an asset per file of a large ingest would cost
+#: more than the store (an Asset is made per call) and flood the lineage backend.
+MAX_FILE_ASSETS = 16
+
+
 def note_files_read(hook: Any, locations: Iterable[Any]) -> None:
+    """The inputs a store was handed: each one, or, past MAX_FILE_ASSETS, the folders holding them."""
+    uris = sorted({storage_uri(location) for location in locations})
+    if len(uris) > MAX_FILE_ASSETS:
+        uris = sorted({uri.rsplit("/", 1)[0] or uri for uri in uris})
     collector = _collector()
-    for location in locations:
-        collector.add_input_asset(context=hook, uri=storage_uri(location))
+    for uri in uris:
+        collector.add_input_asset(context=hook, uri=uri)
 
 
 def note_files_written(hook: Any, locations: Iterable[Any]) -> None:
