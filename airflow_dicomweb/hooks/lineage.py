@@ -67,3 +67,7 @@ def note_studies_written(hook: Any, service_root: str, studies: Iterable[str]) -
 
 def note_service_read(hook: Any, service_root: str) -> None:
     _collector().add_input_asset(context=hook, uri=dicomweb_uri(service_root))
+
+
+def note_service_written(hook: Any, service_root: str) -> None:
+    _collector().add_output_asset(context=hook, uri=dicomweb_uri(service_root))

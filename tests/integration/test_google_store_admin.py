@@ -182,3 +182,22 @@ def test_a_connection_that_is_not_a_google_store_is_refused(hook):
     for call in (lambda: google_hook.import_dicom("gs://b/x.dcm"), google_hook.store_metrics):
         with pytest.raises(DicomWebConfigError, match="needs a Google DICOM store"):
             call()
+
+
+def test_the_bulk_methods_tell_the_hook_lineage_collector(google_hook, google, bucket, monkeypatch):
+    """TaskFlow code calling the hook's import and export reports lineage: the bucket read and the store
+    written, the store read and the export written (Airflow's own collector, as a lineage reader has it)."""
+    from airflow.sdk.lineage import HookLineageCollector
+
+    from airflow_dicomweb.hooks import lineage
+
+    collector = HookLineageCollector()
+    monkeypatch.setattr(lineage, "_collector", lambda: collector)
+    judge(wait(google_hook, google_hook.import_dicom("gs://landing/site-a/*.dcm")))
+    judge(wait(google_hook, google_hook.export_dicom("gs://exports/run-2/")))
+    seen = collector.collected_assets
+    inputs = {a.asset.uri for a in seen.inputs}
+    outputs = {a.asset.uri for a in seen.outputs}
+    store = next(uri for uri in outputs if uri.startswith("dicomweb://"))
+    assert "/dicomStores/" in store and store in inputs
+    assert "gs://landing/site-a/*.dcm" in inputs and "gs://exports/run-2" in outputs  # as Asset normalizes it
