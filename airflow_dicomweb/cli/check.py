@@ -31,7 +31,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "Check DICOM files, or a study of the service named before the command (--study), before anything "
         "leaves the site: InstanceNumber gaps, uneven slice spacing and NumberOfFrames against the pixel data; "
         "one PatientID per study; pixel data that decodes (the quality extra); patients' names left in free "
-        "text (their own, and those given with --known-name). Findings name checks, studies, series and "
+        "text (their own, and those in --known-names-file). Findings name checks, studies, series and "
         "instances, never a name or an ID.",
         EXAMPLES,
     )
@@ -45,11 +45,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"run only these checks (repeatable): {', '.join(CHECKS)}",
     )
     parser.add_argument(
-        "--known-name",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a name that must not be left in free text (repeatable; FAMILY^GIVEN)",
+        "--known-names-file",
+        metavar="FILE",
+        help="a file naming, one per line, names that must not be left in free text (FAMILY^GIVEN); a file, "
+        "so that no patient's name shows in a process list or a shell's history",
     )
     parser.add_argument(
         "--quarantine", metavar="DIR", help="move the files that fail here, with their reasons"
@@ -62,7 +61,11 @@ def run(client: DicomWebClient | None, args: argparse.Namespace, progress: Progr
     if bool(args.sources) == bool(args.study):
         print("dicomweb check: give files to check, or --study with a service, not both", file=sys.stderr)
         return exit_codes.USAGE
-    gate = QualityGate(args.check, known_names=args.known_name)
+    names: list[str] = []
+    if args.known_names_file:
+        with open(args.known_names_file, encoding="utf-8") as handle:
+            names = [line.strip() for line in handle if line.strip()]
+    gate = QualityGate(args.check, known_names=names)
     if args.study:
         assert client is not None
         result = gate.check_study(client, args.study)

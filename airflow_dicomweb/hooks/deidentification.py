@@ -1,14 +1,11 @@
 """``DeidentificationHook``: the de-identification key of an Airflow connection (its password field, masked
 like any password in task logs), made into the core's :class:`~airflow_dicomweb.core.deid.deidentifier.Deidentifier`.
-
-Operators that de-identify take ``deidentify=``: a connection ID (the key's), or a dict
-``{"key_conn_id": ..., "retain": [...], "mapping_path": ...}``.
+Operators' ``deidentify=`` option is read in :mod:`airflow_dicomweb.operators.deidentify_option`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -20,41 +17,6 @@ from airflow_dicomweb.core.deid.key import DeidentificationKey
 from airflow_dicomweb.core.deid.mapping import DeidentificationMapping
 from airflow_dicomweb.core.deid.options import RetainOption
 from airflow_dicomweb.core.errors import DicomWebConfigError
-
-_SPEC_KEYS = frozenset({"key_conn_id", "retain", "mapping_path"})
-
-
-@dataclass(frozen=True, slots=True)
-class DeidentifySpec:
-    """What ``deidentify=`` says: whose key, which options retained, where the mapping goes (if anywhere)."""
-
-    key_conn_id: str = defaults.DEID_KEY_CONN_ID
-    retain: tuple[str, ...] = ()
-    mapping_path: Any = None
-
-    @classmethod
-    def parse(cls, value: Any) -> DeidentifySpec | None:
-        """None for no de-identification (None, False, ''); a connection ID; True for the default one; or a
-        dict with ``key_conn_id``, ``retain`` and ``mapping_path``."""
-        if value is None or value is False or value == "":
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, str):
-            return cls(key_conn_id=value)
-        if isinstance(value, Mapping):
-            unknown = set(value) - _SPEC_KEYS
-            if unknown:
-                raise AirflowException(
-                    f"deidentify: unknown keys {sorted(unknown)}; it takes {sorted(_SPEC_KEYS)}"
-                )
-            retain = value.get("retain") or ()
-            return cls(
-                key_conn_id=str(value.get("key_conn_id") or defaults.DEID_KEY_CONN_ID),
-                retain=(retain,) if isinstance(retain, str) else tuple(str(r) for r in retain),
-                mapping_path=value.get("mapping_path"),
-            )
-        raise AirflowException(f"deidentify must be a connection ID or a dict, not {type(value).__name__}")
 
 
 class DeidentificationHook(BaseHook):
@@ -93,18 +55,3 @@ class DeidentificationHook(BaseHook):
             )
         except DicomWebConfigError as exc:
             raise AirflowException(str(exc)) from None
-
-
-def write_mapping(spec: DeidentifySpec | None, deidentifier: Deidentifier | None) -> None:
-    """Write the mapping where ``spec`` names it (and nowhere, when it names no place)."""
-    if spec is None or not spec.mapping_path or deidentifier is None or deidentifier.mapping is None:
-        return
-    from airflow_dicomweb.operators.storage_paths import to_path
-
-    deidentifier.mapping.write(to_path(spec.mapping_path))
-
-
-def deidentifier_for(spec: DeidentifySpec) -> Deidentifier:
-    """The de-identifier ``spec`` describes (its mapping recorded when it names a mapping path)."""
-    hook = DeidentificationHook(key_conn_id=spec.key_conn_id)
-    return hook.deidentifier(spec.retain, with_mapping=spec.mapping_path is not None)

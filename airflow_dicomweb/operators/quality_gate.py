@@ -10,10 +10,22 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.errors import DicomWebConfigError
+from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebError
 from airflow_dicomweb.core.quality.gate import QualityGate, quarantine_files
+from airflow_dicomweb.core.storage.paths import open_read
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.storage_paths import as_input, to_path
+
+
+def read_names(location: Any) -> list[str]:
+    """The names a file holds, one per line (blank lines skipped); its content never goes into a message."""
+    path = to_path(location)
+    try:
+        with open_read(path) as stream:
+            text = stream.read().decode("utf-8")
+    except (DicomWebError, OSError, UnicodeDecodeError) as exc:
+        raise AirflowException(f"cannot read the known names at {path}: {type(exc).__name__}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class DicomQualityGateOperator(BaseOperator):
@@ -26,8 +38,10 @@ class DicomQualityGateOperator(BaseOperator):
 
     :param checks: the checks to run (default: all): ``series-completeness``, ``one-patient-per-study``,
         ``pixel-data-decodes``, ``names-in-free-text``.
-    :param known_names: names that must not be left in free text (templated; the patients' names before
-        de-identification, say). They are never logged or returned.
+    :param known_names_path: a file (local path or object-store URL; templated) naming, one per line, the
+        names that must not be left in free text (the patients' names before de-identification, say). Read
+        when the task runs: names given as an argument or a template would be stored and shown by Airflow
+        (the serialized DAG, the rendered template fields). They are never logged or returned.
     :param quarantine_path: move every quarantined file here (same filesystem as ``source``), with
         ``quarantine.jsonl`` giving each one's reasons; what is left passes.
     :param fail_on_findings: fail the task when anything is found (default False: the result is for a branch).
@@ -40,7 +54,7 @@ class DicomQualityGateOperator(BaseOperator):
         "study_instance_uid",
         "dicomweb_conn_id",
         "checks",
-        "known_names",
+        "known_names_path",
         "quarantine_path",
     )
     ui_color = "#fdebd0"
@@ -52,7 +66,7 @@ class DicomQualityGateOperator(BaseOperator):
         study_instance_uid: str | None = None,
         dicomweb_conn_id: str = defaults.CONN_ID,
         checks: Any = None,
-        known_names: Any = None,
+        known_names_path: Any = None,
         quarantine_path: Any = None,
         fail_on_findings: bool = False,
         max_xcom_findings: int = defaults.MAX_XCOM_ITEMS,
@@ -65,14 +79,14 @@ class DicomQualityGateOperator(BaseOperator):
         self.study_instance_uid = study_instance_uid
         self.dicomweb_conn_id = dicomweb_conn_id
         self.checks = checks
-        self.known_names = known_names
+        self.known_names_path = known_names_path
         self.quarantine_path = quarantine_path
         self.fail_on_findings = fail_on_findings
         self.max_xcom_findings = max_xcom_findings
 
     def execute(self, context: Context) -> dict[str, Any]:
         checks = [self.checks] if isinstance(self.checks, str) else self.checks
-        names = [self.known_names] if isinstance(self.known_names, str) else (self.known_names or [])
+        names = read_names(self.known_names_path) if self.known_names_path else []
         try:
             gate = QualityGate(checks, known_names=names)
         except DicomWebConfigError as exc:

@@ -12,8 +12,8 @@ from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.storage.paths import open_read
 from airflow_dicomweb.core.stow.result import HELD, StoreResult
-from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for, write_mapping
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
+from airflow_dicomweb.operators.deidentify_option import DeidentifySpec, deidentifier_for, write_mapping
 from airflow_dicomweb.operators.storage_paths import as_input, to_path
 from airflow_dicomweb.operators.template_values import as_bool, as_int
 

@@ -15,10 +15,10 @@ from airflow_dicomweb.core.copy.copy import copy_studies
 from airflow_dicomweb.core.copy.report import CopyReport
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.progress import ThrottledProgressLog
-from airflow_dicomweb.hooks.deidentification import DeidentifySpec, deidentifier_for, write_mapping
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.hooks.dimse import DimseHook
 from airflow_dicomweb.operators.asset_events import emit_study_events
+from airflow_dicomweb.operators.deidentify_option import DeidentifySpec, deidentifier_for, write_mapping
 from airflow_dicomweb.operators.lineage import LineageNotes, dicomweb_dataset_name, storage_dataset_name
 from airflow_dicomweb.operators.storage_paths import to_path
 from airflow_dicomweb.operators.store import read_manifest
