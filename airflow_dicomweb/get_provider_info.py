@@ -30,6 +30,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.hooks.google_store",
                     "airflow_dicomweb.hooks.dimse",
                     "airflow_dicomweb.hooks.deidentification",
+                    "airflow_dicomweb.hooks.healthimaging",
                 ],
             }
         ],
@@ -51,6 +52,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.operators.dimse_store",
                     "airflow_dicomweb.operators.deidentify",
                     "airflow_dicomweb.operators.quality_gate",
+                    "airflow_dicomweb.operators.healthimaging_import",
                 ],
             }
         ],
@@ -74,12 +76,14 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.triggers.operation",
                     "airflow_dicomweb.triggers.search",
                     "airflow_dicomweb.triggers.study_arrival",
+                    "airflow_dicomweb.triggers.healthimaging_import",
                 ],
             }
         ],
         "extra-links": [
-            "airflow_dicomweb.operators.google_store.DicomStoreLink",
-            "airflow_dicomweb.operators.google_store.DicomStoreOperationLogsLink",
+            "airflow_dicomweb.operators.google_store_links.DicomStoreLink",
+            "airflow_dicomweb.operators.google_store_links.DicomStoreOperationLogsLink",
+            "airflow_dicomweb.operators.viewer_link.StudyViewerLink",
         ],
         "asset-uris": [
             {

@@ -2,14 +2,17 @@
 metrics, then export the metadata to BigQuery for analytics.
 
 At scale Google advises its import over STOW-RS: one request starts a long-running operation that reads
-the bucket itself. The import waits in the triggerer (no worker slot held). Here a file that is not DICOM
-does not fail the run (``allow_partial=True``): the counts are checked and the failures are listed at the
+the bucket itself, for hours if the bucket holds terabytes. The import waits where the deployment says
+(``[operators] default_deferrable``: in the triggerer, holding no worker slot, or in the worker). Either way
+the operation's name is kept in the task's state store before the wait: a retry after the worker died
+re-attaches to the running import instead of starting a second one. Here a file that is not DICOM does not
+fail the run (``allow_partial=True``): the counts are checked and the failures are listed at the
 operation's logs link.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -39,8 +42,9 @@ def dicomweb_google_bulk_ingest():
         task_id="import_from_gcs",
         gcs_uri="{{ params.gcs_uri }}",
         allow_partial=True,  # files that are not DICOM are counted and listed at the logs link, not fatal
-        deferrable=True,
         poll_interval=10,
+        retries=2,  # a retry re-attaches to the import the failed try started
+        retry_delay=timedelta(seconds=30),
         dicomweb_conn_id="{{ params.dicomweb_conn_id }}",
     )
 

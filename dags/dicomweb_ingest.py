@@ -16,14 +16,19 @@ import os
 import time
 from datetime import datetime, timedelta
 
-from airflow.sdk import AssetAlias, ObjectStoragePath, Param, dag, task
+from airflow.sdk import ObjectStoragePath, Param, dag, task
 
+from airflow_dicomweb.assets.dicomweb import create_asset
 from airflow_dicomweb.hooks.dicomweb import DicomWebHook
 from airflow_dicomweb.operators.store import DicomWebStoreOperator
 
-#: The studies this DAG stored, one ``dicomweb://host/path/studies/<uid>`` asset event each.
-STORED_STUDIES = AssetAlias("dicomweb_stored_studies")
 DATA = os.environ.get("DICOMWEB_DATA_DIR", "/opt/airflow/data")
+#: The DICOM store as one asset (``dicomweb://orthanc:8042/dicom-web``): the store task records one event on
+#: it per stored study, the study's UID as the event's partition key.
+STORE = create_asset(
+    service_root=os.environ.get("DICOMWEB_ORTHANC_URL", "http://orthanc:8042/dicom-web"),
+    name="dicomweb_store",
+)
 
 
 @dag(
@@ -60,7 +65,7 @@ def dicomweb_ingest():
         dicomweb_conn_id="{{ params.dicomweb_conn_id }}",
         fail_on_error=False,  # failures are quarantined below, with their reasons
         return_outcomes=True,
-        outlets=[STORED_STUDIES],  # one asset event per study stored: dicomweb_on_stored_study runs on them
+        outlets=[STORE],  # one asset event per study stored: dicomweb_on_stored_study runs once for each
     )
 
     @task

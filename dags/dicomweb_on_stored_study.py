@@ -1,9 +1,13 @@
-"""Data-aware: runs when the ingest DAG has stored studies, and catalogues each one's metadata.
+"""Data-aware, one run per study: catalogues the metadata of each study the ingest DAG stored.
 
-Scheduled on the ``dicomweb_stored_studies`` asset alias. The ingest's store task records one asset event
-per study it stored, on that study's ``dicomweb://host/path/studies/<uid>`` asset, with the connection
-id, the series, the instance count and the bytes as extras. This DAG reads those events, and writes each
-study's metadata (WADO-RS) as JSON to the catalog folder, a local path or an object-store URL.
+Scheduled with a ``PartitionedAssetTimetable`` on the DICOM store's asset (``dicomweb_store``, one asset for
+the whole store). The ingest's store task records one event on that asset per study it stored, with the
+study's UID as the event's partition key, so this DAG runs once per study, the UID being the run's
+``partition_key``. The event's extra says which connection stored it. The study's metadata (WADO-RS) is
+written as JSON to the catalog folder, a local path or an object-store URL.
+
+The study-arrival watcher's events on the same asset carry no partition key: they run
+``dicomweb_study_arrival``, not this DAG.
 """
 
 from __future__ import annotations
@@ -11,39 +15,48 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from airflow.sdk import AssetAlias, dag, task
+from airflow.sdk import PartitionedAssetTimetable, dag, task
 
+from airflow_dicomweb.assets.dicomweb import create_asset
 from airflow_dicomweb.operators.metadata import DicomWebRetrieveMetadataOperator
 
 DATA = os.environ.get("DICOMWEB_DATA_DIR", "/opt/airflow/data")
 CATALOG = os.environ.get("DICOMWEB_CATALOG_DIR", f"{DATA}/catalog")
+STORE = create_asset(
+    service_root=os.environ.get("DICOMWEB_ORTHANC_URL", "http://orthanc:8042/dicom-web"),
+    name="dicomweb_store",
+)
 
 
 @dag(
     dag_id="dicomweb_on_stored_study",
-    schedule=AssetAlias("dicomweb_stored_studies"),
+    schedule=PartitionedAssetTimetable(assets=STORE),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     tags=["dicomweb", "example", "assets"],
 )
 def dicomweb_on_stored_study():
     @task
-    def stored_studies(triggering_asset_events=None) -> list[dict]:
-        """One entry per study announced by the events that triggered this run (several may be batched)."""
-        studies: dict[str, dict] = {}
-        for events in (triggering_asset_events or {}).values():
-            for event in events:
-                extra = event.extra or {}
-                uid = extra.get("study_instance_uid")
-                if uid and extra.get("operation") == "store":
-                    studies[uid] = {"study_instance_uid": uid, "dicomweb_conn_id": extra["dicomweb_conn_id"]}
-        print(f"{len(studies)} studies stored: {sorted(studies)}")
-        return list(studies.values())
+    def stored_through(dag_run=None, triggering_asset_events=None) -> str:
+        """The connection that stored this run's study (its partition key)."""
+        study = dag_run.partition_key
+        conn_ids = {
+            (event.extra or {}).get("dicomweb_conn_id")
+            for events in (triggering_asset_events or {}).values()
+            for event in events
+            if (event.extra or {}).get("operation") == "store"
+        }
+        conn_ids.discard(None)
+        conn_id = min(conn_ids) if conn_ids else "dicomweb_default"
+        print(f"study {study}, stored through {conn_id}")
+        return conn_id
 
-    DicomWebRetrieveMetadataOperator.partial(
+    DicomWebRetrieveMetadataOperator(
         task_id="catalog_metadata",
+        study_instance_uid="{{ dag_run.partition_key }}",
+        dicomweb_conn_id=stored_through(),
         output_path=CATALOG + "/{study_instance_uid}.json",
-    ).expand_kwargs(stored_studies())
+    )
 
 
 dicomweb_on_stored_study()

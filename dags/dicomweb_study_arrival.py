@@ -10,7 +10,7 @@ watched asset, with the study's UID, its instance count, whether it is an update
 triggerer announces what arrived while it was down and nothing twice (see the README's guarantees).
 
 This DAG writes each announced study's metadata to the arrivals folder. The watcher's connection, poll
-interval, settle time and asset URI can be set by environment variables, read when the DAG is parsed.
+interval and settle time, and the store's URL, can be set by environment variables, read when the DAG is parsed.
 """
 
 from __future__ import annotations
@@ -20,15 +20,22 @@ from datetime import datetime
 
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
+from airflow_dicomweb.assets.dicomweb import create_asset
 from airflow_dicomweb.operators.metadata import DicomWebRetrieveMetadataOperator
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
 
 CONN_ID = os.environ.get("DICOMWEB_ARRIVALS_CONN_ID", "dicomweb_default")
 DATA = os.environ.get("DICOMWEB_DATA_DIR", "/opt/airflow/data")
 
+#: The DICOM store's asset, the one the ingest's store task records its events on; the watcher's events
+#: carry no partition key, so they run this DAG and not the per-study dicomweb_on_stored_study.
+STORE = create_asset(
+    service_root=os.environ.get("DICOMWEB_ORTHANC_URL", "http://orthanc:8042/dicom-web"),
+    name="dicomweb_store",
+)
 NEW_STUDIES = Asset(
-    name="dicomweb_new_studies",
-    uri=os.environ.get("DICOMWEB_ARRIVALS_ASSET_URI", "dicomweb://orthanc:8042/dicom-web"),
+    name=STORE.name,
+    uri=STORE.uri,
     watchers=[
         AssetWatcher(
             name="dicomweb_study_arrivals",

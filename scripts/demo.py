@@ -118,6 +118,7 @@ def main() -> int:
     study = prepare_data()
     with OrthancServer() as orthanc:
         print(f"Orthanc + DICOMweb at {orthanc.dicomweb_url}; Airflow home and data in {WORK}")
+        os.environ["DICOMWEB_ORTHANC_URL"] = orthanc.dicomweb_url  # the DAGs name the store's asset by it
         os.environ["AIRFLOW_CONN_DICOMWEB_DEFAULT"] = json.dumps(
             {
                 "conn_type": "dicomweb",
@@ -138,15 +139,13 @@ def main() -> int:
             return 1
         print(
             "\nWhat the ingest logs on purpose: notes.txt is not DICOM, so the store warns about it and the "
-            "task's summary logs it as failed, and it is quarantined with its reason. And the ingest emits one "
-            "asset event per stored study on the alias dicomweb_stored_studies: the first time an alias names "
-            "an asset Airflow has not seen, Airflow logs 'AssetModel ... not found' and 'Emitting event for "
-            "inactive AssetModel', then creates the asset and records the event (the deployed stack's API "
-            "server logs the same). The count after the run shows the events recorded."
+            "task's summary logs it as failed, and it is quarantined with its reason. The store task records "
+            "one asset event per stored study on the store's one asset (dicomweb_store), the study's UID as "
+            "the event's partition key; the count after the run shows them."
         )
         ok = run(bag, "dicomweb_ingest", {})
         recorded = asset_events("dicomweb_ingest")
-        print(f"  asset events recorded: {recorded} (one per stored study)")
+        print(f"  asset events recorded: {recorded} (one per stored study, on one asset)")
         ok &= recorded > 0
         ok &= run(bag, "dicomweb_export", {"study_date": "20240115"})
         ok &= run(bag, "dicomweb_jpeg_to_dicom", {})

@@ -68,11 +68,20 @@ def create_asset(
     study_instance_uid: str | None = None,
     series_instance_uid: str | None = None,
     extra: dict[str, Any] | None = None,
+    name: str | None = None,
 ) -> Asset:
-    """An Asset for a DICOMweb service, study or series (the factory Airflow calls for this scheme)."""
+    """An Asset for a DICOMweb service, study or series (the factory Airflow calls for this scheme).
+
+    The asset of a DICOM store is its service's: ``create_asset(service_root=url, name="research_store")``
+    gets one event per study stored through any operator that has it among its outlets, the study being
+    the event's partition key.
+    """
     from airflow.sdk import Asset
 
-    return Asset(uri=dicomweb_uri(service_root, study_instance_uid, series_instance_uid), extra=extra or {})
+    uri = dicomweb_uri(service_root, study_instance_uid, series_instance_uid)
+    if name:
+        return Asset(name=name, uri=uri, extra=extra or {})
+    return Asset(uri=uri, extra=extra or {})
 
 
 def convert_asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:

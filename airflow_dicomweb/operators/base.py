@@ -55,7 +55,7 @@ class DicomWebBaseOperator(BaseOperator):
         """Asset events for the studies this task touched, on the outlets the DAG declared (opt-in); and the
         first study's viewer link for the task's extra link."""
         if operation != "delete":
-            save_viewer_link(context, self.hook.settings, studies)
+            save_viewer_link(self, self.hook.settings, studies)
         if self.outlets:
             added = emit_study_events(
                 list(self.outlets),

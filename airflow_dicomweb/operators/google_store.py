@@ -14,78 +14,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.configuration import conf
-from airflow.sdk import BaseOperatorLink, Context
-from upath import UPath
+from airflow.providers.common.compat.sdk import ResumableJobMixin
+from airflow.sdk import Context
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.google_store.outcome import judge, outcome_of
-from airflow_dicomweb.core.google_store.resource import CONSOLE, GoogleStore
+from airflow_dicomweb.core.google_store.resource import GoogleStore
+from airflow_dicomweb.core.operations.state import RUNNING, SUCCEEDED, operation_state
 from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
-from airflow_dicomweb.operators.lineage import dicomweb_dataset_name, storage_dataset_name
+from airflow_dicomweb.operators.google_store_links import (
+    LINKS_KEY,
+    DicomStoreLink,
+    DicomStoreOperationLogsLink,
+)
+from airflow_dicomweb.operators.google_store_uris import dataset_of, gcs_text
+from airflow_dicomweb.operators.lineage import dicomweb_dataset_name
 from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
 
-LINKS_KEY = "dicom_store_links"
 
-
-def gcs_text(value: Any) -> str:
-    """A ``gs://`` URI from a string or an ``ObjectStoragePath`` (its connection id left out)."""
-    if isinstance(value, UPath):
-        if value.protocol not in ("gs", "gcs"):
-            raise ValueError(f"a Cloud Storage path is needed, not {value.protocol}://")
-        text = f"gs://{value.path}"
-        return text + "/" if str(value).endswith("/") and not text.endswith("/") else text
-    return str(value)
-
-
-def dataset_of(uri: str) -> tuple[str, str]:
-    """The OpenLineage dataset of a ``gs://`` object or prefix, or of a ``bq://`` table."""
-    if uri.startswith("bq://"):
-        return "bigquery", uri.removeprefix("bq://")
-    return storage_dataset_name(uri)
-
-
-class _Link(BaseOperatorLink):
-    """A link the task saved to XCom when it started its operation."""
-
-    field: ClassVar[str] = ""
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        try:
-            saved = XCom.get_value(key=LINKS_KEY, ti_key=ti_key)
-        except Exception:  # a link is never worth failing the UI for
-            return ""
-        url = (saved or {}).get(self.field) if isinstance(saved, dict) else None
-        return url if isinstance(url, str) and url.startswith(CONSOLE) else ""
-
-
-class DicomStoreLink(_Link):
-    name = "DICOM store"
-    field = "store"
-
-
-class DicomStoreOperationLogsLink(_Link):
-    name = "Operation logs"
-    field = "logs"
-
-
-class DicomStoreOperationBase(DicomWebBaseOperator):
+class DicomStoreOperationBase(ResumableJobMixin, DicomWebBaseOperator):
     """What the four operators share: start, then wait (or defer), then judge the operation.
+
+    The operation's name is saved in the task's state store (Airflow 3.3's ``ResumableJobMixin``) before
+    any wait or deferral: a retry after the worker died finds it, re-attaches to a running operation,
+    reads a finished one, and starts a new one only when the saved one failed. On Airflow below 3.3 every
+    try starts its own operation.
 
     :param wait_for_completion: wait until the operation is done (else the XCom names it, for a sensor).
     :param deferrable: wait in the triggerer; default from ``[operators] default_deferrable``.
     :param allow_partial: a result with some instances failed is a success that reports the counts.
     :param poll_interval: seconds between polls (growing by half up to a minute).
     :param timeout: the most seconds to wait.
+    :param durable: keep the operation's name for a retry to re-attach to (default ``True``).
     """
 
     operator_extra_links = (DicomStoreLink(), DicomStoreOperationLogsLink())
     ui_color = "#d6eaf8"
+    #: Where the operation's name is kept in the task's state store; renaming it breaks in-flight retries.
+    external_id_key = "dicom_store_operation"
 
     @cached_property
     def hook(self) -> GoogleDicomStoreHook:
@@ -107,6 +77,7 @@ class DicomStoreOperationBase(DicomWebBaseOperator):
         self.allow_partial = allow_partial
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self._result: dict[str, Any] | None = None
 
     # --- what each operator says ------------------------------------------------------------------
 
@@ -128,13 +99,40 @@ class DicomStoreOperationBase(DicomWebBaseOperator):
         return GoogleStore.from_service_root(self.hook.settings.base_url, type(self).__name__)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        store = self.store  # a connection that is not a Google store fails here, before anything is sent
+        _ = self.store  # a connection that is not a Google store fails here, before anything is sent
+        self._result = None
+        self.execute_resumable(context)
+        return self.result_of_try()
+
+    def result_of_try(self) -> dict[str, Any]:
+        """What this try's wait or read of the operation returned (set by the methods below)."""
+        if self._result is None:
+            raise RuntimeError("the operation ended without a result")
+        return self._result
+
+    # --- ResumableJobMixin: the operation is the job, its name the external id --------------------
+
+    def submit_job(self, context: Context) -> str:
         name = self.start()
         self.log.info("started operation %s", name)
-        self.save_links(context, {"store": store.console_url, "logs": ""})
+        self.save_links(context, {"store": self.store.console_url, "logs": ""})
+        return name
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        return operation_state(self.hook.get_operation(str(external_id)))
+
+    def is_job_active(self, status: str) -> bool:
+        return status == RUNNING
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == SUCCEEDED
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> None:
+        name = str(external_id)
         self.note_lineage()
         if not self.wait_for_completion:
-            return {"operation": name, "destination": self.destination(), "done": False}
+            self._result = {"operation": name, "destination": self.destination(), "done": False}
+            return
         if self.deferrable:
             self.defer(
                 trigger=DicomWebOperationTrigger(name, self.dicomweb_conn_id, self.poll_interval),
@@ -144,7 +142,13 @@ class DicomStoreOperationBase(DicomWebBaseOperator):
         operation = self.hook.wait_for_operation(
             name, timeout=self.timeout, poll_interval=self.poll_interval, raise_on_error=False
         )
-        return self.finish(context, operation)
+        self._result = self.finish(context, operation)
+
+    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        if self._result is None:  # a retry that found its operation already over
+            self.note_lineage()
+            self._result = self.finish(context, self.hook.get_operation(str(external_id)))
+        return self._result
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         # The event says the operation is over; its counts and logs are read from the operation itself.

@@ -100,5 +100,5 @@ class DicomWebSearchOperator(DicomWebBaseOperator):
                 )
         self.log.info("search %s: %d matches", self.level, len(found))
         studies = [first_value(item, "0020000D") for item in found[:1]]
-        save_viewer_link(context, self.hook.settings, [s for s in studies if isinstance(s, str)])
+        save_viewer_link(self, self.hook.settings, [s for s in studies if isinstance(s, str)])
         return found

@@ -1,5 +1,10 @@
 """The "Study in viewer" extra link: the connection's ``viewer_url`` (or its server's default) filled with the
-first study the task touched, saved to XCom when the task ran and read back by the UI."""
+first study the task touched.
+
+The task keeps the link on itself while it runs; when it ends, Airflow asks the worker's copy of the
+operator for its links and stores each as an XCom (``_link_StudyViewerLink``), which the UI reads. A task
+with no viewer, or one that failed before it touched a study, has an empty link and makes no lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from airflow.sdk import BaseOperatorLink
 from airflow_dicomweb.core.errors import DicomWebError
 from airflow_dicomweb.core.settings import DicomWebSettings
 
-VIEWER_LINK_KEY = "dicomweb_viewer_link"
+#: The attribute of the operator that holds the link while its task runs.
+VIEWER_LINK_ATTRIBUTE = "dicomweb_viewer_link"
 
 
 class StudyViewerLink(BaseOperatorLink):
@@ -20,18 +26,13 @@ class StudyViewerLink(BaseOperatorLink):
     name = "Study in viewer"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        try:
-            saved = XCom.get_value(key=VIEWER_LINK_KEY, ti_key=ti_key)
-        except Exception:  # a link is never worth failing the UI for
-            return ""
+        saved = getattr(operator, VIEWER_LINK_ATTRIBUTE, "")
         return saved if isinstance(saved, str) and saved.startswith(("https://", "http://")) else ""
 
 
-def save_viewer_link(context: Any, settings: DicomWebSettings, studies: Iterable[str]) -> str | None:
-    """Save the link of the first of ``studies`` for the extra link (when the task runs in Airflow); the
-    link, or None when the connection has no viewer or there is no study."""
+def save_viewer_link(operator: Any, settings: DicomWebSettings, studies: Iterable[str]) -> str | None:
+    """Keep the link of the first of ``studies`` on ``operator``, for its extra link; the link, or None when
+    the connection has no viewer or there is no study."""
     first = next(iter(sorted(studies)), None)
     if first is None:
         return None
@@ -39,7 +40,6 @@ def save_viewer_link(context: Any, settings: DicomWebSettings, studies: Iterable
         link = settings.viewer_link(first)
     except DicomWebError:
         return None
-    ti = context.get("ti") if hasattr(context, "get") else None
-    if link and ti is not None and hasattr(ti, "xcom_push"):
-        ti.xcom_push(key=VIEWER_LINK_KEY, value=link)
+    if link:
+        setattr(operator, VIEWER_LINK_ATTRIBUTE, link)
     return link

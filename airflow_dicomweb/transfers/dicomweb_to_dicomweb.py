@@ -197,7 +197,7 @@ class DicomWebTransferOperator(BaseOperator):
             )
         self.lineage_notes.outputs.extend(dataset_name(self.dest, uid) for uid in whole)
         if isinstance(self.dest, DicomWebHook):
-            save_viewer_link(context, self.dest.settings, whole)
+            save_viewer_link(self, self.dest.settings, whole)
         if self.outlets and isinstance(self.dest, DicomWebHook):
             base = self.dest.settings.base_url
             emit_study_events(list(self.outlets), context, base, "copy", self.dest_conn_id, whole)

@@ -12,6 +12,20 @@ request that stores instances sends the EventBridge event ``Image Set Created`` 
 delivers it; ``POST /datastore/{id}/imageSet/{id}/getImageSetMetadata`` (the runtime API, signed as the rest)
 answers the gzip JSON document whose ``Study.DICOM.StudyInstanceUID`` names the study.
 
+The import-job API (the control plane, signed for ``medical-imaging`` as the rest):
+``POST /startDICOMImportJob/datastore/{id}`` (``jobName``, ``dataAccessRoleArn``, ``clientToken``,
+``inputS3Uri``, ``outputS3Uri``) answers ``{"datastoreId", "jobId", "jobStatus": "SUBMITTED",
+"submittedAt"}``; the same ``clientToken`` answers the job it started before, as the service's idempotency
+token does. ``GET /getDICOMImportJob/datastore/{id}/job/{jobId}`` answers ``{"jobProperties": ...}`` with
+``jobStatus`` ``SUBMITTED``, ``IN_PROGRESS``, then ``COMPLETED`` (or ``FAILED`` with a ``message`` when the
+input cannot be listed). The job reads the objects under ``inputS3Uri`` from S3 (``import_s3``, a boto3
+client of moto's S3), stores each Part 10 file in Orthanc, and writes under
+``<outputS3Uri><datastore>-DicomImport-<jobId>/`` (the ``outputS3Uri`` the job's properties give)
+``job-output-manifest.json`` (``jobSummary`` with the counts and ``successOutputS3Uri`` /
+``failureOutputS3Uri``), ``SUCCESS/success.ndjson`` and ``FAILURE/failure.ndjson`` (one line per file:
+``inputFile`` and ``importResponse`` or ``exception``). A file that is not DICOM is a failure
+(``ValidationException``); the job is still ``COMPLETED``, as the service's is.
+
 A test double, not AWS."""
 
 from __future__ import annotations
@@ -20,10 +34,14 @@ import datetime as dt
 import gzip
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets
+import threading
+import time
 
+import pydicom
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -43,6 +61,8 @@ _METADATA = re.compile(
     rf"^/datastore/{DATASTORE}/imageSet/(?P<image_set>[0-9a-f]{{32}})/getImageSetMetadata$"
 )
 _WHOLE = re.compile(r"/studies/[0-9.]+(/series/[0-9.]+)?$")
+_START_IMPORT = re.compile(r"^/startDICOMImportJob/datastore/(?P<datastore>[^/]+)$")
+_GET_IMPORT = re.compile(r"^/getDICOMImportJob/datastore/(?P<datastore>[^/]+)/job/(?P<job>[^/]+)$")
 
 
 class HealthImagingEmulator(OrthancFront):
@@ -51,6 +71,11 @@ class HealthImagingEmulator(OrthancFront):
         self.image_sets: dict[str, str] = {}  # study UID -> image set id
         self.verified = 0
         self.refused: list[str] = []
+        self.import_s3 = None  # a boto3 S3 client (moto's) the import jobs read and write through
+        self.import_delay = 0.0  # seconds per file, so that a poll sees a job in progress
+        self.import_jobs: dict[str, dict] = {}  # job id -> its properties
+        self.import_calls: list[dict] = []  # every StartDICOMImportJob request, as received
+        self._tokens: dict[str, str] = {}  # clientToken -> job id
         super().__init__(orthanc, self._gate, prefix=f"/datastore/{DATASTORE}")
 
     def _gate(self, request):
@@ -59,6 +84,12 @@ class HealthImagingEmulator(OrthancFront):
             self.refused.append(why)
             return 403, {"Content-Type": "application/json"}, b'{"message": "SignatureDoesNotMatch"}'
         self.verified += 1
+        started = _START_IMPORT.match(request.path)
+        if started and request.method == "POST":
+            return self._start_import(started["datastore"], request)
+        asked = _GET_IMPORT.match(request.path)
+        if asked and request.method == "GET":
+            return self._import_job(asked["datastore"], asked["job"])
         found = _METADATA.match(request.path)
         if found:
             return self._image_set_metadata(found["image_set"])
@@ -128,6 +159,129 @@ class HealthImagingEmulator(OrthancFront):
             gzip.compress(json.dumps(document).encode()),
         )
 
+    # --- the import-job API --------------------------------------------------------------------------
+
+    @staticmethod
+    def _aws_error(status: int, kind: str, message: str):
+        return (
+            status,
+            {"Content-Type": "application/json", "x-amzn-ErrorType": kind},
+            json.dumps({"message": message}).encode(),
+        )
+
+    def _start_import(self, datastore: str, request):
+        if datastore != DATASTORE:
+            return self._aws_error(404, "ResourceNotFoundException", f"datastore {datastore} not found")
+        try:
+            body = json.loads(request.body or b"{}")
+            for name in ("jobName", "dataAccessRoleArn", "clientToken", "inputS3Uri", "outputS3Uri"):
+                assert isinstance(body.get(name), str) and body[name]
+        except (ValueError, AssertionError):
+            return self._aws_error(
+                400,
+                "ValidationException",
+                "jobName, dataAccessRoleArn, clientToken, inputS3Uri and outputS3Uri are required",
+            )
+        self.import_calls.append(body)
+        job_id = self._tokens.get(body["clientToken"])
+        if job_id is None:
+            job_id = secrets.token_hex(16)
+            self._tokens[body["clientToken"]] = job_id
+            output = body["outputS3Uri"].rstrip("/") + f"/{DATASTORE}-DicomImport-{job_id}/"
+            self.import_jobs[job_id] = {
+                "jobId": job_id,
+                "jobName": body["jobName"],
+                "jobStatus": "SUBMITTED",
+                "datastoreId": DATASTORE,
+                "dataAccessRoleArn": body["dataAccessRoleArn"],
+                "submittedAt": time.time(),
+                "inputS3Uri": body["inputS3Uri"],
+                "outputS3Uri": output,
+            }
+            threading.Thread(target=self._run_import, args=(job_id,), daemon=True).start()
+        job = self.import_jobs[job_id]
+        answer = {
+            "datastoreId": DATASTORE,
+            "jobId": job_id,
+            "jobStatus": job["jobStatus"],
+            "submittedAt": job["submittedAt"],
+        }
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+
+    def _import_job(self, datastore: str, job_id: str):
+        job = self.import_jobs.get(job_id)
+        if datastore != DATASTORE or job is None:
+            return self._aws_error(404, "ResourceNotFoundException", f"job {job_id} not found")
+        return 200, {"Content-Type": "application/json"}, json.dumps({"jobProperties": job}).encode()
+
+    @staticmethod
+    def _split(uri: str) -> tuple[str, str]:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return bucket, key
+
+    def _run_import(self, job_id: str) -> None:
+        job = self.import_jobs[job_id]
+        s3 = self.import_s3
+        bucket, prefix = self._split(job["inputS3Uri"])
+        try:
+            keys = [
+                item["Key"]
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for item in page.get("Contents", [])
+            ]
+        except Exception as exc:
+            job.update(
+                jobStatus="FAILED", endedAt=time.time(), message=f"cannot list {job['inputS3Uri']}: {exc}"
+            )
+            return
+        job["jobStatus"] = "IN_PROGRESS"
+        successes, failures = [], []
+        for key in sorted(keys):
+            time.sleep(self.import_delay)
+            data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            source = f"s3://{bucket}/{key}"
+            try:
+                dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+                study = str(dataset.StudyInstanceUID)
+                stored = self.orthanc.rest("POST", "/instances", data=data)
+                stored.raise_for_status()
+            except Exception as exc:
+                failures.append(
+                    {
+                        "inputFile": source,
+                        "exception": {
+                            "exceptionType": "ValidationException",
+                            "message": f"not a DICOM P10 file: {str(exc)[:100]}",
+                        },
+                    }
+                )
+                continue
+            image_set = self.image_sets.setdefault(study, secrets.token_hex(16))
+            successes.append(
+                {"inputFile": source, "importResponse": {"imageSetId": image_set, "isPrimary": True}}
+            )
+        out_bucket, out_prefix = self._split(job["outputS3Uri"])
+        summary = {
+            "jobId": job_id,
+            "datastoreId": DATASTORE,
+            "inputS3Uri": job["inputS3Uri"],
+            "outputS3Uri": job["outputS3Uri"],
+            "successOutputS3Uri": job["outputS3Uri"] + "SUCCESS/",
+            "failureOutputS3Uri": job["outputS3Uri"] + "FAILURE/",
+            "numberOfScannedFiles": len(keys),
+            "numberOfImportedFiles": len(successes),
+            "numberOfFilesWithCustomerError": len(failures),
+            "numberOfFilesWithServerError": 0,
+            "numberOfGeneratedImageSets": len({s["importResponse"]["imageSetId"] for s in successes}),
+        }
+        for name, body in (
+            ("job-output-manifest.json", json.dumps({"jobSummary": summary})),
+            ("SUCCESS/success.ndjson", "\n".join(json.dumps(line) for line in successes)),
+            ("FAILURE/failure.ndjson", "\n".join(json.dumps(line) for line in failures)),
+        ):
+            s3.put_object(Bucket=out_bucket, Key=out_prefix + name, Body=body.encode())
+        job.update(jobStatus="COMPLETED", endedAt=time.time())
+
     def _refusal(self, request) -> str:
         found = _AUTH.match(request.headers.get("Authorization", ""))
         if not found:
@@ -144,7 +298,7 @@ class HealthImagingEmulator(OrthancFront):
         url = f"http://{request.headers['Host']}{request.path}" + (
             f"?{request.query}" if request.query else ""
         )
-        received = AWSRequest(method=request.method, url=url, headers=headers)
+        received = AWSRequest(method=request.method, url=url, headers=headers, data=request.body or b"")
         received.context["timestamp"] = request.headers.get("X-Amz-Date", "")
         signer = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN), "medical-imaging", REGION)
         if signer.signed_headers(signer.headers_to_sign(received)) != found["signed"]:

@@ -49,7 +49,7 @@ def test_uris_of_services_studies_and_series_and_their_lineage_dataset():
     )
 
 
-def test_store_retrieve_and_delete_record_one_event_per_study(
+def test_store_retrieve_and_delete_record_one_event_per_study_on_the_store_asset(
     orthanc_conn_id, orthanc_delete_conn_id, clean_orthanc, tmp_path
 ):
     alias = AssetAlias("dicomweb-studies")
@@ -65,21 +65,25 @@ def test_store_retrieve_and_delete_record_one_event_per_study(
         outlets=[alias, service],
     )
     store.execute({"outlet_events": events})
-    recorded = {e.dest_asset_key.uri: e.extra for e in events[alias].asset_alias_events}
-    expected = {dicomweb_uri(clean_orthanc.dicomweb_url, uid): uid for uid in studies}
-    assert set(recorded) == set(expected)
+    store_uri = dicomweb_uri(clean_orthanc.dicomweb_url)
+    # the alias: one event per study, all on the store's one asset, each extra naming its study
+    recorded = {e.extra["study_instance_uid"]: e for e in events[alias].asset_alias_events}
+    assert set(recorded) == set(studies)
+    assert {e.dest_asset_key.uri for e in recorded.values()} == {store_uri}
     sizes = {
         uid: sum(p.stat().st_size for p in (tmp_path / "in" / str(n)).iterdir())
         for n, uid in enumerate(studies)
     }
-    for uri, extra in recorded.items():
-        uid = expected[uri]
-        assert extra["study_instance_uid"] == uid and extra["operation"] == "store"
+    for uid, event in recorded.items():
+        extra = event.extra
+        assert extra["operation"] == "store"
         assert extra["instances"] == 2 + studies.index(uid) and extra["bytes"] == sizes[uid]
         assert extra["dicomweb_conn_id"] == orthanc_conn_id and len(extra["series_instance_uids"]) == 1
+    # the store's asset: the studies are its partition keys, the summary its extra
+    assert events[service].partition_keys == set(studies)
     summary = events[service].extra
-    assert summary["instances"] == 5 and summary["study_instance_uids"] == sorted(studies)
-    assert clean_orthanc.password not in json.dumps([summary, *recorded.values()])
+    assert summary["instances"] == 5 and summary["studies"] == 2 and summary["bytes"] == sum(sizes.values())
+    assert clean_orthanc.password not in json.dumps([summary, *(e.extra for e in recorded.values())])
 
     events = OutletEventAccessors()
     DicomWebRetrieveOperator(
@@ -90,7 +94,7 @@ def test_store_retrieve_and_delete_record_one_event_per_study(
         outlets=[alias],
     ).execute({"outlet_events": events})
     (event,) = events[alias].asset_alias_events
-    assert event.dest_asset_key.uri == dicomweb_uri(clean_orthanc.dicomweb_url, studies[1])
+    assert event.dest_asset_key.uri == store_uri and event.extra["study_instance_uid"] == studies[1]
     on_disk = sum(p.stat().st_size for p in (tmp_path / "out").rglob("*.dcm"))
     assert event.extra["operation"] == "retrieve" and event.extra["instances"] == 3
     assert event.extra["bytes"] >= on_disk > 0

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pydicom
 import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
@@ -98,18 +99,29 @@ def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
     assert "not a DICOM Part 10 file" in (quarantine / "notes.txt.reason.txt").read_text()
     assert "truncated" in (quarantine / "truncated.dcm.reason.txt").read_text()
     assert [p for p in landing.rglob("*") if p.is_file()] == []
-    # one asset event per stored study, through the alias dicomweb_on_stored_study is scheduled on
-    from airflow.models.asset import AssetEvent
+    # one asset event per stored study, on the one asset of the store, each study its partition key
+    from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
+    store_asset = dagbag.dags["dicomweb_ingest"].get_task("store").outlets[0]
     with create_session() as session:
         events = [e for e in session.query(AssetEvent).all() if e.source_run_id == run.run_id]
-        extras = {e.extra["study_instance_uid"]: e.extra for e in events}
-        uris = [e.asset.uri for e in events]
-    studies = {p.parent.name for p in done.rglob("*.dcm")}  # not the UIDs, only how many folders
-    assert len(extras) >= len(studies) and all(e["operation"] == "store" for e in extras.values())
-    assert sum(e["instances"] for e in extras.values()) == 8
-    assert all(uri.startswith("dicomweb://127.0.0.1:") and "/studies/" in uri for uri in uris)
+        keys = sorted(e.partition_key for e in events)
+        uris = {e.asset.uri for e in events}
+        extras = [e.extra for e in events]
+        per_study = (
+            session.query(AssetModel).filter(AssetModel.uri.like(f"{store_asset.uri}/studies/%")).count()
+        )
+        stores = session.query(AssetModel).filter(AssetModel.uri == store_asset.uri).count()
+    stored = sorted(
+        {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in done.rglob("*.dcm")}
+    )
+    assert keys == stored
+    assert uris == {store_asset.uri}
+    assert all(
+        e["operation"] == "store" and e["instances"] == 8 and e["studies"] == len(stored) for e in extras
+    )
+    assert (stores, per_study) == (1, 0), "one asset for the whole store, not one per study"
 
     # The same files arrive again: found on the server, not sent, moved to done all the same.
     shutil.copytree(done / "modality-b", landing / "again")
@@ -119,6 +131,39 @@ def test_ingest_stores_checks_and_moves_and_a_rerun_stores_nothing_twice(
     assert str(rerun.state) == "success", states(rerun)
     assert clean_orthanc.count_instances() == 8
     assert len(list((done / "again").iterdir())) == 5
+
+
+def test_a_thousand_studies_stored_add_one_asset_and_a_thousand_partitioned_events(
+    dagbag, orthanc_conn_id, clean_orthanc, tmp_path
+):
+    """The ingest's store task records its events on the store's one asset: 1,000 one-instance studies make
+    1,000 events, each with its study as the partition key, and not one asset more than the store's."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    landing = tmp_path / "landing"
+    studies = set()
+    for n in range(1000):
+        [path] = make_series(landing / f"{n // 100}", 1, rows=4, columns=4)
+        studies.add(str(pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID))
+    for path in landing.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    conf = {
+        "landing_dir": str(landing),
+        "done_dir": str(tmp_path / "done"),
+        "quarantine_dir": str(tmp_path / "quarantine"),
+        "dicomweb_conn_id": orthanc_conn_id,
+    }
+    run = dagbag.dags["dicomweb_ingest"].test(run_conf=conf)
+    assert str(run.state) == "success", states(run)
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).all()
+        keys = sorted(e.partition_key for e in events)
+        asset_ids = {e.asset_id for e in events}
+        per_study = session.query(AssetModel).filter(AssetModel.uri.like("dicomweb://%/studies/%")).count()
+    assert clean_orthanc.count_instances() == 1000
+    assert keys == sorted(studies)
+    assert len(asset_ids) == 1 and per_study == 0, f"{len(asset_ids)} assets, {per_study} of them per study"
 
 
 def test_sharded_ingest_maps_bounded_shards_and_a_rerun_sends_nothing(

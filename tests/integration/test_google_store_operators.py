@@ -25,6 +25,7 @@ from tests.emulators.google_store_admin import StoreAdmin
 from tests.integration.test_dags import states
 from tests.integration.test_google_store_admin import spare_orthanc  # noqa: F401  (a fixture)
 from tests.integration.test_operators import run_trigger
+from tests.task_state import TaskStateStore
 
 
 @pytest.fixture
@@ -155,3 +156,41 @@ def test_the_research_copy_dag(dagbag, admin, google, landing, spare_orthanc):  
     assert str(run.state) == "success", states(run)
     assert spare_orthanc.count_instances() == 4
     assert admin.bodies[-1][1]["config"] == {"dicom": {"filterProfile": "DEIDENTIFY_TAG_CONTENTS"}}
+
+
+def imports(admin) -> int:
+    return sum(1 for verb, _ in admin.bodies if verb == "import")
+
+
+def test_a_retry_re_attaches_to_the_import_its_first_try_started(admin, google, landing):
+    """The first try keeps the operation's name in the state store before it defers (and dies there); the
+    retry, waiting in the worker, re-attaches to that operation and a later retry reads its result: the
+    emulator sees one import. An operation that failed is started again."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    admin.instance_delay = 0.3  # the import is still running when the retry comes
+    state = TaskStateStore()
+    common = {"task_id": "i", "gcs_uri": "gs://landing/**.dcm", "dicomweb_conn_id": "dicomweb_gcp"}
+    with pytest.raises(TaskDeferred):
+        DicomStoreImportOperator(deferrable=True, poll_interval=0.05, **common).execute(
+            {"task_state_store": state}
+        )
+    (saved,) = state.values.values()
+    assert str(saved).startswith(f"{google.dataset_path}/operations/") and imports(admin) == 1
+    assert google.operations[saved].done is False  # still running: the retry must wait for this one
+
+    retry = DicomStoreImportOperator(poll_interval=0.05, **common).execute({"task_state_store": state})
+    assert retry["operation"] == saved and (retry["success"], retry["failure"]) == (4, 0)
+    again = DicomStoreImportOperator(poll_interval=0.05, **common).execute({"task_state_store": state})
+    assert again == retry and imports(admin) == 1
+
+    admin.instance_delay = 0.0
+    failed = TaskStateStore()
+    bad = {**common, "gcs_uri": "gs://no-such-bucket/**.dcm"}
+    with pytest.raises(DicomWebOperationError):
+        DicomStoreImportOperator(poll_interval=0.05, **bad).execute({"task_state_store": failed})
+    (failed_name,) = failed.values.values()
+    assert imports(admin) == 2
+    fresh = DicomStoreImportOperator(poll_interval=0.05, **common).execute({"task_state_store": failed})
+    assert fresh["operation"] != failed_name and imports(admin) == 3 and fresh["success"] == 4
+    assert list(failed.values.values()) == [fresh["operation"]]

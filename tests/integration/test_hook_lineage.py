@@ -6,14 +6,12 @@ provider decides at import whether it is enabled); its events name the study and
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 from pydicom.uid import generate_uid
 
 from tests.connections import orthanc_connection
+from tests.dag_process import run_dag_script
 from tests.dicom_factory import make_series
 
 SCRIPT = textwrap.dedent(
@@ -55,27 +53,16 @@ def test_a_task_calling_the_hook_reports_its_inputs_and_outputs(airflow_db, clea
     make_series(tmp_path / "in", 2, study_uid=study)
     events_file = tmp_path / "openlineage.jsonl"
     env = {
-        **os.environ,
         "AIRFLOW_CONN_DICOMWEB_LINEAGE": orthanc_connection(clean_orthanc),
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(events_file), "append": True}
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "test",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"),  # dag.test() runs DAGs of the DAG bundle
         "PROBE_STUDY": study,
         "PROBE_SOURCE": str(tmp_path / "in"),
         "PROBE_DEST": str(tmp_path / "out"),
     }
-    (tmp_path / "dags").mkdir()
-    (tmp_path / "dags" / "probe.py").write_text(SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "dags" / "probe.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_dag_script(tmp_path, SCRIPT, env)
     assert "STATE success" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
     complete = [

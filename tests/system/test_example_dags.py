@@ -17,6 +17,7 @@ from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.client import DicomWebClient
 from tests.dicom_factory import make_series
+from tests.integration.test_google_store_admin import spare_orthanc  # noqa: F401  (a fixture)
 from tests.system.conftest import GOOGLE_CONN_ID
 
 pytestmark = pytest.mark.system
@@ -79,8 +80,8 @@ def test_ingest_stores_checks_and_moves_every_file_and_its_asset_events_run_the_
     study = client.search_for_studies({"StudyDate": "20230101"})[0]["0020000D"]["Value"][0]
     assert len(client.search_for_instances(study)) == len(series)
 
-    # The store task's asset events (one per study, through the alias) ran the data-aware DAG, which
-    # catalogued each stored study's metadata.
+    # The store task's asset events (one per study on the store's one asset, the study its partition key)
+    # ran the partitioned DAG once per study, which catalogued each stored study's metadata.
     stored = {
         str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID)
         for p in (data / "done").rglob("*.dcm")
@@ -92,6 +93,7 @@ def test_ingest_stores_checks_and_moves_every_file_and_its_asset_events_run_the_
     runs = stack.runs("dicomweb_on_stored_study")
     assert runs and all(r["run_type"] == "asset_triggered" for r in runs), runs
     assert stored <= {p.stem for p in catalog.glob("*.json")}, [r["state"] for r in runs]
+    assert {r.get("partition_key") for r in runs} == stored, runs
     assert json.loads((catalog / f"{study}.json").read_text())[0]["0020000D"]["Value"] == [study]
 
 
@@ -220,7 +222,8 @@ def test_the_watcher_announces_settled_studies_and_a_triggerer_killed_mid_settle
     time.sleep(8)
     logs = stack.logs_of("triggerer")
     assert logs.count(f"new study {first}: 5 instances") == 1, "announced again after the restart"
-    assert logs.count(f"study {second}") == 1 and f"new study {second}: 4 instances" in logs
+    said = [line[:300] for line in logs.splitlines() if f"study {second}" in line]
+    assert len(said) == 1 and f"new study {second}: 4 instances" in logs, said
     runs = stack.runs("dicomweb_study_arrival")
     assert (
         len(runs) == 2
@@ -346,3 +349,70 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
     totals = xcom("summarize")
     assert totals["shards"] == 3 and totals["failed"] == 0
     assert totals["stored"] + totals["already_present"] == 600
+
+
+def test_a_worker_killed_mid_import_re_attaches_and_imports_once(stack, google, spare_orthanc, tmp_path):  # noqa: F811
+    """dicomweb_google_bulk_ingest's import waits in the worker (the stack's default). While the Google
+    emulator is importing, the worker running the task is killed with SIGKILL (every process of it). The
+    scheduler fails the task when its heartbeats stop; the retry, on the other worker, finds the operation's
+    name in the task's state store and re-attaches to it: the emulator counts one ``:import`` call, and every
+    file is in the store once."""
+    from tests.emulators.google_store_admin import StoreAdmin
+
+    spare_orthanc.wipe()
+    admin = StoreAdmin(google, tmp_path / "gcs", tmp_path / "bigquery", spare_orthanc)
+    admin.instance_delay = 1.0  # 30 files: about 30 s of import, long enough to kill a worker mid-way
+    google.admin = admin
+    try:
+        for n in range(3):
+            make_series(tmp_path / "gcs" / "landing" / f"series-{n}", 10, rows=8, columns=8)
+        before = google.orthanc.count_instances()
+        started = time.time()
+        run_id = stack.trigger(
+            "dicomweb_google_bulk_ingest",
+            {
+                "gcs_uri": "gs://landing/**.dcm",
+                "bigquery_table": "bq://test-project.imaging.metadata",
+                "dicomweb_conn_id": GOOGLE_CONN_ID,
+            },
+        )
+
+        def import_calls() -> int:
+            return sum(1 for verb, _ in admin.bodies if verb == "import")
+
+        wait_for("the import to start", lambda: import_calls() == 1, timeout=300)
+        victim = None
+        deadline = time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline:
+            running = [name for name in ("worker", "worker-2") if stack.running_task_ids(name)]
+            victim = running[0] if running else None
+            time.sleep(0.2)
+        assert victim is not None, stack.task_states("dicomweb_google_bulk_ingest", run_id)
+        time.sleep(3)  # the task is polling the operation: its name is in the state store
+        (operation,) = [
+            o
+            for o in google.operations.values()
+            if o.method.endswith("ImportDicomData") and o.created >= started
+        ]
+        assert not operation.done, "the import ended before the worker could be killed"
+        stack.kill_hard(victim)
+        try:
+            state, tasks = stack.wait_for_run("dicomweb_google_bulk_ingest", run_id, timeout=600)
+        finally:
+            stack.restart(victim)  # the other tests keep their two workers
+        assert state == "success", tasks
+        assert import_calls() == 1, admin.bodies
+        assert google.orthanc.count_instances() - before == 30
+        tries = stack.rest(
+            "GET", f"/dags/dicomweb_google_bulk_ingest/dagRuns/{run_id}/taskInstances/import_from_gcs"
+        )["try_number"]
+        assert tries >= 2, "the task was not retried"
+        logs = "".join(
+            p.read_text(errors="replace")
+            for p in (stack.root / "logs" / "dag_id=dicomweb_google_bulk_ingest").glob(
+                f"run_id={run_id}/task_id=import_from_gcs/**/*.log"
+            )
+        )
+        assert "Reconnecting to existing job" in logs, logs[-3000:]
+    finally:
+        google.admin = None

@@ -8,7 +8,7 @@ import pytest
 from airflow_dicomweb.core.errors import DicomWebConfigError, InvalidUIDError
 from airflow_dicomweb.core.settings import DicomWebSettings
 from airflow_dicomweb.core.viewer_links import check_viewer_template, viewer_link
-from airflow_dicomweb.operators.viewer_link import save_viewer_link
+from airflow_dicomweb.operators.viewer_link import StudyViewerLink, save_viewer_link
 
 GOOGLE = "https://healthcare.googleapis.com/v1/projects/p/locations/eu/datasets/d/dicomStores/s/dicomWeb"
 OHIF = "https://viewer.example/viewer?StudyInstanceUIDs={study}"
@@ -56,19 +56,17 @@ def test_a_hostile_uid_never_fills_a_link():
         viewer_link(OHIF, "1.2.3&next=https://evil.example")
 
 
-class _TaskInstance:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
+class _Operator:
+    """Stands for the operator a task runs: the link is kept on it."""
 
 
-def test_the_first_study_link_is_saved_for_the_extra_link():
-    ti = _TaskInstance()
+def test_the_first_study_link_is_kept_for_the_extra_link_and_none_means_no_lookup():
+    op = _Operator()
     settings = DicomWebSettings(base_url="http://127.0.0.1:8042/dicom-web", viewer_url=OHIF)
-    assert save_viewer_link({"ti": ti}, settings, ["1.2.9", "1.2.3"]) == OHIF.format(study="1.2.3")
-    assert ti.pushed == {"dicomweb_viewer_link": OHIF.format(study="1.2.3")}
-    quiet = _TaskInstance()
-    assert save_viewer_link({"ti": quiet}, DicomWebSettings(base_url="http://h/dicom-web"), ["1.2"]) is None
-    assert quiet.pushed == {}
+    assert save_viewer_link(op, settings, ["1.2.9", "1.2.3"]) == OHIF.format(study="1.2.3")
+    assert StudyViewerLink().get_link(op, ti_key=None) == OHIF.format(study="1.2.3")
+    quiet = _Operator()
+    assert save_viewer_link(quiet, DicomWebSettings(base_url="http://h/dicom-web"), ["1.2"]) is None
+    assert StudyViewerLink().get_link(quiet, ti_key=None) == ""
+    quiet.dicomweb_viewer_link = "javascript:alert(1)"  # type: ignore[attr-defined]
+    assert StudyViewerLink().get_link(quiet, ti_key=None) == ""

@@ -14,6 +14,11 @@ from airflow_dicomweb.core.servers.profile import ServerProfile
 _HOST = re.compile(r"^dicom-medical-imaging\.[a-z0-9-]+\.amazonaws\.com$")
 
 
+def service_root(region: str, datastore_id: str) -> str:
+    """The DICOMweb root of a data store: ``https://dicom-medical-imaging.<region>.amazonaws.com/datastore/<id>``."""
+    return f"https://dicom-medical-imaging.{region}.amazonaws.com/datastore/{datastore_id}"
+
+
 def _is_healthimaging(base_url: str) -> bool:
     return bool(_HOST.match(urlsplit(base_url).hostname or ""))
 
