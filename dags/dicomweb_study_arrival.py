@@ -10,7 +10,7 @@ watched asset, with the study's UID, its instance count, whether it is an update
 triggerer announces what arrived while it was down and nothing twice (see the README's guarantees).
 
 This DAG writes each announced study's metadata to the arrivals folder. The watcher's connection, poll
-interval and settle time, and the store's URL, can be set by environment variables, read when the DAG is parsed.
+interval and settle time can be set by environment variables, read when the DAG is parsed.
 """
 
 from __future__ import annotations
@@ -20,22 +20,17 @@ from datetime import datetime
 
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
-from airflow_dicomweb.assets.dicomweb import create_asset
 from airflow_dicomweb.operators.metadata import DicomWebRetrieveMetadataOperator
 from airflow_dicomweb.triggers.study_arrival import DicomWebStudyArrivalTrigger
 
 CONN_ID = os.environ.get("DICOMWEB_ARRIVALS_CONN_ID", "dicomweb_default")
 DATA = os.environ.get("DICOMWEB_DATA_DIR", "/opt/airflow/data")
 
-#: The DICOM store's asset, the one the ingest's store task records its events on; the watcher's events
-#: carry no partition key, so they run this DAG and not the per-study dicomweb_on_stored_study.
-STORE = create_asset(
-    service_root=os.environ.get("DICOMWEB_ORTHANC_URL", "http://orthanc:8042/dicom-web"),
-    name="dicomweb_store",
-)
+#: What the watcher announces: a signal asset named for it. The store's ``dicomweb://`` asset is where tasks
+#: record what they stored (``dicomweb_store``); an asset with a watcher is declared in one DAG only, since
+#: Airflow keeps an asset's watchers only as the DAGs that declare it say.
 NEW_STUDIES = Asset(
-    name=STORE.name,
-    uri=STORE.uri,
+    name="dicomweb_new_studies",
     watchers=[
         AssetWatcher(
             name="dicomweb_study_arrivals",

@@ -42,6 +42,11 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--region", help="aws: the HealthImaging data store's region (default: from the host)")
     group.add_argument(
+        "--tenant-id",
+        help="azure: the Entra ID tenant to ask for tokens (a service principal's secret stays in "
+        "AZURE_CLIENT_SECRET)",
+    )
+    group.add_argument(
         "--header",
         action="append",
         default=[],
@@ -170,10 +175,18 @@ def settings_from_args(args: argparse.Namespace) -> DicomWebSettings:
             )
         extra["auth_type"] = args.auth_type
         if args.region:
+            if args.auth_type != "aws":
+                raise DicomWebConfigError("--region goes with --auth-type aws")
             extra["region_name"] = args.region
+        if args.tenant_id:
+            if args.auth_type != "azure":
+                raise DicomWebConfigError("--tenant-id goes with --auth-type azure")
+            extra["tenant_id"] = args.tenant_id
         return DicomWebSettings.from_connection_fields(host=url, extra=extra)
     if args.region:
         raise DicomWebConfigError("--region goes with --auth-type aws")
+    if args.tenant_id:
+        raise DicomWebConfigError("--tenant-id goes with --auth-type azure")
     token = os.environ.get(ENV_TOKEN)
     if token and not args.user:
         extra["auth_type"] = "bearer"

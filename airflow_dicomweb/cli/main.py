@@ -61,8 +61,8 @@ examples:
   export DICOMWEB_PASSWORD=...   # never on the command line
   dicomweb --user orthanc http://127.0.0.1:8042/dicom-web store -m 8 "./**.dcm"
   dicomweb --google my-project/us-central1/my-dataset/my-store search studies -f PatientName='DOE*'
-  dicomweb --auth-type azure https://ws-dicom.dicom.azurehealthcareapis.com/v2 search studies
-  dicomweb --auth-type aws https://dicom-medical-imaging.us-east-1.amazonaws.com/datastore/ID search studies
+  dicomweb --auth-type azure --tenant-id TENANT https://ws-dicom.dicom.azurehealthcareapis.com/v2 search studies
+  dicomweb --auth-type aws --region us-east-1 https://dicom-medical-imaging.us-east-1.amazonaws.com/datastore/ID search studies
   dicomweb https://pacs.example/dicom-web retrieve studies/1.2.3 --dest export/
   dicomweb https://pacs.example/dicom-web copy https://archive.example/dicom-web 1.2.3
   dicomweb https://pacs.example/dicom-web receive --aet GATEWAY --port 11112

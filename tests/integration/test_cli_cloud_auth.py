@@ -16,7 +16,10 @@ from tests.integration.test_healthimaging import healthimaging  # noqa: F401 (a 
 def test_azure_with_default_azure_credential(azure, tmp_path):  # noqa: F811
     study = generate_uid()
     make_series(tmp_path / "in", 2, study_uid=study, rows=16, columns=16)
-    base = ["--auth-type", "azure", "--server", "azure", "--retries", "1", azure.dicom.dicomweb_url]
+    base = [
+        "--auth-type", "azure", "--tenant-id", "00000000-0000-0000-0000-00000000abcd", "--server", "azure",
+        "--retries", "1", azure.dicom.dicomweb_url,
+    ]  # fmt: skip
     code, out, err = dicomweb(*base, "store", str(tmp_path / "in"))
     assert code == 0, err
     assert "2 stored" in out
@@ -49,3 +52,11 @@ def test_cloud_auth_takes_no_user_and_region_needs_aws():
     assert code == 2 and "not --user" in err
     code, _, err = dicomweb("--region", "eu-west-1", "https://pacs.example/dicom-web", "search", "studies")
     assert code == 2 and "--region goes with --auth-type aws" in err
+    code, _, err = dicomweb(
+        "--auth-type", "azure", "--region", "eu-west-1", "https://ws.example/v2", "search", "studies"
+    )  # fmt: skip
+    assert code == 2 and "--region goes with --auth-type aws" in err
+    code, _, err = dicomweb(
+        "--auth-type", "aws", "--tenant-id", "t", "https://ws.example/v2", "search", "studies"
+    )  # fmt: skip
+    assert code == 2 and "--tenant-id goes with --auth-type azure" in err

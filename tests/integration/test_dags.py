@@ -42,6 +42,7 @@ def test_every_dag_imports_without_errors_or_connection_lookups(dagbag, monkeypa
         "dicomweb_jpeg_to_dicom",
         "dicomweb_migration",
         "dicomweb_on_stored_study",
+        "dicomweb_review_release",
         "dicomweb_sharded_ingest",
         "dicomweb_study_arrival",
     ]

@@ -23,6 +23,7 @@ def stack(google_emulator):
                 f"AIRFLOW_CONN_{GOOGLE_CONN_ID.upper()}": google_connection(google_emulator),
                 "DICOMWEB_ARRIVALS_POLL_SECONDS": "3",  # the watcher's interval, short for the test
                 "DICOMWEB_ARRIVALS_SETTLE_SECONDS": "20",  # long enough to kill the triggerer mid-settle
+                "DICOMWEB_REVIEW_TURNAROUND_MINUTES": "0.5",  # a deadline the review test lets pass
                 # a task whose worker died is failed (then retried) 30 s after its last heartbeat, not 5 min
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",

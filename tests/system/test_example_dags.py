@@ -416,3 +416,66 @@ def test_a_worker_killed_mid_import_re_attaches_and_imports_once(stack, google, 
         assert "Reconnecting to existing job" in logs, logs[-3000:]
     finally:
         google.admin = None
+
+
+def review_task(run_id: str) -> str:
+    return f"/dags/dicomweb_review_release/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
+
+
+def test_a_reviewer_approves_a_de_identified_study_and_a_rejected_one_is_not_released(stack, tmp_path):
+    """dicomweb_review_release in the deployed stack: the study is de-identified on site and put in front of
+    a reviewer (ApprovalOperator, deferred in the triggerer) with its preview and what would be released;
+    "Approve" through the REST API stores the de-identified study in the research store, "Reject" stores
+    nothing. The stack gives the run a 30 s turnaround: the approval comes later, so the deadline's
+    callback names the run in the triggerer's log. The identified work copy is gone either way."""
+    client = orthanc_client(stack)
+    password = (stack.root / "secrets" / "orthanc_password").read_text()
+    for conn_id, body in {
+        "dicomweb_research": {
+            "conn_type": "dicomweb",
+            "host": f"http://127.0.0.1:{stack.ports['orthanc']}/dicom-web",
+            "login": "airflow",
+            "password": password,
+        },
+        "dicom_deid_key": {"conn_type": "dicom_deid_key", "password": "a review key of more than 16 bytes"},
+    }.items():
+        stack.rest("POST", "/connections", json={"connection_id": conn_id, **body})
+
+    runs = {}
+    for decision in ("Approve", "Reject"):
+        uid = generate_uid()
+        assert client.store_instances(
+            make_series(tmp_path / decision, 2, study_uid=uid, rows=16, columns=16)
+        ).ok
+        runs[decision] = (uid, stack.trigger("dicomweb_review_release", {"study_instance_uid": uid}))
+    for uid, run_id in runs.values():
+        stack.wait_for_task_state("dicomweb_review_release", run_id, "review", "deferred")
+        detail = stack.rest("GET", review_task(run_id))
+        assert uid in detail["subject"] and "**To release** 2 de-identified instances" in detail["body"]
+        assert detail["options"] == ["Approve", "Reject"]
+    time.sleep(35)  # past the 30 s turnaround the stack gives the DAG
+    for decision, (_, run_id) in runs.items():
+        stack.rest("PATCH", review_task(run_id), json={"chosen_options": [decision]})
+    states = {d: stack.wait_for_run("dicomweb_review_release", run_id) for d, (_, run_id) in runs.items()}
+    assert states["Approve"][0] == "success" and states["Approve"][1]["release"] == "success", states
+    assert states["Reject"][1]["release"] == "skipped", states
+
+    def new_studies(run_id: str) -> set[str]:
+        """The de-identified study UIDs of a run (its deidentify task's XCom)."""
+        path = f"/dags/dicomweb_review_release/dagRuns/{run_id}/taskInstances/deidentify/xcomEntries/return_value"
+        value = stack.rest("GET", path)["value"]
+        return set((json.loads(value) if isinstance(value, str) else value)["study_instance_uids"])
+
+    approved_uids, rejected_uids = new_studies(runs["Approve"][1]), new_studies(runs["Reject"][1])
+    released = {
+        u for u in approved_uids | rejected_uids if client.search_for_studies({"StudyInstanceUID": u})
+    }
+    assert approved_uids and approved_uids <= released
+    assert not (rejected_uids & released)
+    for uid, _ in runs.values():
+        assert not (stack.root / "data" / "review" / uid / "identified").exists()
+    wait_for(
+        "the deadline's callback",
+        lambda: "turnaround missed: DAG dicomweb_review_release" in stack.logs_of("triggerer"),
+        timeout=120,
+    )

@@ -39,15 +39,19 @@ class EntraToken(AuthBase):
     """``Authorization: Bearer <Entra ID token>``, renewed by azure-identity; on a 401, a new credential
     (so a new token, not a cached one) and the request once more. The token is kept out of ``repr``."""
 
-    def __init__(self, make_credential: Any) -> None:
+    def __init__(self, make_credential: Any, tenant_id: str | None = None) -> None:
         self._make_credential = make_credential
+        self._tenant_id = tenant_id
         self._credential = make_credential()
         self._lock = threading.Lock()
         self.token = ""
 
     def _token(self) -> str:
         with self._lock:
-            self.token = self._credential.get_token(SCOPE).token
+            if self._tenant_id:
+                self.token = self._credential.get_token(SCOPE, tenant_id=self._tenant_id).token
+            else:
+                self.token = self._credential.get_token(SCOPE).token
             return self.token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -80,8 +84,9 @@ class AzureAuth(AuthType):
         ConnectionField(
             "tenant_id",
             "Azure tenant",
-            "With auth_type azure and a login (the client id) and password (the client secret): the Entra ID "
-            "tenant.",
+            "With auth_type azure: the Entra ID tenant; with a login (the client id) and password (the client "
+            "secret), the service principal's. Without a login, DefaultAzureCredential asks this tenant for "
+            "its tokens (a managed identity ignores it).",
         ),
     )
 
@@ -110,12 +115,18 @@ class AzureAuth(AuthType):
             return identity.ClientSecretCredential(
                 str(settings.auth_fields["tenant_id"]), settings.login, settings.password or ""
             )
+        tenant = settings.auth_fields.get("tenant_id")
+        if tenant:
+            return identity.DefaultAzureCredential(
+                exclude_interactive_browser_credential=True, additionally_allowed_tenants=[str(tenant)]
+            )
         return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
     def session(self) -> requests.Session:
         _identity()  # a missing extra is said before any request
         session = requests.Session()
-        session.auth = EntraToken(self.credential)
+        tenant = self.settings.auth_fields.get("tenant_id") if not self.settings.login else None
+        session.auth = EntraToken(self.credential, str(tenant) if tenant else None)
         return session
 
     def issued_secrets(self, session: requests.Session) -> list[str]:
