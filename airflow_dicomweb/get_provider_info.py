@@ -53,6 +53,7 @@ def get_provider_info() -> dict:
                     "airflow_dicomweb.operators.deidentify",
                     "airflow_dicomweb.operators.quality_gate",
                     "airflow_dicomweb.operators.healthimaging_import",
+                    "airflow_dicomweb.operators.azure_export",
                 ],
             }
         ],

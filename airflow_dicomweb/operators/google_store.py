@@ -3,7 +3,7 @@ Cloud Storage or BigQuery, de-identify into a new store, and storage classes.
 
 Each starts its operation in the worker, then waits for it there or, with ``deferrable``, in the triggerer
 (``DicomWebOperationTrigger``), so no worker slot is held. A finished operation is judged by
-:func:`~airflow_dicomweb.core.google_store.outcome.judge`: some instances failed fails the task, naming the
+:func:`~airflow_dicomweb.core.operations.outcome.judge`: some instances failed fails the task, naming the
 counts and the operation's ``logsUrl``, unless ``allow_partial``. The XCom is
 ``{"operation", "success", "failure", "destination", "logs_url"}``; the task's extra links open the
 operation's logs and the store in the Cloud console.
@@ -12,18 +12,15 @@ operation's logs and the store in the Cloud console.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 from airflow.configuration import conf
-from airflow.providers.common.compat.sdk import ResumableJobMixin
 from airflow.sdk import Context
 
 from airflow_dicomweb.core import defaults
-from airflow_dicomweb.core.google_store.outcome import judge, outcome_of
 from airflow_dicomweb.core.google_store.resource import GoogleStore
-from airflow_dicomweb.core.operations.state import RUNNING, SUCCEEDED, operation_state
+from airflow_dicomweb.core.operations.outcome import judge, outcome_of
 from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 from airflow_dicomweb.operators.base import DicomWebBaseOperator
 from airflow_dicomweb.operators.google_store_links import (
@@ -33,10 +30,10 @@ from airflow_dicomweb.operators.google_store_links import (
 )
 from airflow_dicomweb.operators.google_store_uris import dataset_of, gcs_text
 from airflow_dicomweb.operators.lineage import dicomweb_dataset_name
-from airflow_dicomweb.triggers.operation import DicomWebOperationTrigger
+from airflow_dicomweb.operators.resumable_operation import ResumableOperation
 
 
-class DicomStoreOperationBase(ResumableJobMixin, DicomWebBaseOperator):
+class DicomStoreOperationBase(ResumableOperation, DicomWebBaseOperator):
     """What the four operators share: start, then wait (or defer), then judge the operation.
 
     The operation's name is saved in the task's state store (Airflow 3.3's ``ResumableJobMixin``) before
@@ -77,7 +74,6 @@ class DicomStoreOperationBase(ResumableJobMixin, DicomWebBaseOperator):
         self.allow_partial = allow_partial
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self._result: dict[str, Any] | None = None
 
     # --- what each operator says ------------------------------------------------------------------
 
@@ -100,17 +96,10 @@ class DicomStoreOperationBase(ResumableJobMixin, DicomWebBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         _ = self.store  # a connection that is not a Google store fails here, before anything is sent
-        self._result = None
-        self.execute_resumable(context)
-        return self.result_of_try()
+        self.note_lineage()
+        return self.run_resumable(context)
 
-    def result_of_try(self) -> dict[str, Any]:
-        """What this try's wait or read of the operation returned (set by the methods below)."""
-        if self._result is None:
-            raise RuntimeError("the operation ended without a result")
-        return self._result
-
-    # --- ResumableJobMixin: the operation is the job, its name the external id --------------------
+    # --- ResumableOperation: the store's operation is the job, its name the external id -----------
 
     def submit_job(self, context: Context) -> str:
         name = self.start()
@@ -118,45 +107,15 @@ class DicomStoreOperationBase(ResumableJobMixin, DicomWebBaseOperator):
         self.save_links(context, {"store": self.store.console_url, "logs": ""})
         return name
 
-    def get_job_status(self, external_id: Any, context: Context) -> str:
-        return operation_state(self.hook.get_operation(str(external_id)))
-
-    def is_job_active(self, status: str) -> bool:
-        return status == RUNNING
-
-    def is_job_succeeded(self, status: str) -> bool:
-        return status == SUCCEEDED
-
     def poll_until_complete(self, external_id: Any, context: Context) -> None:
-        name = str(external_id)
-        self.note_lineage()
-        if not self.wait_for_completion:
-            self._result = {"operation": name, "destination": self.destination(), "done": False}
+        if not self.wait_for_completion:  # the XCom names the operation, for a sensor
+            self._result = {"operation": str(external_id), "destination": self.destination(), "done": False}
             return
-        if self.deferrable:
-            self.defer(
-                trigger=DicomWebOperationTrigger(name, self.dicomweb_conn_id, self.poll_interval),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout),
-            )
-        operation = self.hook.wait_for_operation(
-            name, timeout=self.timeout, poll_interval=self.poll_interval, raise_on_error=False
-        )
-        self._result = self.finish(context, operation)
-
-    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
-        if self._result is None:  # a retry that found its operation already over
-            self.note_lineage()
-            self._result = self.finish(context, self.hook.get_operation(str(external_id)))
-        return self._result
+        super().poll_until_complete(external_id, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        # The event says the operation is over; its counts and logs are read from the operation itself.
-        name = str(event.get("operation") or "")
-        if not name:
-            raise ValueError(f"the trigger's event names no operation: {event}")
         self.note_lineage()
-        return self.finish(context, self.hook.get_operation(name))
+        return super().execute_complete(context, event)
 
     def finish(self, context: Context, operation: dict[str, Any]) -> dict[str, Any]:
         # the links first: a partial result that fails the task still points at its logs

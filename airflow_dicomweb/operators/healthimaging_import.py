@@ -10,7 +10,6 @@ from functools import cached_property
 from typing import Any
 
 from airflow.configuration import conf
-from airflow.providers.common.compat.sdk import ResumableJobMixin
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
@@ -23,13 +22,14 @@ from airflow_dicomweb.core.healthimaging.import_job import (
     client_token,
 )
 from airflow_dicomweb.hooks.healthimaging import HealthImagingHook
+from airflow_dicomweb.operators.resumable_operation import ResumableJob
 from airflow_dicomweb.triggers.healthimaging_import import HealthImagingImportJobTrigger
 
 #: How many failed files a task's error message names (the XCom names up to the manifest reader's bound).
 MAX_FAILURES_IN_MESSAGE = 20
 
 
-class HealthImagingImportOperator(ResumableJobMixin, BaseOperator):
+class HealthImagingImportOperator(ResumableJob, BaseOperator):
     """Import the DICOM Part 10 files under ``input_s3_uri`` into a HealthImaging data store.
 
     The job's id is kept in the task's state store before any wait (Airflow 3.3's ``ResumableJobMixin``),
@@ -96,7 +96,6 @@ class HealthImagingImportOperator(ResumableJobMixin, BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self._result: dict[str, Any] | None = None
 
     @cached_property
     def hook(self) -> HealthImagingHook:
@@ -113,15 +112,7 @@ class HealthImagingImportOperator(ResumableJobMixin, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.import_request()  # a bad value is named before anything is sent
-        self._result = None
-        self.execute_resumable(context)
-        return self.result_of_try()
-
-    def result_of_try(self) -> dict[str, Any]:
-        """What this try's wait or read of the job returned (set by the methods below)."""
-        if self._result is None:
-            raise AirflowException("the import job ended without a result")
-        return self._result
+        return self.run_resumable(context)
 
     # --- ResumableJobMixin: the import job is the job ---------------------------------------------
 
@@ -165,11 +156,8 @@ class HealthImagingImportOperator(ResumableJobMixin, BaseOperator):
         )
         self._result = self.finish(job_id, properties)
 
-    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
-        if self._result is None:  # a retry that found its job already over
-            job_id = str(external_id)
-            self._result = self.finish(job_id, self.hook.import_job(str(self.datastore_id), job_id))
-        return self._result
+    def judge_finished(self, external_id: str, context: Context) -> dict[str, Any]:
+        return self.finish(external_id, self.hook.import_job(str(self.datastore_id), external_id))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         job_id = str(event.get("job_id") or "")

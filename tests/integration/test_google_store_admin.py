@@ -12,7 +12,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from airflow_dicomweb.core.errors import DicomWebConfigError, DicomWebHTTPError, DicomWebOperationError
-from airflow_dicomweb.core.google_store.outcome import judge
+from airflow_dicomweb.core.operations.outcome import judge
 from tests.dicom_factory import make_series
 from tests.emulators.google_store_admin import StoreAdmin, derived_uid
 from tests.servers.orthanc_server import OrthancServer

@@ -145,7 +145,7 @@ def test_the_bulk_ingest_dag(dagbag, admin, google, landing, tmp_path):
 
 
 def test_the_research_copy_dag(dagbag, admin, google, landing, spare_orthanc):  # noqa: F811
-    from airflow_dicomweb.core.google_store.outcome import judge
+    from airflow_dicomweb.core.operations.outcome import judge
     from airflow_dicomweb.hooks.google_store import GoogleDicomStoreHook
 
     hook = GoogleDicomStoreHook("dicomweb_gcp")

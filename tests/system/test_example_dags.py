@@ -361,7 +361,9 @@ def test_a_worker_killed_mid_import_re_attaches_and_imports_once(stack, google, 
 
     spare_orthanc.wipe()
     admin = StoreAdmin(google, tmp_path / "gcs", tmp_path / "bigquery", spare_orthanc)
-    admin.instance_delay = 1.0  # 30 files: about 30 s of import, long enough to kill a worker mid-way
+    # 30 files at 3 s each: a 90 s import, still running when the retry comes (the scheduler fails the killed
+    # try 30 s after its last heartbeat, and the retry waits 30 s)
+    admin.instance_delay = 3.0
     google.admin = admin
     try:
         for n in range(3):
@@ -407,13 +409,11 @@ def test_a_worker_killed_mid_import_re_attaches_and_imports_once(stack, google, 
             "GET", f"/dags/dicomweb_google_bulk_ingest/dagRuns/{run_id}/taskInstances/import_from_gcs"
         )["try_number"]
         assert tries >= 2, "the task was not retried"
-        logs = "".join(
-            p.read_text(errors="replace")
-            for p in (stack.root / "logs" / "dag_id=dicomweb_google_bulk_ingest").glob(
-                f"run_id={run_id}/task_id=import_from_gcs/**/*.log"
-            )
-        )
+        folder = stack.root / "logs" / "dag_id=dicomweb_google_bulk_ingest" / f"run_id={run_id}"
+        retried = [p for p in folder.glob("task_id=import_from_gcs/**/*.log") if "attempt=1" not in p.name]
+        logs = "".join(p.read_text(errors="replace") for p in sorted(retried))
         assert "Reconnecting to existing job" in logs, logs[-3000:]
+        assert "started operation" not in logs
     finally:
         google.admin = None
 

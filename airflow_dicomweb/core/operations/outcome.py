@@ -1,10 +1,11 @@
-"""How a finished bulk operation of a Google store is judged.
+"""How a finished bulk operation is judged: a Google store's (import, export, de-identify, storage class)
+or an Azure DICOM service's (export).
 
-An import, export, de-identify or storage-class change may finish with some instances failed:
-``metadata.counter.failure`` above 0, or an ``error`` beside successes. By default that is a failure, named
-with the counts and the operation's ``logsUrl`` (where Google lists each failed file). With
-``allow_partial`` it is a success that reports the counts. An operation with an error and no success fails
-either way.
+Such an operation may finish with some instances failed: Google's ``metadata.counter.failure`` above 0, or an
+``error`` beside successes; Azure's ``results.skipped`` above 0, or ``results.errors``. By default that is a
+failure, named with the counts and where the failures are listed (Google's ``logsUrl``; Azure's errors).
+With ``allow_partial`` it is a success that reports the counts. An operation with an error and no success
+fails either way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from airflow_dicomweb.core.errors import DicomWebOperationError
 from airflow_dicomweb.core.google_store.resource import CONSOLE
+from airflow_dicomweb.core.operations import azure_operation
 from airflow_dicomweb.core.operations.state import FAILED, operation_counter, operation_state
 
 
@@ -31,6 +33,15 @@ class BulkOutcome:
 
 def outcome_of(operation: dict[str, Any]) -> BulkOutcome:
     counter = operation_counter(operation)
+    if azure_operation.is_azure_operation(operation):
+        found = azure_operation.errors(operation)
+        return BulkOutcome(
+            operation=azure_operation.name(operation),
+            success=counter["success"],
+            failure=counter["failure"],
+            logs_url="",
+            error="; ".join(found)[:1000],
+        )
     error = operation.get("error") if operation_state(operation) == FAILED else None
     logs = (operation.get("metadata") or {}).get("logsUrl")
     return BulkOutcome(
