@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from pydicom import dcmread
@@ -68,6 +70,15 @@ def run_dicom_anonymizer(files: list[Path], out: Path) -> None:
     for path in files:
         anonymize(str(path), str(out / path.name), {}, True)
 
+
+def run_floor(files: list[Path], out: Path) -> None:
+    """The floor: the same files read and written with pydicom, nothing changed."""
+    for path in files:
+        dcmread(path).save_as(out / path.name)
+
+
+#: Not a de-identifier: what reading and writing the files costs, for the speed table only.
+FLOOR = "pydicom read+write (floor)"
 
 TOOLS = {
     "airflow-dicomweb": run_ours,
@@ -176,9 +187,14 @@ def judge(tool: str, planted: PlantedStudy, out: Path) -> dict:
     }
 
 
-def speed(tool: str, planted: PlantedStudy, work: Path, copies: int) -> float:
-    """Files per second on ``copies`` copies of the released instances (one core)."""
-    corpus = work / "speed-in"
+def _run_chunk(tool: str, files: list[Path], out: Path) -> None:
+    (run_floor if tool == FLOOR else TOOLS[tool])(files, out)
+
+
+def speed(tool: str, planted: PlantedStudy, work: Path, copies: int, processes: int = 1) -> float:
+    """Files per second on ``copies`` copies of the released instances: one core, or ``processes`` at
+    once, each on its share of the files (the key and the tools are the same in every process)."""
+    corpus = work / f"speed-in-{processes}"
     corpus.mkdir()
     files = []
     for n in range(copies):
@@ -186,13 +202,20 @@ def speed(tool: str, planted: PlantedStudy, work: Path, copies: int) -> float:
             target = corpus / f"{n}-{source.name}"
             shutil.copy(source, target)
             files.append(target)
-    out = work / "speed-out"
-    out.mkdir()
+    outs = [work / f"speed-out-{processes}-{n}" for n in range(processes)]
+    for out in outs:
+        out.mkdir()
+    shares = [files[n::processes] for n in range(processes)]
     started = time.perf_counter()
-    TOOLS[tool](files, out)
+    if processes == 1:
+        _run_chunk(tool, files, outs[0])
+    else:
+        with ProcessPoolExecutor(processes) as pool:
+            list(pool.map(_run_chunk, [tool] * processes, shares, outs))
     elapsed = time.perf_counter() - started
     shutil.rmtree(corpus)
-    shutil.rmtree(out)
+    for out in outs:
+        shutil.rmtree(out)
     return len(files) / elapsed
 
 
@@ -301,10 +324,23 @@ def main() -> None:
             tool_work = work / f"{tool}-speed"
             tool_work.mkdir()
             results[tool]["files_per_second"] = round(speed(tool, planted, tool_work, args.copies), 1)
+        cores = os.cpu_count() or 1
+        speeds: dict[str, dict[str, float]] = {}
+        for tool in [FLOOR, "airflow-dicomweb", "dicognito"]:
+            tool_work = work / f"{tool}-speed-all"
+            tool_work.mkdir()
+            speeds[tool] = {
+                "one_core": round(speed(tool, planted, tool_work, args.copies), 1),
+                "all_cores": round(speed(tool, planted, tool_work, args.copies, cores), 1),
+            }
         real = judge_real(work)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
-        json.dumps({"planted": PLANTED, "results": results, "real_files": real}, indent=1) + "\n"
+        json.dumps(
+            {"planted": PLANTED, "results": results, "real_files": real, "speed": speeds, "cores": cores},
+            indent=1,
+        )
+        + "\n"
     )
     print(
         f"| tool | identifiers left (of {len(PLANTED)}) | where | original UIDs left | references consistent |"
@@ -321,6 +357,16 @@ def main() -> None:
             f"{len(r['original_uids_left'])} | {'yes' if r['references_consistent'] else 'no'} | "
             f"{'yes' if r['pixel_data_identical'] else 'no'} | {', '.join(r['burned_in_released']) or 'none'} | "
             f"{r['new_dciodvfy_errors']} | {r['files_per_second']} |"
+        )
+
+    print(f"\nSpeed, files/s, one core and all {cores} cores (the same run, one after the other):")
+    print("| tool | one core | all cores | one core vs dicognito | one core vs the floor |")
+    print("|---|---|---|---|---|")
+    for tool, row in speeds.items():
+        print(
+            f"| {tool} | {row['one_core']} | {row['all_cores']} | "
+            f"{row['one_core'] / speeds['dicognito']['one_core']:.2f}x | "
+            f"{row['one_core'] / speeds[FLOOR]['one_core']:.2f}x |"
         )
 
     total = real["identity_values"]["total"]

@@ -22,7 +22,7 @@ class DicomDeidentifyOperator(BaseOperator):
     :param source: files, folders, patterns or object-store URLs (templated; a list from XCom too).
     :param output_path: folder or object-store URL (``ObjectStoragePath`` too) to write to, as
         ``{study}/{series}/{instance}.dcm`` of the new UIDs (templated).
-    :param key_conn_id: the connection whose password is the key (a secret like any password).
+    :param key_conn_id: the connection whose password is the key (a secret like any password) (templated).
     :param retain: options of the profile to retain: ``dates-modified``, ``uids``, ``device-identity``,
         ``patient-characteristics`` (templated).
     :param report_path: write one JSON line per input (``source``, ``outcome``, ``output``, ``reason``) here.
@@ -35,7 +35,14 @@ class DicomDeidentifyOperator(BaseOperator):
         name attributes, never values); a branch can read it.
     """
 
-    template_fields: Sequence[str] = ("source", "output_path", "retain", "report_path", "mapping_path")
+    template_fields: Sequence[str] = (
+        "source",
+        "output_path",
+        "key_conn_id",
+        "retain",
+        "report_path",
+        "mapping_path",
+    )
     ui_color = "#e8daef"
 
     def __init__(

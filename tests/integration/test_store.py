@@ -129,8 +129,11 @@ def test_instances_already_on_the_server_are_not_sent_again(hook, clean_orthanc,
 
 
 def test_the_pre_check_asks_about_series_at_once_not_one_after_another(clean_orthanc, tmp_path):
-    """One-instance series (CR, DX) make one pre-check search per instance: they overlap, within the
-    store's concurrency, instead of adding a round trip per instance before the first byte is sent."""
+    """On a server that does not match UID lists, one-instance series (CR, DX) make one pre-check search
+    per instance: they overlap, within the store's concurrency, instead of adding a round trip per instance
+    before the first byte is sent. (The front answers a list of UIDs as a server reading it as one literal
+    UID would: nothing.)"""
+    import json
     import threading
     import time
 
@@ -142,7 +145,9 @@ def test_the_pre_check_asks_about_series_at_once_not_one_after_another(clean_ort
     in_flight = {"now": 0, "most": 0, "searches": 0}
 
     def slow_searches(request):
-        if request.method == "GET" and request.path.endswith("/instances"):
+        if request.method == "GET" and "SOPInstanceUID=" in request.query:
+            return 200, {"Content-Type": "application/dicom+json"}, json.dumps([]).encode()
+        if request.method == "GET" and "/series/" in request.path and request.path.endswith("/instances"):
             with lock:
                 in_flight["now"] += 1
                 in_flight["searches"] += 1
@@ -152,6 +157,13 @@ def test_the_pre_check_asks_about_series_at_once_not_one_after_another(clean_ort
                 in_flight["now"] -= 1
         return None
 
+    from airflow_dicomweb.core.qido.list_matching import forget
+
+    forget()
+    assert clean_orthanc.rest("POST", "/instances", data=make_series(tmp_path / "held", 2)[0].read_bytes()).ok
+    assert clean_orthanc.rest(
+        "POST", "/instances", data=sorted((tmp_path / "held").iterdir())[1].read_bytes()
+    ).ok
     files = [f for n in range(8) for f in make_series(tmp_path / str(n), 1)]
     with OrthancFront(clean_orthanc, slow_searches, prefix="/dicom-web") as front:
         client = DicomWebClient.from_url(
@@ -202,3 +214,46 @@ def test_one_instance_studies_cost_under_half_a_request_each_with_uid_lists(clea
     assert len(posts) == 7  # 100 instances, 16 a request
     assert len(seen) / len(files) <= 0.5
     assert clean_orthanc.count_instances() == 150
+
+
+@pytest.mark.parametrize("server", ["orthanc", "tiny_pacs"])
+def test_the_default_profile_learns_uid_list_matching_from_the_server(server, request, tmp_path):
+    """With the connection left at ``server: auto`` (a loopback URL tells nothing), the store learns whether
+    the server matches UID lists by asking it about instances it holds, once. Orthanc does: 150 one-instance
+    studies (50 stored already) then cost the two questions and a search per ~60 instances, not one per
+    study. tiny_pacs has no instance search at the service root (404), nor list matching at the study level:
+    it is asked series by series, as before. Either way the 50 are found and not sent."""
+    from airflow_dicomweb.core.client import DicomWebClient
+    from airflow_dicomweb.core.qido.list_matching import forget
+    from tests.connections import FAST_RETRY_EXTRAS
+
+    forget()
+    if server == "orthanc":
+        target = request.getfixturevalue("clean_orthanc")
+        auth = {"login": target.username, "password": target.password}
+        at_once = {}
+    else:
+        target = request.getfixturevalue("tiny_pacs")
+        auth = {"auth_type": "bearer", "password": target.token}
+        at_once = {
+            "concurrency": 1
+        }  # tiny_pacs refuses concurrent STOW-RS (its profile says so; auto cannot)
+    files = [f for n in range(150) for f in make_series(tmp_path / str(n), 1, rows=8, columns=8)]
+    client = DicomWebClient.from_url(target.dicomweb_url, **auth, **FAST_RETRY_EXTRAS)
+    profile = client.transport.settings.profile
+    assert profile.name == "generic" and profile.uid_list_matching is None
+    made: list[tuple[str, str]] = []
+    with client:
+        assert client.store_instances(files[:50], skip_existing=False, **at_once).ok
+        client.transport.session.hooks["response"].append(
+            lambda response, **_: made.append((response.request.method, response.url))
+        )
+        result = client.store_instances(files, batch_files=16, **at_once)
+    assert len(result.stored) == 100 and len(result.already_present) == 50
+    searches = [url for method, url in made if method == "GET"]
+    if server == "orthanc":
+        assert len(searches) <= 2 + 4, [s[:90] for s in searches]  # the two questions, ~60 instances a search
+        assert len(made) / len(files) <= 0.5
+    else:
+        assert searches[0].endswith("/instances?limit=2")  # the one question, refused (404)
+        assert sum("/series/" in url for url in searches) >= 150  # then series by series, as before

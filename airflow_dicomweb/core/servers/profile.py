@@ -25,9 +25,10 @@ class ServerProfile:
     page_cap: int | None = None
     #: Whether a QIDO-RS filter of comma-separated UIDs matches any of them (UID List Matching, PS3.4
     #: C.2.2.2.2 as PS3.18 section 8.3.4 encodes it): the store's pre-check then names many SOP Instance UIDs
-    #: in one search. Off unless checked against the server: a server that reads the list as one literal
-    #: UID would match nothing, and the store would send instances the server holds already.
-    uid_list_matching: bool = False
+    #: in one search. None: learned from the server with instances it holds (:mod:`..qido.list_matching`),
+    #: since a server that reads the list as one literal UID would match nothing, and the store would send
+    #: instances the server holds already.
+    uid_list_matching: bool | None = None
     #: Whether the server honours QIDO-RS ``offset`` (one that does not answers everything at once).
     honours_offset: bool = True
     #: The largest STOW-RS request body it takes, in bytes (None: no known cap).

@@ -1,8 +1,9 @@
 """The store's pre-check: which of the instances about to be sent does the server hold already (QIDO-RS).
 
-Two ways to ask, chosen by the server profile:
+Two ways to ask, chosen by what the server does (its profile says, or it is learned from the server with
+instances it holds: :mod:`..qido.list_matching`):
 
-- **By UID list** (``uid_list_matching``: the server matches a comma-separated list of UIDs, PS3.18
+- **By UID list** (the server matches a comma-separated list of UIDs, PS3.18
   section 8.3.4.1): one instance-level search names up to about 4 KB of SOP Instance UIDs
   (``SOPInstanceUID=uid1,uid2,...``), whatever series or study they belong to. A store of one-instance
   studies (CR, DX, mammography) then costs one search per ~60 instances instead of one per instance. Such a
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
 from airflow_dicomweb.core.dicom.json_model import SOP_INSTANCE_UID, STUDY_INSTANCE_UID, first_value
 from airflow_dicomweb.core.errors import DicomWebError
+from airflow_dicomweb.core.qido.list_matching import uid_list_matching
 from airflow_dicomweb.core.qido.search import Search
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,10 @@ class PreCheck:
 
     def held(self, headers: list[InstanceHeader]) -> set[str]:
         """The SOP Instance UIDs of ``headers`` that the server holds, in the same study."""
-        if self.search.profile.uid_list_matching and self.pool is not None:
+        learned = uid_list_matching(self.search)
+        if learned.sample is not None:  # the server holds fewer than two instances: these are all of them
+            return {h.sop_instance_uid for h in headers if h.sop_instance_uid in learned.sample}
+        if learned.matches and self.pool is not None:
             found: set[str] = set()
             for part in self.pool.map(self._by_uid_list, list(uid_chunks(headers))):
                 found |= part

@@ -1,0 +1,101 @@
+"""The default connection against the one that names its server: N one-instance studies stored on Orthanc.
+
+    .venv/bin/python benchmarks/default_connection.py                 # N = 3,000, median of 3
+    .venv/bin/python benchmarks/default_connection.py --count 500 --repeat 1
+
+Three clients, interleaved round by round, each run its own process into a new Orthanc:
+- ``raw``: plain requests, one instance per POST from 8 threads, no pre-check (the baseline);
+- ``hook, server: orthanc``: the store as a user who named the server runs it (pre-check by UID lists);
+- ``hook, default connection``: the connection left at ``server: auto``, which cannot tell Orthanc from a
+  loopback URL: the store learns from the server whether it matches UID lists (two requests) and asks as
+  Orthanc's profile would.
+
+Printed: wall time, speed against raw, requests per instance, client CPU; kept as JSON in
+benchmarks/results/default-connection-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.races import worker  # noqa: E402
+from benchmarks.scale import make_instances  # noqa: E402
+from tests.servers.orthanc_server import OrthancServer  # noqa: E402
+
+CLIENTS = {
+    "raw (8 threads, 1 a POST)": ("raw", None),
+    "hook, server: orthanc": ("hook", "orthanc"),
+    "hook, default connection": ("hook", None),
+}
+
+
+def one_run(work: Path, folder: Path, count: int, client: str, server: str | None) -> dict:
+    place = work / "orthanc"
+    shutil.rmtree(place, ignore_errors=True)
+    with OrthancServer(place) as orthanc:
+        args = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
+        if server:
+            args["server"] = server
+        run = worker(client, "store", {**args, "folder": str(folder)}, work)
+        if orthanc.count_instances() != count:
+            raise RuntimeError(f"{client} stored {orthanc.count_instances()} of {count}")
+    shutil.rmtree(place, ignore_errors=True)
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=3000, help="one-instance studies (3000)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median; 3)")
+    opts = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dicomweb-default-conn-"))
+    try:
+        folder = make_instances(work / "data", opts.count, "1-instance studies")
+        runs: dict[str, list[dict]] = {label: [] for label in CLIENTS}
+        for round_ in range(opts.repeat):
+            for label, (client, server) in CLIENTS.items():
+                run = one_run(work, folder, opts.count, client, server)
+                runs[label].append(run)
+                print(
+                    f"round {round_ + 1}: {label}: {run['wall']:.2f} s, {run['requests']} requests",
+                    flush=True,
+                )
+        raw_wall = statistics.median(r["wall"] for r in runs["raw (8 threads, 1 a POST)"])
+        table = {}
+        for label, these in runs.items():
+            wall = statistics.median(r["wall"] for r in these)
+            table[label] = {
+                "wall_s": wall,
+                "walls": [r["wall"] for r in these],
+                "speed_vs_raw": raw_wall / wall,
+                "requests_per_instance": statistics.median(r["requests"] for r in these) / opts.count,
+                "cpu_s": statistics.median(r["cpu"] for r in these),
+            }
+        print(f"\n{opts.count:,} one-instance studies into a new Orthanc, median of {opts.repeat}:")
+        print("| client | wall s | speed vs raw | requests / instance | client CPU s |")
+        print("|---|---|---|---|---|")
+        for label, row in table.items():
+            print(
+                f"| {label} | {row['wall_s']:.2f} | {row['speed_vs_raw']:.2f}x | "
+                f"{row['requests_per_instance']:.3f} | {row['cpu_s']:.2f} |"
+            )
+        out = ROOT / "benchmarks" / "results" / f"default-connection-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.write_text(json.dumps({"count": opts.count, "repeat": opts.repeat, "results": table}, indent=2))
+        print(f"kept: {out.relative_to(ROOT)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
