@@ -424,7 +424,7 @@ def review_task(run_id: str) -> str:
 
 def test_a_reviewer_approves_a_de_identified_study_and_a_rejected_one_is_not_released(stack, tmp_path):
     """dicomweb_review_release in the deployed stack: the study is de-identified on site and put in front of
-    a reviewer (ApprovalOperator, deferred in the triggerer) with its preview and what would be released;
+    a reviewer (ApprovalOperator, awaiting input, deferred in the triggerer) with its preview and what would be released;
     "Approve" through the REST API stores the de-identified study in the research store, "Reject" stores
     nothing. The stack gives the run a 30 s turnaround: the approval comes later, so the deadline's
     callback names the run in the triggerer's log. The identified work copy is gone either way."""
@@ -449,7 +449,7 @@ def test_a_reviewer_approves_a_de_identified_study_and_a_rejected_one_is_not_rel
         ).ok
         runs[decision] = (uid, stack.trigger("dicomweb_review_release", {"study_instance_uid": uid}))
     for uid, run_id in runs.values():
-        stack.wait_for_task_state("dicomweb_review_release", run_id, "review", "deferred")
+        stack.wait_for_task_state("dicomweb_review_release", run_id, "review", "awaiting_input")
         detail = stack.rest("GET", review_task(run_id))
         assert uid in detail["subject"] and "**To release** 2 de-identified instances" in detail["body"]
         assert detail["options"] == ["Approve", "Reject"]
