@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/default_connection.py                 # N = 3,000, median of 3
     .venv/bin/python benchmarks/default_connection.py --count 500 --repeat 1
 
-Three clients, interleaved round by round, each run its own process into a new Orthanc:
+Three clients, interleaved round by round, each run its own process into a new Orthanc that holds
+``--preload`` other one-instance studies (so that there is something to ask about: an empty server is
+known to hold none of the files after one question):
 - ``raw``: plain requests, one instance per POST from 8 threads, no pre-check (the baseline);
 - ``hook, server: orthanc``: the store as a user who named the server runs it (pre-check by UID lists);
 - ``hook, default connection``: the connection left at ``server: auto``, which cannot tell Orthanc from a
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.races import worker  # noqa: E402
 from benchmarks.scale import make_instances  # noqa: E402
+from tests.dicom_factory import make_series  # noqa: E402
 from tests.servers.orthanc_server import OrthancServer  # noqa: E402
 
 CLIENTS = {
@@ -39,15 +42,19 @@ CLIENTS = {
 }
 
 
-def one_run(work: Path, folder: Path, count: int, client: str, server: str | None) -> dict:
+def one_run(
+    work: Path, folder: Path, count: int, client: str, server: str | None, preload: list[Path]
+) -> dict:
     place = work / "orthanc"
     shutil.rmtree(place, ignore_errors=True)
     with OrthancServer(place) as orthanc:
+        for path in preload:  # other studies the server holds already: the store must ask about its own
+            orthanc.rest("POST", "/instances", data=path.read_bytes()).raise_for_status()
         args = {"url": orthanc.dicomweb_url, "login": orthanc.username, "password": orthanc.password}
         if server:
             args["server"] = server
         run = worker(client, "store", {**args, "folder": str(folder)}, work)
-        if orthanc.count_instances() != count:
+        if orthanc.count_instances() != count + len(preload):
             raise RuntimeError(f"{client} stored {orthanc.count_instances()} of {count}")
     shutil.rmtree(place, ignore_errors=True)
     return run
@@ -57,14 +64,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=3000, help="one-instance studies (3000)")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median; 3)")
+    parser.add_argument(
+        "--preload", type=int, default=100, help="other one-instance studies on the server first (100)"
+    )
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dicomweb-default-conn-"))
     try:
         folder = make_instances(work / "data", opts.count, "1-instance studies")
+        others = [
+            p
+            for n in range(opts.preload)
+            for p in make_series(work / "others" / str(n), 1, rows=8, columns=8)
+        ]
         runs: dict[str, list[dict]] = {label: [] for label in CLIENTS}
         for round_ in range(opts.repeat):
             for label, (client, server) in CLIENTS.items():
-                run = one_run(work, folder, opts.count, client, server)
+                run = one_run(work, folder, opts.count, client, server, others)
                 runs[label].append(run)
                 print(
                     f"round {round_ + 1}: {label}: {run['wall']:.2f} s, {run['requests']} requests",
@@ -81,7 +96,10 @@ def main() -> int:
                 "requests_per_instance": statistics.median(r["requests"] for r in these) / opts.count,
                 "cpu_s": statistics.median(r["cpu"] for r in these),
             }
-        print(f"\n{opts.count:,} one-instance studies into a new Orthanc, median of {opts.repeat}:")
+        print(
+            f"\n{opts.count:,} one-instance studies into a new Orthanc holding {opts.preload} others, "
+            f"median of {opts.repeat}:"
+        )
         print("| client | wall s | speed vs raw | requests / instance | client CPU s |")
         print("|---|---|---|---|---|")
         for label, row in table.items():
@@ -90,7 +108,8 @@ def main() -> int:
                 f"{row['requests_per_instance']:.3f} | {row['cpu_s']:.2f} |"
             )
         out = ROOT / "benchmarks" / "results" / f"default-connection-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        out.write_text(json.dumps({"count": opts.count, "repeat": opts.repeat, "results": table}, indent=2))
+        kept = {"count": opts.count, "preload": opts.preload, "repeat": opts.repeat, "results": table}
+        out.write_text(json.dumps(kept, indent=2))
         print(f"kept: {out.relative_to(ROOT)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
