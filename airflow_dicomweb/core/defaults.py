@@ -90,6 +90,10 @@ DIMSE_CALLING_AET = "DICOMWEB"
 DIMSE_ACSE_TIMEOUT = 30.0
 DIMSE_DIMSE_TIMEOUT = 300.0
 DIMSE_NETWORK_TIMEOUT = 300.0
+#: The most associations a C-STORE opens with one peer at once. One, as dcmtk's storescu: some archives
+#: lose what several associations store at once (dcmqrscp acknowledged every instance and indexed fewer).
+#: A peer known to take more (Orthanc serves 4 at once by default) can be given more in its connection.
+DIMSE_MAX_ASSOCIATIONS = 1
 #: The most results a C-FIND takes before it cancels (a peer that answers without end is stopped).
 DIMSE_MAX_FIND_RESULTS = 100_000
 #: The most bytes one instance may take when received (the gateway, C-GET): a peer sending more has its

@@ -40,6 +40,14 @@ FIELDS = (
         "this host and port); empty: by C-GET.",
         "integer",
     ),
+    ConnectionField(
+        "max_associations",
+        "Associations at once",
+        "The most associations a C-STORE opens with the peer at once; 1 sends every file on one association "
+        "(for a peer that judges a study by its association).",
+        "integer",
+        default=defaults.DIMSE_MAX_ASSOCIATIONS,
+    ),
     ConnectionField("tls_ca", "TLS CA bundle", "Use TLS, verifying the peer with this CA bundle (a path)."),
     ConnectionField("tls_cert", "TLS client certificate", "A client certificate for mutual TLS (a path)."),
     ConnectionField("tls_key", "TLS client key", "Its key (a path); its passphrase is the password."),
@@ -80,6 +88,15 @@ def peer_from_connection_fields(
                 f"the extra {name} is a number of seconds, not {extra.get(name)!r}"
             ) from None
 
+    def count(name: str, default: int) -> int:
+        try:
+            value = extra.get(name)
+            return default if value in (None, "") else int(value)
+        except (TypeError, ValueError):
+            raise DicomWebConfigError(
+                f"the extra {name} is a whole number, not {extra.get(name)!r}"
+            ) from None
+
     return DimsePeer(
         host,
         int(port),
@@ -89,5 +106,6 @@ def peer_from_connection_fields(
         dimse_timeout=seconds("dimse_timeout", defaults.DIMSE_DIMSE_TIMEOUT),
         network_timeout=seconds("network_timeout", defaults.DIMSE_NETWORK_TIMEOUT),
         move_port=int(extra["move_port"]) if extra.get("move_port") else None,
+        max_associations=count("max_associations", defaults.DIMSE_MAX_ASSOCIATIONS),
         tls=tls_context(extra.get("tls_ca"), extra.get("tls_cert"), extra.get("tls_key"), password),
     )

@@ -17,7 +17,7 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove  # t
 
 from airflow_dicomweb.core import defaults
 from airflow_dicomweb.core.dicom.instance_header import InstanceHeader
-from airflow_dicomweb.core.dimse.association import associated
+from airflow_dicomweb.core.dimse.association import CONNECTION_HANDLERS, associated
 from airflow_dicomweb.core.dimse.get import TRANSFER_SYNTAXES, get_into, write_into
 from airflow_dicomweb.core.dimse.peer import DimsePeer
 from airflow_dicomweb.core.dimse.retrieval import (
@@ -86,7 +86,9 @@ def move_into(
         (evt.EVT_C_STORE, instance_taker(peer, expected, take, result, "C-MOVE", cap)),
         (evt.EVT_DATA_RECV, cap.on_data),
     ]
-    server = scp.start_server((listen_host, listen_port), block=False, evt_handlers=handlers)
+    server = scp.start_server(
+        (listen_host, listen_port), block=False, evt_handlers=[*CONNECTION_HANDLERS, *handlers]
+    )
     assert server is not None
     try:
         model = StudyRootQueryRetrieveInformationModelMove

@@ -38,6 +38,8 @@ class DimsePeer:
     #: Where this side listens for a C-MOVE's instances (the peer must know ``calling_aet`` with this port);
     #: None: retrieves use C-GET.
     move_port: int | None = None
+    #: The most associations a C-STORE opens with this peer at once (1: one after the other).
+    max_associations: int = defaults.DIMSE_MAX_ASSOCIATIONS
     #: A client TLS context (certificate, key and CA from the connection), or None for plain TCP.
     tls: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
@@ -47,6 +49,10 @@ class DimsePeer:
         if not self.host or not 0 < int(self.port) < 65536:
             raise DicomWebConfigError(
                 f"a DIMSE peer needs a host and a port from 1 to 65535, not {self.host!r}:{self.port!r}"
+            )
+        if not 1 <= self.max_associations <= 64:
+            raise DicomWebConfigError(
+                f"max_associations is a number of associations from 1 to 64, not {self.max_associations!r}"
             )
 
     @property

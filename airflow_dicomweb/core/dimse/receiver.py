@@ -27,6 +27,7 @@ from airflow_dicomweb.core.dicom.instance_header import (
     NotAnInstanceError,
     read_instance_header,
 )
+from airflow_dicomweb.core.dimse.association import CONNECTION_HANDLERS
 from airflow_dicomweb.core.dimse.get import TRANSFER_SYNTAXES
 from airflow_dicomweb.core.dimse.peer import check_ae_title
 from airflow_dicomweb.core.dimse.retrieval import SizeCap
@@ -100,7 +101,9 @@ class Receiver:
         """Listen in the background; the server (``shutdown()`` stops it)."""
         ae = self.application_entity()
         handlers: list[Any] = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_DATA_RECV, self.cap.on_data)]
-        server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
+        server = ae.start_server(
+            (self.host, self.port), block=False, evt_handlers=[*CONNECTION_HANDLERS, *handlers]
+        )
         assert server is not None  # not blocking: the server is handed back
         self.server = server
         log.info("gateway %s listening on %s:%d", self.ae_title, self.host, self.port)

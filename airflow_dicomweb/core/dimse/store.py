@@ -1,11 +1,14 @@
 """C-STORE (PS3.4 B.2) of files to a peer: presentation contexts proposed for exactly what is sent (each SOP
 class in each transfer syntax the files carry), and every file ends with an outcome, as a STOW-RS store's
 do. A file whose transfer syntax the peer refuses is a named failure, never re-encoded. Files are sent from
-disk in PDU-sized chunks (pynetdicom's ``STORE_SEND_CHUNKED_DATASET``), so memory does not grow with them."""
+disk in PDU-sized chunks (pynetdicom's ``STORE_SEND_CHUNKED_DATASET``), so memory does not grow with them.
+A sender waits on every PDU, so files go on up to the peer's ``max_associations`` at once."""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable
 
 from pynetdicom import _config
@@ -85,26 +88,61 @@ def _send_group(
     files: list[tuple[StoragePath, InstanceHeader]],
     tracker: ProgressTracker,
 ) -> list[InstanceOutcome]:
+    """Send ``files`` on up to ``peer.max_associations`` associations at once, each taking the next file
+    when its last one is answered. An association the peer refuses, or loses, takes no more files; the
+    others send the rest. Outcomes come back in the order of ``files``."""
     contexts = [build_context(sop_class, [syntax]) for sop_class, syntax in pairs]
-    outcomes: list[InstanceOutcome] = []
+    waiting: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(files)):
+        waiting.put(index)
+    outcomes: dict[int, InstanceOutcome] = {}
+    refusals: list[str] = []
+
+    def send_on(assoc: Association) -> None:
+        accepted = {
+            (str(cx.abstract_syntax), str(ts)) for cx in assoc.accepted_contexts for ts in cx.transfer_syntax
+        }
+        while assoc.is_established:
+            try:
+                index = waiting.get_nowait()
+            except queue.Empty:
+                return
+            path, header = files[index]
+            outcomes[index] = _send_one(peer, assoc, accepted, path, header)
+            tracker.add(1, header.size)
+
+    count = min(peer.max_associations, len(files))
+    threads: list[threading.Thread] = []
+
+    def ask_another() -> None:
+        if len(threads) + 1 < count and not waiting.empty():
+            thread = threading.Thread(target=another, name=f"c-store-{len(threads) + 1}", daemon=True)
+            threads.append(thread)
+            thread.start()
+
+    def another() -> None:
+        try:
+            with associated(peer, contexts) as assoc:
+                ask_another()
+                send_on(assoc)
+        except DimseAssociationError as exc:
+            refusals.append(str(exc))
+
+    # the first association is this thread's; each other one is asked for once the one before it was
+    # accepted, and none after a refusal: a peer counting what it holds may refuse a whole burst
     try:
-        with associated(peer, contexts) as assoc:
-            accepted = {
-                (str(cx.abstract_syntax), str(ts))
-                for cx in assoc.accepted_contexts
-                for ts in cx.transfer_syntax
-            }
-            for path, header in files:
-                outcomes.append(_send_one(peer, assoc, accepted, path, header))
-                tracker.add(1, header.size)
-    except DimseAssociationError as exc:
-        done = {o.path for o in outcomes}
-        outcomes += [
-            _outcome(path, header, Status.FAILED, f"not sent: {exc}")
-            for path, header in files
-            if str(path) not in done
-        ]
-    return outcomes
+        another()
+    finally:
+        while threads:
+            threads.pop(0).join()
+    if refusals and outcomes:
+        log.info("%s refused an association beyond the first, and those it took sent its files: %s",
+                 peer.name, refusals[0])  # fmt: skip
+    why = refusals[0] if refusals and not outcomes else f"the association with {peer.name} was lost"
+    for index, (path, header) in enumerate(files):
+        if index not in outcomes:
+            outcomes[index] = _outcome(path, header, Status.FAILED, f"not sent: {why}")
+    return [outcomes[index] for index in range(len(files))]
 
 
 def _send_one(
