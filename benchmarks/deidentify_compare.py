@@ -3,7 +3,8 @@ same corpus (tests/deid_corpus.py: a study with identifiers planted where real f
 its defaults. For each tool: the planted identifiers left in any output byte, original UIDs left, whether
 references stay consistent, whether pixel data is byte-identical, whether instances that may show identity in
 their pixels are released, the dciodvfy errors its outputs have that their inputs did not, and files per
-second on a larger corpus (the same study many times).
+second, one core and all cores, against dicognito and the floor (pydicom reading and writing the same files,
+changing nothing), on two corpora: the planted study many times, and CT instances of a scanner's size.
 
 Run: .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/deidentify_compare.py
 Writes benchmarks/results/deidentify-compare.json and prints a Markdown table.
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from airflow_dicomweb.core.deid.deidentifier import Deidentifier  # noqa: E402
 from airflow_dicomweb.core.deid.files import deidentify_files  # noqa: E402
 from airflow_dicomweb.core.deid.key import DeidentificationKey  # noqa: E402
 from tests.deid_corpus import PLANTED, PlantedStudy, make_planted_study  # noqa: E402
+from tests.dicom_factory import make_series  # noqa: E402
 
 KEY = "benchmark-key-not-a-secret-0123456789"
 
@@ -79,6 +82,10 @@ def run_floor(files: list[Path], out: Path) -> None:
 
 #: Not a de-identifier: what reading and writing the files costs, for the speed table only.
 FLOOR = "pydicom read+write (floor)"
+#: The speed table's corpora: the planted study (small images, so the attributes are most of the work), and
+#: CT instances of a scanner's size.
+SMALL = "planted study (about 3 KB a file)"
+REAL_SIZE = "512x512 CT (about 513 KB a file)"
 
 TOOLS = {
     "airflow-dicomweb": run_ours,
@@ -191,14 +198,14 @@ def _run_chunk(tool: str, files: list[Path], out: Path) -> None:
     (run_floor if tool == FLOOR else TOOLS[tool])(files, out)
 
 
-def speed(tool: str, planted: PlantedStudy, work: Path, copies: int, processes: int = 1) -> float:
-    """Files per second on ``copies`` copies of the released instances: one core, or ``processes`` at
-    once, each on its share of the files (the key and the tools are the same in every process)."""
+def speed(tool: str, sources: list[Path], work: Path, copies: int, processes: int = 1) -> float:
+    """Files per second on ``copies`` copies of ``sources``: one core, or ``processes`` at once, each on its
+    share of the files (the key and the tools are the same in every process)."""
     corpus = work / f"speed-in-{processes}"
     corpus.mkdir()
     files = []
     for n in range(copies):
-        for source in planted.released:
+        for source in sources:
             target = corpus / f"{n}-{source.name}"
             shutil.copy(source, target)
             files.append(target)
@@ -217,6 +224,37 @@ def speed(tool: str, planted: PlantedStudy, work: Path, copies: int, processes: 
     for out in outs:
         shutil.rmtree(out)
     return len(files) / elapsed
+
+
+#: The tools of the speed table, beside the floor.
+SPEED_TOOLS = (FLOOR, "airflow-dicomweb", "dicognito")
+
+
+def speed_table(corpora: dict[str, list[Path]], work: Path, copies: int, rounds: int) -> dict:
+    """Files per second of each tool on each corpus, one core and all cores: ``rounds`` rounds, the tools
+    interleaved (their order alternating each round), medians. The machine is shared: one run each would
+    compare the noise."""
+    cores = os.cpu_count() or 1
+    runs: dict[str, dict[str, dict[str, list[float]]]] = {
+        corpus: {tool: {"one_core": [], "all_cores": []} for tool in SPEED_TOOLS} for corpus in corpora
+    }
+    for round_ in range(rounds):
+        order = SPEED_TOOLS if round_ % 2 == 0 else tuple(reversed(SPEED_TOOLS))
+        for corpus, sources in corpora.items():
+            for tool in order:
+                for mode, processes in (("one_core", 1), ("all_cores", cores)):
+                    tool_work = work / f"speed-{round_}-{corpus}-{tool}-{mode}".replace(" ", "_")
+                    tool_work.mkdir()
+                    runs[corpus][tool][mode].append(speed(tool, sources, tool_work, copies, processes))
+                    shutil.rmtree(tool_work)
+    return {
+        corpus: {
+            tool: {mode: round(statistics.median(values), 1) for mode, values in modes.items()}
+            | {"runs": modes}
+            for tool, modes in by_tool.items()
+        }
+        for corpus, by_tool in runs.items()
+    }
 
 
 #: Real files of pydicom's test data (scanners' and vendors' own exports), each with the identity it carries.
@@ -306,9 +344,10 @@ def judge_real(work: Path) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=40, help="copies of the study for the speed run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the speed table (median; 3)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "deidentify-compare.json"))
     args = parser.parse_args()
-    results = {}
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         planted = make_planted_study(work / "in")
@@ -323,16 +362,13 @@ def main() -> None:
             results[tool] = judge(tool, planted, out)
             tool_work = work / f"{tool}-speed"
             tool_work.mkdir()
-            results[tool]["files_per_second"] = round(speed(tool, planted, tool_work, args.copies), 1)
+            results[tool]["files_per_second"] = round(
+                speed(tool, list(planted.released), tool_work, args.copies), 1
+            )
         cores = os.cpu_count() or 1
-        speeds: dict[str, dict[str, float]] = {}
-        for tool in [FLOOR, "airflow-dicomweb", "dicognito"]:
-            tool_work = work / f"{tool}-speed-all"
-            tool_work.mkdir()
-            speeds[tool] = {
-                "one_core": round(speed(tool, planted, tool_work, args.copies), 1),
-                "all_cores": round(speed(tool, planted, tool_work, args.copies, cores), 1),
-            }
+        real_size = make_series(work / "real-size", 5, rows=512, columns=512)  # 16-bit CT, ~513 KB a file
+        corpora = {SMALL: list(planted.released), REAL_SIZE: real_size}
+        speeds = speed_table(corpora, work, args.copies, args.rounds)
         real = judge_real(work)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
@@ -359,15 +395,19 @@ def main() -> None:
             f"{r['new_dciodvfy_errors']} | {r['files_per_second']} |"
         )
 
-    print(f"\nSpeed, files/s, one core and all {cores} cores (the same run, one after the other):")
-    print("| tool | one core | all cores | one core vs dicognito | one core vs the floor |")
-    print("|---|---|---|---|---|")
-    for tool, row in speeds.items():
-        print(
-            f"| {tool} | {row['one_core']} | {row['all_cores']} | "
-            f"{row['one_core'] / speeds['dicognito']['one_core']:.2f}x | "
-            f"{row['one_core'] / speeds[FLOOR]['one_core']:.2f}x |"
-        )
+    print(f"\nSpeed, files/s, one core and all {cores} cores ({args.rounds} rounds interleaved, medians):")
+    print(
+        "| corpus | tool | one core | all cores | one core vs dicognito | one core vs the floor | all cores vs the floor |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for corpus, by_tool in speeds.items():
+        for tool, row in by_tool.items():
+            print(
+                f"| {corpus} | {tool} | {row['one_core']} | {row['all_cores']} | "
+                f"{row['one_core'] / by_tool['dicognito']['one_core']:.2f}x | "
+                f"{row['one_core'] / by_tool[FLOOR]['one_core']:.2f}x | "
+                f"{row['all_cores'] / by_tool[FLOOR]['all_cores']:.2f}x |"
+            )
 
     total = real["identity_values"]["total"]
     print(f"\nReal files ({', '.join(REAL_FILES)}): identifying values left, of {total}")

@@ -15,10 +15,11 @@ from io import BytesIO
 
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import dcmwrite, write_data_element
+from pydicom.filewriter import dcmwrite, write_data_element, write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     UID,
@@ -55,6 +56,10 @@ _PATIENT_NAME = 0x00100010
 _PATIENT_ID = 0x00100020
 _STRUCTURE_SEQUENCES = frozenset({0x0040A730})  # Content Sequence: its free text is replaced
 _KEPT_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "SchemeUID", "TemplateUID")
+#: VRs whose element is replaced without being decoded first (one VR, not a sequence, not binary).
+_PLAIN_VRS = frozenset(
+    ("AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT")
+)
 
 
 class DeidentificationError(DicomWebError):
@@ -115,6 +120,7 @@ class Deidentifier:
         self.retain = parse_retain(retain)
         self.mapping = mapping
         self.table: ProfileTable = profile_table()
+        self._actions: dict[tuple[int, bool], str] = {}
 
     def __repr__(self) -> str:
         return f"Deidentifier(retain={sorted(o.value for o in self.retain)})"
@@ -202,9 +208,27 @@ class Deidentifier:
     def _clean(self, ds: Dataset, run: _Run, *, in_content: bool) -> None:
         self._drop_overlays(ds)
         for tag in list(ds.keys()):
-            if tag.is_private or tag.element == 0 or tag.group == 0xFFFC or tag.group == 0xFFFA:
+            number = int(tag)  # plain int arithmetic: BaseTag's own comparisons cost a Python call each
+            group = number >> 16
+            if group & 1 or not number & 0xFFFF or group == 0xFFFC or group == 0xFFFA:
                 del ds[tag]  # private, group lengths, trailing padding, digital signatures
                 continue
+            if number == _PATIENT_ID:
+                ds[tag] = DataElement(tag, "LO", run.patient)
+                continue
+            if number == _PATIENT_NAME:
+                ds[tag] = DataElement(
+                    tag, "PN", run.patient + "^"
+                )  # a family name: the pseudonym (PS3.5 6.2.1)
+                continue
+            action = self._action(tag, in_content)
+            self._apply(ds, tag, action, run, in_content=in_content)
+
+    def _action(self, tag: int, in_content: bool) -> str:
+        """The table's action for ``tag`` with this de-identifier's options (worked out once per tag)."""
+        key = (tag, in_content)
+        action = self._actions.get(key)
+        if action is None:
             row = self.table.row(tag)
             if row is not None:
                 action = row.action(self.retain)
@@ -212,13 +236,8 @@ class Deidentifier:
                 action = "D"
             else:
                 action = "K"
-            if tag == _PATIENT_ID:
-                ds[tag].value = run.patient
-                continue
-            if tag == _PATIENT_NAME:
-                ds[tag].value = run.patient + "^"  # a family name: the pseudonym (PS3.5 6.2.1)
-                continue
-            self._apply(ds, tag, action, run, in_content=in_content)
+            self._actions[key] = action
+        return action
 
     def _apply(self, ds: Dataset, tag: int, action: str, run: _Run, *, in_content: bool) -> None:
         if action == "X":
@@ -228,6 +247,20 @@ class Deidentifier:
         vr = (raw.VR if raw is not None else None) or _vr(tag)
         if action == "K" and vr not in ("SQ", "UI"):
             return  # untouched, never even decoded (pixel data among them)
+        if raw is not None and raw.is_raw and vr in _PLAIN_VRS and (vr == "UI" or action != "U"):
+            # replaced without decoding what it held: nothing of it is needed, but for the UIDs
+            if vr == "UI" and action in ("U", "D", "C", "K"):
+                originals = _raw_uids(raw.value)
+                if action == "K" and _is_kept_uid(tag, originals):
+                    return
+                ds[tag] = DataElement(tag, "UI", self._uids(originals, run))
+            elif action == "Z":
+                ds[tag] = DataElement(tag, vr, None)
+            elif action == "D":
+                ds[tag] = DataElement(tag, vr, dummy_value(vr))
+            elif action == "C":
+                self._shift(ds, tag, vr, run)
+            return
         elem = ds[tag]
         vr = elem.VR
         if vr == "SQ":
@@ -280,7 +313,7 @@ class Deidentifier:
     def _drop_overlays(self, ds: Dataset) -> None:
         """Overlay data and comments are removed (X); the rest of an overlay's group goes with them, so no
         overlay is left without its data."""
-        groups = {tag.group for tag in ds.keys() if 0x6000 <= tag.group <= 0x60FF and tag.group % 2 == 0}  # noqa: SIM118
+        groups = {g for g in (int(tag) >> 16 for tag in ds.keys()) if 0x6000 <= g <= 0x60FF and g % 2 == 0}  # noqa: SIM118
         for group in groups:
             row = self.table.row((group << 16) | 0x3000)
             if row is not None and row.action(self.retain) == "X":
@@ -319,22 +352,27 @@ class Deidentifier:
 def _write(ds: Dataset) -> tuple[bytes, int | None]:
     """``ds`` as a Part 10 file with a zeroed preamble, and where its attributes end and its pixel data
     begins (what the residual search reads; None when the attributes are deflated and cannot be searched
-    as written). The pixel data elements are written last, as read."""
+    as written). The pixel data elements are written last, as read.
+
+    The File Meta Information is the one :meth:`Deidentifier._rebuild_meta` made, so it is written as it is
+    (validated, its group length added), not copied first as ``dcmwrite`` does."""
     ds.preamble = b"\x00" * 128  # the preamble may hold anything (a TIFF header, a name)
     syntax = ds.file_meta.TransferSyntaxUID
-    held = [(tag, ds.get_item(tag)) for tag in PIXEL_TAGS if tag in ds]
-    if not held or syntax.is_deflated:
+    if syntax.is_deflated:
         whole = BytesIO()
         dcmwrite(whole, ds, enforce_file_format=True)
-        return whole.getvalue(), None if syntax.is_deflated else len(whole.getvalue())
+        return whole.getvalue(), None
+    held = [(tag, ds.get_item(tag)) for tag in PIXEL_TAGS if tag in ds]
     for tag, _ in held:
         del ds[tag]
     try:
         out = DicomBytesIO()
-        dcmwrite(out, ds, enforce_file_format=True)
-        attributes_end = out.tell()
+        out.write(ds.preamble + b"DICM")
+        write_file_meta_info(out, ds.file_meta, enforce_standard=True)
         out.is_little_endian = syntax.is_little_endian
         out.is_implicit_VR = syntax.is_implicit_VR
+        write_dataset(out, ds)
+        attributes_end = out.tell()
         for _, elem in held:
             write_data_element(out, elem, ds.get("SpecificCharacterSet", "iso8859"))
     finally:
@@ -349,6 +387,14 @@ def _syntax_read(ds: Dataset) -> UID:
     if implicit:
         return ImplicitVRLittleEndian
     return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def _raw_uids(value: bytes | None) -> list[str] | str:
+    """The UIDs of an undecoded UI value, as pydicom would decode them (padding stripped)."""
+    if not value:
+        return ""
+    uids = [v.strip(" \x00") for v in value.decode("ascii", "replace").split("\\")]
+    return uids if len(uids) > 1 else uids[0]
 
 
 def _vr(tag: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -26,6 +26,9 @@ MIN_ID = 3
 PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
 _IDS = ("PatientID", "OtherPatientIDs", "AccessionNumber", "IssuerOfPatientID", "MedicalRecordLocator")
 _TEXTS = ("PatientAddress", "PatientTelephoneNumbers", "InstitutionAddress")
+#: The tags of the IDs and addresses searched for as whole phrases.
+_PHRASE_TAGS = frozenset(tag_for_keyword(keyword) for keyword in (*_IDS, *_TEXTS))
+_NAME_SEPARATORS = re.compile(r"[\^=\s,.]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +57,13 @@ def identity_values(ds: Dataset) -> IdentityValues:
         for tag in list(dataset.keys()):
             raw = dataset.get_item(tag)
             vr = (raw.VR if raw is not None else None) or _dictionary_vr(tag)
-            keyword = keyword_for_tag(tag)
             if vr == "SQ":
                 for item in dataset[tag].value or []:
                     visit(item)
             elif vr == "PN":
                 for value in values_of(dataset[tag]):
-                    words.update(p for p in re.split(r"[\^=\s,.]+", value) if len(p) >= MIN_NAME_PART)
-            elif keyword in _IDS or keyword in _TEXTS:
+                    words.update(p for p in _NAME_SEPARATORS.split(value) if len(p) >= MIN_NAME_PART)
+            elif tag in _PHRASE_TAGS:
                 phrases.update(v.strip() for v in values_of(dataset[tag]) if len(v.strip()) >= MIN_ID)
 
     visit(ds)
