@@ -51,7 +51,7 @@ class ReadyInstance:
 
     item: StowItem
     header: InstanceHeader
-    chunks: tuple[bytes, ...]
+    chunks: tuple[bytes | memoryview, ...]
 
 
 class BatchSender(Protocol):
@@ -264,9 +264,7 @@ class CopySink:
                 self._record(instance_outcome(instance.item, renamed, Status.QUARANTINED, reason=made.reason))
                 continue
             new = made.header()
-            ready.append(
-                ReadyInstance(StowItem(instance.item.index, source, len(made.data)), new, (made.data,))
-            )
+            ready.append(ReadyInstance(StowItem(instance.item.index, source, made.size), new, made.chunks))
         return ready
 
     def _send(self, batch: list[ReadyInstance]) -> None:

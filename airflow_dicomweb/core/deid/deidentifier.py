@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
+from typing import BinaryIO
 
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite, write_data_element, write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
+from pydicom.tag import SequenceDelimiterTag
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -68,14 +70,24 @@ class DeidentificationError(DicomWebError):
 
 @dataclass(frozen=True, slots=True)
 class DeidentifiedInstance:
-    """An instance de-identified: its Part 10 bytes and its new UIDs."""
+    """An instance de-identified: its Part 10 bytes, in order (the attributes, then the pixel data as read,
+    never copied), and its new UIDs."""
 
-    data: bytes
+    chunks: tuple[bytes | memoryview, ...]
     study_instance_uid: str
     series_instance_uid: str
     sop_instance_uid: str
     sop_class_uid: str
     transfer_syntax_uid: str
+
+    @property
+    def size(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    @property
+    def data(self) -> bytes:
+        """The Part 10 bytes in one piece (a copy)."""
+        return b"".join(self.chunks)
 
     def header(self) -> InstanceHeader:
         """Its identity as a store sends it: the new UIDs, and its size."""
@@ -85,7 +97,7 @@ class DeidentifiedInstance:
             sop_instance_uid=self.sop_instance_uid,
             sop_class_uid=self.sop_class_uid,
             transfer_syntax_uid=self.transfer_syntax_uid,
-            size=len(self.data),
+            size=self.size,
         )
 
 
@@ -129,8 +141,15 @@ class Deidentifier:
     def deidentify_bytes(self, data: bytes, *, source: str) -> DeidentifiedInstance | Quarantined:
         """``data`` (a Part 10 file) de-identified, or quarantined; a :class:`DeidentificationError` naming
         ``source`` when it is not DICOM."""
+        return self.deidentify_stream(BytesIO(data), source=source)
+
+    def deidentify_stream(self, stream: BinaryIO, *, source: str) -> DeidentifiedInstance | Quarantined:
+        """The Part 10 file ``stream`` reads (seekable, bounded by its caller), de-identified, as
+        :meth:`deidentify_bytes` does; read by pydicom as it goes, so its pixel data is copied once."""
         try:
-            ds = dcmread(BytesIO(data), force=data[128:132] != b"DICM")
+            preamble = stream.read(132)
+            stream.seek(0)
+            ds = dcmread(stream, force=preamble[128:132] != b"DICM")
             if "SOPInstanceUID" not in ds or "StudyInstanceUID" not in ds:
                 raise DeidentificationError(f"{source}: not a DICOM instance (no SOP or Study Instance UID)")
             reason = burned_in_reason(ds)
@@ -138,14 +157,14 @@ class Deidentifier:
                 return Quarantined(reason)
             identity = identity_values(ds)
             replaced = self._apply_profile(ds)
-            written, attributes_end = _write(ds)
-            if attributes_end is None:  # deflated: the attributes are searched as encoded plainly
+            written, searchable = _write(ds)
+            if not searchable:  # deflated: the attributes are searched as encoded plainly
                 left = residual_identity(ds, identity, replaced)
                 if left:
                     return Quarantined(left)
             else:
                 pattern = identity_pattern(identity, replaced)
-                if pattern is not None and pattern.search(written, 0, attributes_end):
+                if pattern is not None and pattern.search(written[0]):
                     return Quarantined(where_left(ds, pattern))
         except DeidentificationError:
             raise
@@ -157,7 +176,7 @@ class Deidentifier:
                 f"{source}: a DICOM instance that cannot be read and written whole ({type(exc).__name__})"
             ) from None
         return DeidentifiedInstance(
-            data=written,
+            chunks=written,
             study_instance_uid=str(ds.StudyInstanceUID),
             series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
             sop_instance_uid=str(ds.SOPInstanceUID),
@@ -349,10 +368,10 @@ class Deidentifier:
         ds.file_meta = meta
 
 
-def _write(ds: Dataset) -> tuple[bytes, int | None]:
-    """``ds`` as a Part 10 file with a zeroed preamble, and where its attributes end and its pixel data
-    begins (what the residual search reads; None when the attributes are deflated and cannot be searched
-    as written). The pixel data elements are written last, as read.
+def _write(ds: Dataset) -> tuple[tuple[bytes | memoryview, ...], bool]:
+    """``ds`` as a Part 10 file with a zeroed preamble, in chunks: the preamble, File Meta Information and
+    attributes first (what the residual search reads), then each pixel data element as read, its value
+    never copied. True when the first chunk may be searched as written (False: deflated, one chunk).
 
     The File Meta Information is the one :meth:`Deidentifier._rebuild_meta` made, so it is written as it is
     (validated, its group length added), not copied first as ``dcmwrite`` does."""
@@ -361,7 +380,7 @@ def _write(ds: Dataset) -> tuple[bytes, int | None]:
     if syntax.is_deflated:
         whole = BytesIO()
         dcmwrite(whole, ds, enforce_file_format=True)
-        return whole.getvalue(), None
+        return (whole.getvalue(),), False
     held = [(tag, ds.get_item(tag)) for tag in PIXEL_TAGS if tag in ds]
     for tag, _ in held:
         del ds[tag]
@@ -372,13 +391,47 @@ def _write(ds: Dataset) -> tuple[bytes, int | None]:
         out.is_little_endian = syntax.is_little_endian
         out.is_implicit_VR = syntax.is_implicit_VR
         write_dataset(out, ds)
-        attributes_end = out.tell()
+        chunks: list[bytes | memoryview] = [out.getvalue()]
         for _, elem in held:
-            write_data_element(out, elem, ds.get("SpecificCharacterSet", "iso8859"))
+            chunks += _element_chunks(elem, syntax.is_little_endian, syntax.is_implicit_VR, ds)
     finally:
         for tag, elem in held:
             ds[tag] = elem
-    return out.getvalue(), attributes_end
+    return tuple(chunks), True
+
+
+#: VRs whose length takes 4 bytes after 2 reserved ones in explicit VR (PS3.5 Table 7.1-1).
+_LONG_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"))
+
+
+def _element_chunks(
+    elem: DataElement | RawDataElement, little: bool, implicit: bool, ds: Dataset
+) -> list[bytes | memoryview]:
+    """A pixel data element as its header and its value as read (PS3.5 7.1), or, when it was decoded or
+    its VR is not known, as pydicom encodes it."""
+    value = elem.value
+    if not (
+        isinstance(elem, RawDataElement) and isinstance(value, bytes) and (implicit or elem.VR in _LONG_VRS)
+    ):
+        buffer = DicomBytesIO()
+        buffer.is_little_endian, buffer.is_implicit_VR = little, implicit
+        write_data_element(buffer, elem, ds.get("SpecificCharacterSet", "iso8859"))
+        return [buffer.getvalue()]
+    undefined = elem.length == 0xFFFFFFFF
+    header = DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = little, implicit
+    header.write_tag(elem.tag)
+    if not implicit:
+        header.write(str(elem.VR).encode("ascii") + b"\x00\x00")
+    header.write_UL(0xFFFFFFFF if undefined else len(value))
+    chunks: list[bytes | memoryview] = [header.getvalue(), memoryview(value)]
+    if undefined:  # encapsulated: its items, then the Sequence Delimitation Item (PS3.5 A.4)
+        trailer = DicomBytesIO()
+        trailer.is_little_endian, trailer.is_implicit_VR = little, implicit
+        trailer.write_tag(SequenceDelimiterTag)
+        trailer.write_UL(0)
+        chunks.append(trailer.getvalue())
+    return chunks
 
 
 def _syntax_read(ds: Dataset) -> UID:

@@ -5,6 +5,8 @@ outcome per input. A bad input is reported ``failed`` by name; the others go on.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -20,7 +22,11 @@ from airflow_dicomweb.core.storage.paths import (
     Destination,
     StoragePath,
     as_path,
+    is_remote,
+    local_name,
     read_bytes,
+    storage_errors,
+    too_large,
     write_atomically,
 )
 from airflow_dicomweb.core.stow.inputs import Input, expand_inputs
@@ -67,7 +73,7 @@ def deidentify_file(
     """One input de-identified into ``output`` (a folder), or its outcome saying why not."""
     source = str(location)
     try:
-        result = deidentifier.deidentify_bytes(read_bytes(location, max_bytes), source=source)
+        result = _deidentify_input(deidentifier, location, max_bytes)
     except (DeidentificationError, DicomWebStorageError) as exc:
         return DeidentifyOutcome(source, FAILED, reason=str(exc))
     if isinstance(result, Quarantined):
@@ -77,12 +83,30 @@ def deidentify_file(
     except InvalidUIDError as exc:
         return DeidentifyOutcome(source, FAILED, reason=f"{source}: {exc}")
     try:
-        write_atomically(target, result.data)
+        write_atomically(target, *result.chunks)
     except DicomWebStorageError as exc:
         return DeidentifyOutcome(source, FAILED, reason=str(exc))
     return DeidentifyOutcome(
         source, DEIDENTIFIED, output=str(target), study_instance_uid=result.study_instance_uid
     )
+
+
+def _deidentify_input(
+    deidentifier: Deidentifier, location: StoragePath, max_bytes: int
+) -> DeidentifiedInstance | Quarantined:
+    """A regular file of this machine is read by pydicom from the file (its pixel data copied once, not
+    twice); anything else (an object, a pipe) is read whole first, never past ``max_bytes``."""
+    source = str(location)
+    if not is_remote(location):
+        with storage_errors(location, "read"):
+            handle = open(local_name(location), "rb")  # noqa: SIM115 (closed below, whatever happens)
+        with handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > max_bytes:
+                    raise DicomWebStorageError(too_large(location, max_bytes))
+                return deidentifier.deidentify_stream(handle, source=source)
+    return deidentifier.deidentify_bytes(read_bytes(location, max_bytes), source=source)
 
 
 def deidentify_files(

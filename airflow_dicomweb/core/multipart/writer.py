@@ -31,7 +31,7 @@ class BodyPart:
     content_type: str
     source: StoragePath | None = None
     data: bytes | None = None
-    chunks: tuple[bytes, ...] | None = None
+    chunks: tuple[bytes | memoryview, ...] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     size: int = -1
 

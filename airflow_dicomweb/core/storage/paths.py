@@ -168,10 +168,13 @@ def read_bytes(path: StoragePath, max_bytes: int) -> bytes:
     with storage_errors(path, "read"), open_read(path) as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise DicomWebStorageError(
-            f"{path}: larger than {max_bytes:,} bytes (raise max_instance_mib to read it)"
-        )
+        raise DicomWebStorageError(too_large(path, max_bytes))
     return data
+
+
+def too_large(path: StoragePath, max_bytes: int) -> str:
+    """The words for a file larger than what may be read whole."""
+    return f"{path}: larger than {max_bytes:,} bytes (raise max_instance_mib to read it)"
 
 
 def files(folder: StoragePath) -> list[tuple[StoragePath, int]]:
@@ -222,10 +225,11 @@ def _below(base: UPath, base_path: str, found: dict[str, Any]) -> list[tuple[Sto
 # --- writing ------------------------------------------------------------------------------------------
 
 
-def write_atomically(path: StoragePath, data: bytes) -> StoragePath:
-    """``data`` into ``path``, which appears only once complete."""
+def write_atomically(path: StoragePath, *chunks: bytes | memoryview) -> StoragePath:
+    """``chunks``, one after the other, into ``path``, which appears only once complete."""
     with AtomicWriter(path) as out:
-        out.write(data)
+        for chunk in chunks:
+            out.write(chunk)
     return path
 
 

@@ -286,7 +286,7 @@ class Store:
                 )
                 continue
             new = made.header()
-            parts.append(BodyPart(content_type=DICOM, chunks=(made.data,), size=len(made.data)))
+            parts.append(BodyPart(content_type=DICOM, chunks=made.chunks, size=made.size))
             sent.append((item, new))
         return parts, sent
 
