@@ -135,7 +135,8 @@ def zero_cost_race(
             return worker(client, "retrieve", args, work)
 
         variants = [(c, c, {}) for c in clients]
-        results["store"] = interleaved(variants, opts.repeat, lambda c, o: store(c, o, files))
+        store_variants = [*variants, ("sendfile", "sendfile (floor)", {})]
+        results["store"] = interleaved(store_variants, opts.repeat, lambda c, o: store(c, o, files))
         expected = sum(len(f) for f in studies[study].values())
         retrieve_variants = [
             *variants,

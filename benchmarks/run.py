@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print_table(results)
+    print_targets(results)
     out = out_dir / f"bench-{stamp}.json"
     out.write_text(
         json.dumps(
@@ -135,6 +137,39 @@ def print_table(results: dict) -> None:
         "\nx base: against curl where it ran, else plain requests (raw), else the first row; "
         "min x: the worst interleaved run."
     )
+
+
+def print_targets(results: dict) -> None:
+    """The figures issue targets are judged by, from this run: the store against curl and its CPU against
+    plain requests (and the sendfile floor's), the retrieve against its ideal, run by run."""
+    print("\nAgainst the targets (median; worst run in brackets):")
+    zero = results.get("zero-cost server", {})
+    store = zero.get("store", {})
+    if {"curl", "raw", "hook"} <= set(store):
+        curl, raw, hook = store["curl"], store["raw"], store["hook"]
+        worst = min(c / h for c, h in zip(curl["walls"], hook["walls"], strict=False))
+        print(f"  zero-cost store, hook against curl: {curl['wall'] / hook['wall']:.2f}x ({worst:.2f}x)")
+        print(
+            f"  zero-cost store, client CPU per GiB against plain requests: hook {hook['cpu'] / raw['cpu']:.2f}x"
+        )
+        floor = store.get("sendfile (floor)")
+        if floor:
+            print(
+                f"  ... the sendfile floor (no byte read by the client): {floor['cpu'] / raw['cpu']:.2f}x, "
+                f"{floor['cpu'] / (floor['bytes'] / GIB):.2f} CPU s/GiB against the hook's "
+                f"{hook['cpu'] / (hook['bytes'] / GIB):.2f}"
+            )
+    for server, operations in results.items():
+        rows = operations.get("retrieve", {})
+        if not {"raw", "files alone", "hook"} <= set(rows):
+            continue
+        # the ideal: the slower of one file from plain requests and writing the instances one file each
+        ideals = [max(r, f) for r, f in zip(rows["raw"]["walls"], rows["files alone"]["walls"], strict=False)]
+        ratios = [i / h for i, h in zip(ideals, rows["hook"]["walls"], strict=False)]
+        print(
+            f"  {server} retrieve, hook against its ideal: {statistics.median(ratios):.2f}x "
+            f"({min(ratios):.2f}x), runs {', '.join(f'{r:.2f}x' for r in ratios)}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 prints one JSON line: wall seconds, client CPU seconds (user + system of this process and of the
 programs it ran), instances, bytes, RSS at the start and at the peak (MiB).
 Clients: ``curl`` (the native ceiling), ``raw`` (plain requests, the baseline), ``dicomweb-client``,
-``hook`` (DicomWebHook), and for retrieves ``files``: no network, the study's instances (read into memory
+``hook`` (DicomWebHook), for stores ``sendfile`` (the floor: the files' bytes handed to the kernel, never
+read by the process), and for retrieves ``files``: no network, the study's instances (read into memory
 before the clock starts) written one file each under a temporary name, then renamed, into
 ``<study>/<series>/``: the floor of any client that writes one file per instance on this machine.
 """
@@ -115,6 +116,58 @@ def curl_search(args) -> tuple[int, int]:
     target = Path(args["workdir"]) / "search.json"
     size = curl_download(args, f"{args['url']}/instances", "application/dicom+json", target)
     return len(json.loads(target.read_bytes())), size
+
+
+# --- the floor of a store: the kernel's own copy ----------------------------------------------------------
+
+
+def sendfile_store(args) -> tuple[int, int]:
+    """The floor of sending these instances as STOW-RS requests on this machine: 4 keep-alive connections
+    (the hook's concurrency), each posting multipart bodies of 16 instances (the hook's batches), the headers
+    and boundaries written from Python and each file's bytes handed to the kernel with ``os.sendfile``: no
+    byte of a file passes through this process. Plain HTTP only (the zero-cost server)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(args["url"])
+    path = f"{url.path}/studies"
+    files = args["files"]
+    batches = [files[i : i + 16] for i in range(0, len(files), 16)]
+    boundary = "sendfilefloorboundary"
+
+    def post_all(share: list[list[str]]) -> None:
+        with socket.create_connection((url.hostname, url.port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = sock.makefile("rb")
+            for batch in share:
+                head = f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+                tail = f"\r\n--{boundary}--\r\n".encode()
+                sizes = [os.path.getsize(p) for p in batch]
+                length = sum(sizes) + len(head) * len(batch) + 2 * (len(batch) - 1) + len(tail)
+                sock.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {length}\r\n"
+                    f'Content-Type: multipart/related; type="application/dicom"; boundary={boundary}\r\n'
+                    "Accept: application/dicom+json\r\n\r\n".encode()
+                )
+                for n, (name, size) in enumerate(zip(batch, sizes, strict=True)):
+                    sock.sendall((b"\r\n" if n else b"") + head)
+                    with open(name, "rb") as f:
+                        sent = 0
+                        while sent < size:
+                            sent += os.sendfile(sock.fileno(), f.fileno(), sent, size - sent)
+                sock.sendall(tail)
+                status = reader.readline()
+                if b" 200 " not in status:
+                    raise RuntimeError(f"sendfile floor: {status!r}")
+                answer_length = 0
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        answer_length = int(line.split(b":")[1])
+                reader.read(answer_length)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(post_all, [batches[n::4] for n in range(4)]))
+    return len(files), sum(os.path.getsize(p) for p in files)
 
 
 # --- raw baseline: plain requests ------------------------------------------------------------------------
@@ -397,6 +450,7 @@ OPERATIONS = {
     ("curl", "retrieve"): curl_retrieve,
     ("curl", "search"): curl_search,
     ("raw", "store"): raw_store,
+    ("sendfile", "store"): sendfile_store,
     ("raw", "retrieve"): raw_retrieve,
     ("raw", "search"): raw_search,
     ("dicomweb-client", "store"): dwc_store,
