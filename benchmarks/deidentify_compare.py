@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from pydicom import dcmread
+from pydicom.uid import generate_uid
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -209,10 +210,12 @@ def speed(tool: str, sources: list[Path], work: Path, copies: int, processes: in
             target = corpus / f"{n}-{source.name}"
             shutil.copy(source, target)
             files.append(target)
+    own_uids(files, copies)
     outs = [work / f"speed-out-{processes}-{n}" for n in range(processes)]
     for out in outs:
         out.mkdir()
     shares = [files[n::processes] for n in range(processes)]
+    os.sync()  # the pages the runs before left dirty are not written back during this one
     started = time.perf_counter()
     if processes == 1:
         _run_chunk(tool, files, outs[0])
@@ -224,6 +227,22 @@ def speed(tool: str, sources: list[Path], work: Path, copies: int, processes: in
     for out in outs:
         shutil.rmtree(out)
     return len(files) / elapsed
+
+
+def own_uids(files: list[Path], copies: int) -> None:
+    """Each copy of the corpus made a study of its own (new Study, Series and SOP Instance UIDs), as the
+    instances of a real corpus are: otherwise every copy would be written over the one before."""
+    per_copy = len(files) // copies
+    for n in range(copies):
+        renamed: dict[str, str] = {}
+        for path in files[n * per_copy : (n + 1) * per_copy]:
+            ds = dcmread(path)
+            for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+                if keyword in ds:
+                    old = str(ds.data_element(keyword).value)
+                    setattr(ds, keyword, renamed.setdefault(old, generate_uid()))
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.save_as(path)
 
 
 #: The tools of the speed table, beside the floor.

@@ -16,13 +16,10 @@ from typing import BinaryIO
 
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import dcmwrite, write_data_element, write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
-from pydicom.tag import SequenceDelimiterTag
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -37,8 +34,8 @@ from airflow_dicomweb.core.deid.dummy_values import dummy_value
 from airflow_dicomweb.core.deid.key import DeidentificationKey
 from airflow_dicomweb.core.deid.mapping import DeidentificationMapping
 from airflow_dicomweb.core.deid.options import BASIC_PROFILE_CODE, RetainOption, parse_retain
+from airflow_dicomweb.core.deid.part10_writer import write_part10
 from airflow_dicomweb.core.deid.residual import (
-    PIXEL_TAGS,
     identity_pattern,
     identity_values,
     residual_identity,
@@ -157,7 +154,7 @@ class Deidentifier:
                 return Quarantined(reason)
             identity = identity_values(ds)
             replaced = self._apply_profile(ds)
-            written, searchable = _write(ds)
+            written, searchable = write_part10(ds)
             if not searchable:  # deflated: the attributes are searched as encoded plainly
                 left = residual_identity(ds, identity, replaced)
                 if left:
@@ -366,72 +363,6 @@ class Deidentifier:
         meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION
         ds.file_meta = meta
-
-
-def _write(ds: Dataset) -> tuple[tuple[bytes | memoryview, ...], bool]:
-    """``ds`` as a Part 10 file with a zeroed preamble, in chunks: the preamble, File Meta Information and
-    attributes first (what the residual search reads), then each pixel data element as read, its value
-    never copied. True when the first chunk may be searched as written (False: deflated, one chunk).
-
-    The File Meta Information is the one :meth:`Deidentifier._rebuild_meta` made, so it is written as it is
-    (validated, its group length added), not copied first as ``dcmwrite`` does."""
-    ds.preamble = b"\x00" * 128  # the preamble may hold anything (a TIFF header, a name)
-    syntax = ds.file_meta.TransferSyntaxUID
-    if syntax.is_deflated:
-        whole = BytesIO()
-        dcmwrite(whole, ds, enforce_file_format=True)
-        return (whole.getvalue(),), False
-    held = [(tag, ds.get_item(tag)) for tag in PIXEL_TAGS if tag in ds]
-    for tag, _ in held:
-        del ds[tag]
-    try:
-        out = DicomBytesIO()
-        out.write(ds.preamble + b"DICM")
-        write_file_meta_info(out, ds.file_meta, enforce_standard=True)
-        out.is_little_endian = syntax.is_little_endian
-        out.is_implicit_VR = syntax.is_implicit_VR
-        write_dataset(out, ds)
-        chunks: list[bytes | memoryview] = [out.getvalue()]
-        for _, elem in held:
-            chunks += _element_chunks(elem, syntax.is_little_endian, syntax.is_implicit_VR, ds)
-    finally:
-        for tag, elem in held:
-            ds[tag] = elem
-    return tuple(chunks), True
-
-
-#: VRs whose length takes 4 bytes after 2 reserved ones in explicit VR (PS3.5 Table 7.1-1).
-_LONG_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"))
-
-
-def _element_chunks(
-    elem: DataElement | RawDataElement, little: bool, implicit: bool, ds: Dataset
-) -> list[bytes | memoryview]:
-    """A pixel data element as its header and its value as read (PS3.5 7.1), or, when it was decoded or
-    its VR is not known, as pydicom encodes it."""
-    value = elem.value
-    if not (
-        isinstance(elem, RawDataElement) and isinstance(value, bytes) and (implicit or elem.VR in _LONG_VRS)
-    ):
-        buffer = DicomBytesIO()
-        buffer.is_little_endian, buffer.is_implicit_VR = little, implicit
-        write_data_element(buffer, elem, ds.get("SpecificCharacterSet", "iso8859"))
-        return [buffer.getvalue()]
-    undefined = elem.length == 0xFFFFFFFF
-    header = DicomBytesIO()
-    header.is_little_endian, header.is_implicit_VR = little, implicit
-    header.write_tag(elem.tag)
-    if not implicit:
-        header.write(str(elem.VR).encode("ascii") + b"\x00\x00")
-    header.write_UL(0xFFFFFFFF if undefined else len(value))
-    chunks: list[bytes | memoryview] = [header.getvalue(), memoryview(value)]
-    if undefined:  # encapsulated: its items, then the Sequence Delimitation Item (PS3.5 A.4)
-        trailer = DicomBytesIO()
-        trailer.is_little_endian, trailer.is_implicit_VR = little, implicit
-        trailer.write_tag(SequenceDelimiterTag)
-        trailer.write_UL(0)
-        chunks.append(trailer.getvalue())
-    return chunks
 
 
 def _syntax_read(ds: Dataset) -> UID:

@@ -1,0 +1,159 @@
+"""A de-identified instance written as a Part 10 file, in chunks: the preamble (zeroed), the File Meta
+Information and the attributes in one chunk, which the residual search reads, then each pixel data element
+as its header and its value as read, never copied. The attributes still as read are written from their
+bytes; pydicom writes the rest.
+"""
+
+from __future__ import annotations
+
+import struct
+from io import BytesIO
+
+from pydicom.charset import default_encoding
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import dcmwrite, write_data_element, write_dataset
+from pydicom.tag import SequenceDelimiterTag
+
+from airflow_dicomweb.core.deid.residual import PIXEL_TAGS
+
+
+def write_part10(ds: Dataset) -> tuple[tuple[bytes | memoryview, ...], bool]:
+    """``ds`` as a Part 10 file with a zeroed preamble, in chunks: the preamble, File Meta Information and
+    attributes first (what the residual search reads), then each pixel data element as read, its value
+    never copied. True when the first chunk may be searched as written (False: one chunk, deflated or with
+    attributes after the pixel data, such as retired (7FE0,0020)).
+
+    The File Meta Information is the one :meth:`.Deidentifier._rebuild_meta` made: written here, as pydicom
+    would with its group length and version added (:func:`file_meta_bytes`), not copied and validated first
+    as ``dcmwrite`` does."""
+    ds.preamble = b"\x00" * 128  # the preamble may hold anything (a TIFF header, a name)
+    syntax = ds.file_meta.TransferSyntaxUID
+    held = [(tag, ds.get_item(tag)) for tag in PIXEL_TAGS if tag in ds]
+    after = bool(held) and max(map(int, ds.keys())) > max(int(tag) for tag, _ in held)
+    if syntax.is_deflated or after:  # one piece, in tag order: searched as encoded apart
+        whole = BytesIO()
+        dcmwrite(whole, ds, enforce_file_format=True)
+        return (whole.getvalue(),), False
+    for tag, _ in held:
+        del ds[tag]
+    try:
+        out = DicomBytesIO()
+        out.write(ds.preamble + b"DICM" + file_meta_bytes(ds.file_meta))
+        out.is_little_endian = syntax.is_little_endian
+        out.is_implicit_VR = syntax.is_implicit_VR
+        _write_attributes(out, ds)
+        chunks: list[bytes | memoryview] = [out.getvalue()]
+        for _, elem in held:
+            chunks += _element_chunks(elem, syntax.is_little_endian, syntax.is_implicit_VR, ds)
+    finally:
+        for tag, elem in held:
+            ds[tag] = elem
+    return tuple(chunks), True
+
+
+#: The File Meta Information's elements a de-identified instance carries, in tag order, with their VRs.
+_META = (
+    (0x00020002, "UI", "MediaStorageSOPClassUID"),
+    (0x00020003, "UI", "MediaStorageSOPInstanceUID"),
+    (0x00020010, "UI", "TransferSyntaxUID"),
+    (0x00020012, "UI", "ImplementationClassUID"),
+    (0x00020013, "SH", "ImplementationVersionName"),
+)
+
+
+def file_meta_bytes(meta: Dataset) -> bytes:
+    """The File Meta Information (PS3.10 7.1) of ``meta``'s five values, explicit VR little endian: its group
+    length, version 00 01, then the values padded to even lengths (UIDs with NUL, text with a space). A
+    missing value is refused, as pydicom refuses it."""
+    body = [struct.pack("<HH2s2xL", 0x0002, 0x0001, b"OB", 2), b"\x00\x01"]
+    for tag, vr, keyword in _META:
+        value = str(meta.get(keyword) or "")
+        if not value:
+            raise ValueError(f"the File Meta Information has no {keyword}")
+        encoded = value.encode("ascii")
+        if len(encoded) % 2:
+            encoded += b"\x00" if vr == "UI" else b" "
+        body.append(_SHORT_HEADER.pack(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), len(encoded)))
+        body.append(encoded)
+    content = b"".join(body)
+    return struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(content)) + content
+
+
+def _write_attributes(out: DicomBytesIO, ds: Dataset) -> None:
+    """``ds``'s attributes, in tag order, as pydicom's ``write_dataset`` writes them; the elements still as
+    read (most of them: the table keeps them) are written here from their bytes, header and value, without
+    pydicom's per-element work. Anything else (a decoded element, an undefined length, big endian, a data
+    set to re-encode) is pydicom's to write."""
+    encoding = (out.is_implicit_VR, out.is_little_endian)
+    if (
+        not out.is_little_endian
+        or encoding != ds.original_encoding
+        or ds.original_character_set != ds._character_set
+    ):
+        write_dataset(out, ds)
+        return
+    charset = ds.get("SpecificCharacterSet", default_encoding)
+    implicit = out.is_implicit_VR
+    write = out.write
+    for tag in sorted(ds.keys()):
+        number = int(tag)
+        if not number & 0xFFFF and number >> 16 > 6:
+            continue  # retired group lengths are not written (PS3.5 7.2)
+        elem: DataElement | RawDataElement = ds.get_item(tag)  # typed DataElement; raw when not yet decoded
+        if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and elem.length != 0xFFFFFFFF:
+            value = elem.value
+            size = len(value)
+            vr = elem.VR
+            if implicit:
+                write(_IMPLICIT_HEADER.pack(number >> 16, number & 0xFFFF, size))
+                write(value)
+                continue
+            if vr in _LONG_VRS:
+                write(_LONG_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
+                write(value)
+                continue
+            if vr is not None and len(vr) == 2 and size <= 0xFFFF:
+                write(_SHORT_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
+                write(value)
+                continue
+        write_data_element(out, elem, charset)
+
+
+_IMPLICIT_HEADER = struct.Struct("<HHL")
+_LONG_HEADER = struct.Struct("<HH2s2xL")
+_SHORT_HEADER = struct.Struct("<HH2sH")
+
+#: VRs whose length takes 4 bytes after 2 reserved ones in explicit VR (PS3.5 Table 7.1-1).
+_LONG_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"))
+
+
+def _element_chunks(
+    elem: DataElement | RawDataElement, little: bool, implicit: bool, ds: Dataset
+) -> list[bytes | memoryview]:
+    """A pixel data element as its header and its value as read (PS3.5 7.1), or, when it was decoded or
+    its VR is not known, as pydicom encodes it."""
+    value = elem.value
+    if not (
+        isinstance(elem, RawDataElement) and isinstance(value, bytes) and (implicit or elem.VR in _LONG_VRS)
+    ):
+        buffer = DicomBytesIO()
+        buffer.is_little_endian, buffer.is_implicit_VR = little, implicit
+        write_data_element(buffer, elem, ds.get("SpecificCharacterSet", "iso8859"))
+        return [buffer.getvalue()]
+    undefined = elem.length == 0xFFFFFFFF
+    header = DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = little, implicit
+    header.write_tag(elem.tag)
+    if not implicit:
+        header.write(str(elem.VR).encode("ascii") + b"\x00\x00")
+    header.write_UL(0xFFFFFFFF if undefined else len(value))
+    chunks: list[bytes | memoryview] = [header.getvalue(), memoryview(value)]
+    if undefined:  # encapsulated: its items, then the Sequence Delimitation Item (PS3.5 A.4)
+        trailer = DicomBytesIO()
+        trailer.is_little_endian, trailer.is_implicit_VR = little, implicit
+        trailer.write_tag(SequenceDelimiterTag)
+        trailer.write_UL(0)
+        chunks.append(trailer.getvalue())
+    return chunks
