@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up this machine (scripts/setup.sh), then run the benchmark race (benchmarks/run.py; --help for flags);
-# with "scale" first, the scaling benchmark (benchmarks/scale.py); with "compare REF" first, the regression
+# with "targets" first, every benchmark in turn and one table of the performance targets
+# (benchmarks/targets.py); with "scale" first, the scaling benchmark (benchmarks/scale.py); with "compare REF" first, the regression
 # guard: the zero-cost races on REF and on the working tree, interleaved, and the ratio of each
 # (benchmarks/compare.py).
 set -euo pipefail
@@ -17,6 +18,10 @@ fi
 if [ "${1:-}" = "compare" ]; then
     shift
     exec .venv/bin/python benchmarks/compare.py "$@"
+fi
+if [ "${1:-}" = "targets" ]; then
+    shift
+    exec .venv/bin/python benchmarks/targets.py "$@"
 fi
 if [ "${1:-}" = "scale" ]; then
     shift

@@ -1,11 +1,12 @@
 import random
+import socket
 
 import pytest
 
 from airflow_dicomweb.core.errors import MultipartError
 from airflow_dicomweb.core.media_types import parse_content_type
 from airflow_dicomweb.core.multipart.reader import PartEnd, PartStart, iter_multipart
-from airflow_dicomweb.core.multipart.writer import BodyPart, InputChangedError, MultipartBody
+from airflow_dicomweb.core.multipart.writer import BodyPart, FileRegion, InputChangedError, MultipartBody
 
 
 def decode(chunks, boundary, **kw):
@@ -125,8 +126,12 @@ def test_writer_roundtrip_length_and_reiteration(tmp_path):
         part_type="application/dicom",
         block_size=65536,
     )
-    first = b"".join(bytes(c) for c in body)
-    second = b"".join(bytes(c) for c in body)  # a retry re-sends every byte
+    first = b"".join(bytes(c) for c in body.iter_bytes())
+    second = b"".join(bytes(c) for c in body.iter_bytes())  # a retry re-sends every byte
+    # as sent: each file of this machine a region the connection hands to the kernel, the same bytes
+    sent = [c if isinstance(c, bytes | memoryview) else b"".join(bytes(b) for b in c) for c in body]
+    assert sum(isinstance(c, FileRegion) for c in body) == 2
+    assert b"".join(bytes(c) for c in sent) == first
     assert first == second
     assert len(first) == len(body)
     _, params = parse_content_type(body.content_type)
@@ -141,7 +146,11 @@ def test_writer_detects_a_file_changed_after_measuring(tmp_path):
     body = MultipartBody([BodyPart.from_file(f, "application/dicom")], part_type="application/dicom")
     f.write_bytes(b"x" * 50)
     with pytest.raises(InputChangedError, match="changed while being sent"):
-        b"".join(bytes(c) for c in body)
+        b"".join(bytes(c) for c in body.iter_bytes())
+    (region,) = [c for c in body if isinstance(c, FileRegion)]
+    left, right = socket.socketpair()
+    with left, right, pytest.raises(InputChangedError, match="changed while being sent"):
+        region.send_to(left)  # sendfile is not started on a file of another size
 
 
 def test_large_random_parts_with_every_chunk_size_around_the_delimiter_length():

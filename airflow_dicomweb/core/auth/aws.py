@@ -64,7 +64,8 @@ def _payload_sha256(body: Any) -> str:
     if isinstance(body, bytes | bytearray | memoryview):
         return hashlib.sha256(body).hexdigest()
     digest = hashlib.sha256()
-    for chunk in body:  # a re-iterable streamed body (the STOW-RS multipart): read once here
+    chunks = body.iter_bytes() if hasattr(body, "iter_bytes") else body  # the STOW-RS multipart: its bytes
+    for chunk in chunks:  # a re-iterable streamed body: read once here
         digest.update(chunk)
     return digest.hexdigest()
 

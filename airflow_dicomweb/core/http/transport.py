@@ -19,7 +19,6 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from airflow_dicomweb import __version__
 from airflow_dicomweb.core.auth import auth_type
@@ -35,6 +34,7 @@ from airflow_dicomweb.core.errors import (
 from airflow_dicomweb.core.http.redaction import Redactor
 from airflow_dicomweb.core.http.response_body import Reply, ResponseLimits, iter_body, read_body
 from airflow_dicomweb.core.http.retry import parse_retry_after
+from airflow_dicomweb.core.http.sendfile import SendfileAdapter
 from airflow_dicomweb.core.http.url_policy import UrlPolicy, operation_path, refuse_ambiguous, shown
 from airflow_dicomweb.core.http.url_policy import parse as parse_url_strictly
 from airflow_dicomweb.core.settings import DicomWebSettings
@@ -66,7 +66,7 @@ class Transport:
         self.policy = UrlPolicy(self.base_url, [settings.operations_root or "", settings.orthanc_root or ""])
         self.auth = auth_type(settings.auth_type)(settings)
         self.session = session if session is not None else self.auth.session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(settings.pool_size, 4), max_retries=0)
+        adapter = SendfileAdapter(pool_connections=4, pool_maxsize=max(settings.pool_size, 4), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.verify = settings.verify
