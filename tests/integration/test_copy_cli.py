@@ -77,7 +77,13 @@ def test_a_killed_copy_run_again_sends_only_what_the_destination_lacks(
             time.sleep(0.05)
         copying.send_signal(signal.SIGKILL)
         copying.wait(30)
-    there = clean_orthanc_dest.count_instances()
+    # a store the front had received whole before the kill still lands: count once the destination is still
+    there, settled_at = clean_orthanc_dest.count_instances(), time.monotonic()
+    while time.monotonic() - settled_at < 1.5 and time.monotonic() < deadline + 30:
+        time.sleep(0.1)
+        now = clean_orthanc_dest.count_instances()
+        if now != there:
+            there, settled_at = now, time.monotonic()
     assert 20 <= there < 160, there  # killed mid-study
 
     report = tmp_path / "report.json"
