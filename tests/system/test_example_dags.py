@@ -320,6 +320,12 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
         states = stack.task_states("dicomweb_sharded_ingest", run_id)
         assert victim is not None, f"no shard was caught half stored: {states}"
         name, victim_index, stored_before = victim
+        # every shard the worker runs dies with it, each with its requests in flight: the instances of those
+        # shards are the only ones that may reach Orthanc twice (a body received whole, its answer lost)
+        shards_now = shard_sops()
+        killed = [shards_now[ti][1] for ti in stack.running_task_ids(name) if ti in shards_now]
+        killed_sops: set[str] = set().union(*killed)
+        killed_sops |= next(sop_set for index, sop_set in shards_now.values() if index == victim_index)
         stack.kill_hard(name)
         try:
             state, tasks = stack.wait_for_run("dicomweb_sharded_ingest", run_id, timeout=600)
@@ -327,8 +333,11 @@ def test_sharded_ingest_survives_a_worker_killed_mid_shard(stack, tmp_path):
             stack.restart(name)  # the other tests keep their two workers
     assert state == "success", tasks
     assert {k for k in tasks if k.startswith("store_shard")} == {f"store_shard[{n}]" for n in range(3)}
-    # Every instance reached Orthanc once, and Orthanc holds every one of them.
-    assert set(forwarded) == sops and set(forwarded.values()) == {1}, forwarded.most_common(3)
+    # Every instance reached Orthanc, and Orthanc holds every one of them; once each, but for the requests
+    # in flight when the worker died (a batch of 16 each, up to 4 at once per shard it ran).
+    assert set(forwarded) == sops
+    twice = {sop for sop, n in forwarded.items() if n > 1}
+    assert twice <= killed_sops and len(twice) <= 64 * max(1, len(killed)), twice
     found = orthanc_client(stack).iter_search("instances", filters={"StudyDate": "20220303"})
     assert {i["00080018"]["Value"][0] for i in found} == sops
     # The shard that was running on the killed worker was tried again, and its retry found what the first
