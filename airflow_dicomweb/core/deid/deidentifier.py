@@ -155,7 +155,7 @@ class Deidentifier:
             identity = identity_values(ds)
             replaced = self._apply_profile(ds)
             written, searchable = write_part10(ds)
-            if not searchable:  # deflated: the attributes are searched as encoded plainly
+            if not searchable:  # written in one piece (deflated, or attributes after the pixel data)
                 left = residual_identity(ds, identity, replaced)
                 if left:
                     return Quarantined(left)

@@ -3,8 +3,8 @@
 :class:`MultipartBody` is handed to ``requests`` as the request body. It knows its length up front (so
 the request carries a Content-Length and no chunked encoding). A file of this machine goes as a
 :class:`FileRegion`, which the connection hands to the kernel (``sendfile``); other files are read in
-fixed-size blocks while the request is sent, so memory does not grow with the number or size of files. Iterating it
-again starts over from the first byte: a retried request re-sends the whole body, never an empty one.
+fixed-size blocks while the request is sent, so memory does not grow with the number or size of files.
+Iterating it again starts over from the first byte: a retried request re-sends the whole body, never an empty one.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class MultipartBody:
 def file_blocks(source: StoragePath, expected: int, block_size: int) -> Iterator[memoryview]:
     """A file's bytes in blocks of one reused buffer (each block is sent before the next is read); an
     :class:`InputChangedError` when it does not hold ``expected`` bytes."""
-    buffer = bytearray(block_size)
+    buffer = bytearray(max(1, min(block_size, expected)))  # a small file gets a small buffer
     view = memoryview(buffer)
     sent = 0
     with open_read(source, unbuffered=True) as handle:
@@ -170,8 +170,8 @@ class FileRegion:
             return
         with open_read(self.source, unbuffered=True) as handle:
             found = os.fstat(handle.fileno()).st_size
-            sent = sock.sendfile(handle, 0, self.size) if found == self.size else 0
+            sent = sock.sendfile(handle, 0, self.size) if found == self.size else found
         if sent != self.size:
             raise InputChangedError(
-                f"{self.source}: file changed while being sent ({self.size} bytes expected, {found} found)"
+                f"{self.source}: file changed while being sent ({self.size} bytes expected, {sent} read)"
             )
