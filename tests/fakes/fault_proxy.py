@@ -9,12 +9,15 @@ proxy instead:
 * ``cut``: forwards, then sends only part of the body and closes, half the time with the full
   Content-Length announced (the client sees an incomplete read) and half the time without (the client
   sees a multipart body with no closing boundary);
+* ``short``: forwards a multipart body cut short before its last part (no closing delimiter), as a body
+  cut on its way would reach the target, and passes on the target's answer;
 * ``stall``: sends the headers, then nothing for ``stall_seconds`` (to hit read timeouts);
 * ``trickle``: sends the response in small pieces with a pause between them.
 
 Faults are drawn from a seeded random generator, at most ``max_faults`` of them, and only until
 ``deadline`` seconds after the start: the proxy is bounded in count and time and then passes everything
-through. ``force`` lists faults to inject on the next requests whatever the rates. It also counts the
+through. ``force`` lists faults to inject on the next requests (of ``methods``, if given) whatever the
+rates. It also counts the
 instances that reach the target in STOW requests (``stored_parts``) and can be made to serve TLS.
 """
 
@@ -31,7 +34,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ("429", "503", "reset", "cut", "stall", "trickle")
+FAULTS = ("429", "503", "reset", "cut", "short", "stall", "trickle")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -111,12 +114,12 @@ class FaultProxy:
     def _draw(self, method: str) -> str | None:
         with self._lock:
             self.requests += 1
+            if self.methods and method not in self.methods:
+                return None
             if self.force:
                 fault = self.force.pop(0)
                 self.injected[fault] += 1
                 return fault
-            if self.methods and method not in self.methods:
-                return None
             if self.faults >= self.max_faults or time.monotonic() - self._started > self.deadline:
                 return None
             roll = self.random.random()
@@ -145,7 +148,7 @@ class FaultProxy:
         if fault == "reset" and not self.reset_after_forward:
             self._reset(handler)
             return
-        status, headers, data = self._forward(handler, body)
+        status, headers, data = self._forward(handler, _without_last_part(body) if fault == "short" else body)
         if fault == "reset":
             self._reset(handler)
             return
@@ -181,7 +184,11 @@ class FaultProxy:
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.target_port, timeout=120)
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
+        headers = {
+            k: v
+            for k, v in handler.headers.items()
+            if k.lower() not in HOP_BY_HOP | {"host", "content-length"}
+        }
         conn.request(handler.command, handler.path, body=body or None, headers=headers)
         response = conn.getresponse()
         data = response.read()
@@ -199,6 +206,13 @@ class FaultProxy:
         handler.close_connection = True
         with contextlib.suppress(OSError):
             sock.close()
+
+
+def _without_last_part(body: bytes) -> bytes:
+    """A multipart body up to the delimiter of its last part: the parts before it whole, no closing
+    delimiter."""
+    first_line = body.split(b"\r\n", 1)[0]  # the first delimiter: --boundary
+    return body[: body.rindex(b"\r\n" + first_line + b"\r\n")]
 
 
 class _QuietServer(ThreadingHTTPServer):

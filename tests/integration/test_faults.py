@@ -56,6 +56,24 @@ def test_ingest_of_500_through_429_503_and_resets_stores_each_instance_once(
     assert clean_orthanc.sop_instance_uids() == {sop_uid(f) for f in files}
 
 
+def test_instances_left_out_of_a_success_answer_are_sent_again_and_stored_once(
+    clean_orthanc, tmp_path, caplog
+):
+    """A STOW-RS body that reaches Orthanc cut short is answered 200 for the parts it read to their end (a
+    part is read to its end by the delimiter after it: three whole parts and no closing delimiter are
+    answered for two): the instances the answer leaves out are sent again, on their own, and stored."""
+    files = make_series(tmp_path, 4, rows=8, columns=8)
+    with FaultProxy(clean_orthanc.port, methods=("POST",)) as proxy:
+        proxy.force = ["short"]
+        result = client_for(proxy.url, clean_orthanc).store_instances(files, batch_files=4, concurrency=1)
+    assert proxy.injected["short"] == 1
+    assert "2 of 4 instances were left out of the server's answer" in caplog.text
+    assert proxy.stored_parts == 3 + 2, "three parts in the cut body, then the two left out"
+    assert result.failed == []
+    assert sorted(o.path for o in result.stored) == sorted(str(f) for f in files)
+    assert clean_orthanc.sop_instance_uids() == {sop_uid(f) for f in files}
+
+
 def test_retrieve_through_responses_cut_mid_stream_is_byte_identical_and_leaves_no_partial(
     hook, clean_orthanc, tmp_path
 ):

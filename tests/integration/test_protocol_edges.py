@@ -52,6 +52,27 @@ def test_an_unacknowledged_instance_is_a_failure(tmp_path):
         )
     assert len(result.failed) == 2
     assert "ReferencedSOPSequence does not list this instance" in result.failed[0].reason
+    assert len(server.requests) == 1, "an answer that lists none of the request is not a reason to send again"
+
+
+def test_instances_a_success_answer_leaves_out_are_sent_again_on_their_own_then_failed(tmp_path):
+    files = make_series(tmp_path, 3)
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
+
+    def handler(request):  # 200 for the first instance of each request only, never for the last file
+        first = [u for u in uids[:2] if u.encode() in request.body][:1]
+        return 200, {"Content-Type": "application/dicom+json"}, stow_ok(first)
+
+    with FakeServer(handler) as server:
+        result = DicomWebClient.from_url(server.url, **FAST_RETRY_EXTRAS).store_instances(
+            files, skip_existing=False
+        )
+    sent = [[u for u in uids if u.encode() in r.body] for r in server.requests]
+    assert sent == [uids, uids[1:], uids[2:]]
+    assert [o.sop_instance_uid for o in result.stored] == uids[:2]
+    [failed] = result.failed
+    assert failed.sop_instance_uid == uids[2] and failed.path == str(files[2])
+    assert "ReferencedSOPSequence does not list this instance" in failed.reason
 
 
 def test_a_server_that_ignores_offset_is_stopped_not_looped():

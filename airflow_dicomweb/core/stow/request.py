@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: own and does not hold (see _confirm_duplicates).
 DUPLICATE_CONFIRM_WAITS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
+#: Waits (seconds) before each new try of the instances a success response left out (see _resend_unlisted).
+UNLISTED_RESEND_WAITS = (0.2, 1.0)
+
 #: Statuses whose body is a STOW-RS response to read per instance (PS3.18 Table 10.5.3-1).
 STOW_RESPONSE_STATUSES = (200, 202, 400, 409)
 
@@ -78,50 +81,129 @@ def send_stow(
     is a server that could not be reached after every retry with ``raise_unreachable``. A
     failure is read as "already stored" as every server means it, or as the server ``profile`` says; with
     ``confirm`` (the server's search), a profile's own reading is checked (see :func:`_confirm_duplicates`).
+    Instances a success response leaves out while it lists others of the request are sent again
+    (see :func:`_resend_unlisted`).
     """
-    try:
-        response = transport.request(
-            "POST",
-            url,
-            data=body,
-            headers={**headers, "Content-Type": body.content_type},
-            ok=STOW_RESPONSE_STATUSES,
-        )
-    except DicomWebError as exc:
-        status = getattr(exc, "status", None)
-        if status in raise_statuses or (raise_unreachable and isinstance(exc, DicomWebConnectionError)):
-            raise
-        return [
-            (item.index, failed_outcome(item, header, f"request failed: {exc}", http_status=status))
-            for item, header in sent
-        ]
-    try:
-        parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
-    except DicomWebError as exc:
-        parsed, problem = StowResponse(), str(exc)
-    else:
-        problem = ""
-    results = [
-        (item.index, _map_response(item, header, parsed, response.status_code, problem, profile))
-        for item, header in sent
-    ]
+    post = _Post(transport, profile, url, headers, raise_unreachable)
+    results, unlisted = post.send(body, sent, raise_statuses)
+    if unlisted and len(unlisted) < len(sent):
+        results = _resend_unlisted(post, body, sent, results, unlisted)
     if confirm is None or not profile.duplicate_failure_reasons:
         return results
-    return _confirm_duplicates(
-        transport, profile, url, headers, body, sent, results, confirm, raise_unreachable
-    )
+    return _confirm_duplicates(post, body, sent, results, confirm)
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    """Where the POSTs of one store go, and how they are sent: the transport, the server's profile, the URL
+    and headers, and whether a server that cannot be reached raises."""
+
+    transport: Transport
+    profile: ServerProfile
+    url: str
+    headers: dict[str, str]
+    raise_unreachable: bool
+
+    def send(
+        self,
+        body: MultipartBody,
+        sent: list[tuple[StowItem, InstanceHeader]],
+        raise_statuses: tuple[int, ...] = (),
+    ) -> tuple[list[tuple[int, InstanceOutcome]], list[int]]:
+        """One POST of ``body``: the outcome of every instance in ``sent``, and the places in ``sent`` of those
+        a readable success response (200 or 202) listed neither as stored nor as failed."""
+        try:
+            response = self.transport.request(
+                "POST",
+                self.url,
+                data=body,
+                headers={**self.headers, "Content-Type": body.content_type},
+                ok=STOW_RESPONSE_STATUSES,
+            )
+        except DicomWebError as exc:
+            status = getattr(exc, "status", None)
+            if status in raise_statuses or (
+                self.raise_unreachable and isinstance(exc, DicomWebConnectionError)
+            ):
+                raise
+            failed = [
+                (item.index, failed_outcome(item, header, f"request failed: {exc}", http_status=status))
+                for item, header in sent
+            ]
+            return failed, []
+        try:
+            parsed = parse_stow_response(response.content, response.headers.get("Content-Type"))
+        except DicomWebError as exc:
+            parsed, problem = StowResponse(), str(exc)
+        else:
+            problem = ""
+        results = [
+            (item.index, _map_response(item, header, parsed, response.status_code, problem, self.profile))
+            for item, header in sent
+        ]
+        if problem or response.status_code not in (200, 202):
+            return results, []
+        unlisted = [
+            k
+            for k, (_, header) in enumerate(sent)
+            if header.sop_instance_uid not in parsed.referenced
+            and header.sop_instance_uid not in parsed.failed
+        ]
+        return results, unlisted
+
+    def send_again(
+        self, body: MultipartBody, sent: list[tuple[StowItem, InstanceHeader]], places: list[int]
+    ) -> tuple[list[tuple[int, InstanceOutcome]], list[int]]:
+        """The instances at ``places`` in ``sent`` (parts of ``body``) in a request of their own: as
+        :meth:`send`, with places in ``sent``."""
+        again = MultipartBody([body.parts[k] for k in places], part_type=body.part_type)
+        results, unlisted = self.send(again, [sent[k] for k in places])
+        return results, [places[j] for j in unlisted]
+
+
+def _resend_unlisted(
+    post: _Post,
+    body: MultipartBody,
+    sent: list[tuple[StowItem, InstanceHeader]],
+    results: list[tuple[int, InstanceOutcome]],
+    unlisted: list[int],
+) -> list[tuple[int, InstanceOutcome]]:
+    """The instances at ``unlisted`` (places in ``sent``), which a success response listed neither as stored
+    nor as failed while it listed others of the same request, sent again in a request of their own, a few
+    times, after a short wait each.
+
+    The response accounts for every instance the server processed (PS3.18 section 10.5.3); one it leaves
+    out was not processed. Orthanc reads the body as it arrives and answers 200 for the parts it read to
+    their end, so a body that reached it cut short is answered for its first parts alone. A response that
+    lists no instance of the request is not read so (every instance is failed as not acknowledged, as
+    before): a server that answers success with an empty body would be sent everything again for nothing.
+    After the last round, an instance still left out keeps its failure.
+    """
+    merged = list(results)
+    again = unlisted
+    for wait in UNLISTED_RESEND_WAITS:
+        log.warning(
+            "%d of %d instances were left out of the server's answer to a store to %s: sending them again in "
+            "%g s",
+            len(again),
+            len(sent),
+            post.transport.redact(post.url),
+            wait,
+        )
+        time.sleep(wait)
+        resent, again = post.send_again(body, sent, again)
+        merged = _replaced(merged, resent)
+        if not again:
+            break
+    return merged
 
 
 def _confirm_duplicates(
-    transport: Transport,
-    profile: ServerProfile,
-    url: str,
-    headers: dict[str, str],
+    post: _Post,
     body: MultipartBody,
     sent: list[tuple[StowItem, InstanceHeader]],
     results: list[tuple[int, InstanceOutcome]],
     search: Search,
-    raise_unreachable: bool,
 ) -> list[tuple[int, InstanceOutcome]]:
     """Instances answered "already stored" by a FailureReason of the profile's own, checked with ``search``;
     those the server does not hold are sent again, a few times, after a short wait each.
@@ -129,16 +211,17 @@ def _confirm_duplicates(
     Such a reason can mean something else as well: tiny_pacs answers 409 with 0x0110 and no FailureDetail
     both to a duplicate and to an instance it did not store because another request held its database at
     that moment (two STOW-RS requests creating one new study at once, or its SQLite table locked under
-    concurrent stores); sent again once that request is done, it is stored. Taken on its word, it would be reported present and never be there. After the last
-    round, an instance still answered so and still not found is failed, with the reason.
+    concurrent stores); sent again once that request is done, it is stored. Taken on its word, it would be
+    reported present and never be there. After the last round, an instance still answered so and still not
+    found is failed, with the reason.
     """
+    reasons = post.profile.duplicate_failure_reasons
     merged = list(results)
     for wait in DUPLICATE_CONFIRM_WAITS:
         ambiguous = [
             k
             for k, (_, outcome) in enumerate(merged)
-            if outcome.status is Status.ALREADY_PRESENT
-            and outcome.failure_reason in profile.duplicate_failure_reasons
+            if outcome.status is Status.ALREADY_PRESENT and outcome.failure_reason in reasons
         ]
         if not ambiguous:
             return merged
@@ -154,22 +237,10 @@ def _confirm_duplicates(
             wait,
         )
         time.sleep(wait)
-        resent = send_stow(
-            transport,
-            profile,
-            url,
-            headers,
-            MultipartBody([body.parts[k] for k in again], part_type=body.part_type),
-            [sent[k] for k in again],
-            raise_unreachable=raise_unreachable,
-        )
-        for k, answer in zip(again, resent, strict=True):
-            merged[k] = answer
+        resent, _ = post.send_again(body, sent, again)
+        merged = _replaced(merged, resent)
     for k, (index, outcome) in enumerate(merged):
-        if (
-            outcome.status is Status.ALREADY_PRESENT
-            and outcome.failure_reason in profile.duplicate_failure_reasons
-        ):
+        if outcome.status is Status.ALREADY_PRESENT and outcome.failure_reason in reasons:
             held = PreCheck(search, None).held_by_series([sent[k][1]])
             if sent[k][1].sop_instance_uid not in held:
                 merged[k] = (
@@ -184,6 +255,14 @@ def _confirm_duplicates(
                     ),
                 )
     return merged
+
+
+def _replaced(
+    results: list[tuple[int, InstanceOutcome]], newer: list[tuple[int, InstanceOutcome]]
+) -> list[tuple[int, InstanceOutcome]]:
+    """``results`` with the outcome of every instance in ``newer`` (by its place in the input) replaced."""
+    by_index = dict(newer)
+    return [(index, by_index.get(index, outcome)) for index, outcome in results]
 
 
 def instance_outcome(
