@@ -36,7 +36,7 @@ from airflow_dicomweb.core.deid.mapping import DeidentificationMapping
 from airflow_dicomweb.core.deid.options import BASIC_PROFILE_CODE, RetainOption, parse_retain
 from airflow_dicomweb.core.deid.part10_writer import write_part10
 from airflow_dicomweb.core.deid.residual import (
-    identity_pattern,
+    identity_matcher,
     identity_values,
     residual_identity,
     where_left,
@@ -160,9 +160,9 @@ class Deidentifier:
                 if left:
                     return Quarantined(left)
             else:
-                pattern = identity_pattern(identity, replaced)
-                if pattern is not None and pattern.search(written[0]):
-                    return Quarantined(where_left(ds, pattern))
+                matcher = identity_matcher(identity, replaced)
+                if matcher is not None and matcher.search(written[0]):
+                    return Quarantined(where_left(ds, matcher))
         except DeidentificationError:
             raise
         except InvalidDicomError as exc:  # says what is missing, never a value

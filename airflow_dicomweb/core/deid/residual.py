@@ -77,25 +77,57 @@ def _dictionary_vr(tag: int) -> str:
         return "UN"
 
 
-def identity_pattern(values: IdentityValues, replaced_uids: set[str]) -> re.Pattern[bytes] | None:
-    """A pattern of every identity value (whole words, any case), or None when there is none."""
-    alternatives = [re.escape(w.encode("utf-8", "replace")) for w in values.words | values.phrases]
-    alternatives += [re.escape(u.encode("ascii", "replace")) for u in replaced_uids]
-    if not alternatives:
+class IdentityMatcher:
+    """Finds any identity value in bytes as a whole word, in any (ASCII) case: not preceded by a letter, a
+    digit or a dot (a UID's next component) and not followed by a letter or a digit.
+
+    Each value is looked for on its own with ``bytes.find`` in the upper-cased bytes: one instance's values
+    differ from the next one's (its UIDs), so a regular expression of them would be compiled once per instance,
+    which costs more than the search itself."""
+
+    def __init__(self, values: list[bytes]) -> None:
+        self.values = sorted({v.upper() for v in values if v}, key=len, reverse=True)
+
+    def search(self, data: bytes | bytearray | memoryview) -> bool:
+        """Whether ``data`` holds a value as a whole word."""
+        text = bytes(data).upper()
+        end = len(text)
+        for value in self.values:
+            size = len(value)
+            at = text.find(value)
+            while at >= 0:
+                after = at + size
+                if (at == 0 or text[at - 1] not in _WORD_BEFORE) and (
+                    after == end or text[after] not in _WORD_AFTER
+                ):
+                    return True
+                at = text.find(value, at + 1)
+        return False
+
+
+#: The bytes a match may not be preceded by (a letter, a digit, a dot) or followed by (a letter, a digit):
+#: upper case only, as the bytes searched are upper-cased first.
+_WORD_AFTER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_WORD_BEFORE = _WORD_AFTER | {ord(".")}
+
+
+def identity_matcher(values: IdentityValues, replaced_uids: set[str]) -> IdentityMatcher | None:
+    """A matcher of every identity value (whole words, any case), or None when there is none."""
+    encoded = [w.encode("utf-8", "replace") for w in values.words | values.phrases]
+    encoded += [u.encode("ascii", "replace") for u in replaced_uids]
+    if not any(encoded):
         return None
-    alternatives.sort(key=len, reverse=True)
-    body = b"|".join(alternatives)
-    return re.compile(rb"(?<![A-Za-z0-9.])(?:" + body + rb")(?![A-Za-z0-9])", re.IGNORECASE)
+    return IdentityMatcher(encoded)
 
 
-def where_left(ds: Dataset, pattern: re.Pattern[bytes]) -> str:
-    """The reason naming the first attribute of ``ds`` that holds a match of ``pattern``."""
+def where_left(ds: Dataset, matcher: IdentityMatcher) -> str:
+    """The reason naming the first attribute of ``ds`` that holds an identity value."""
     for elem in ds.iterall():
         if elem.tag in PIXEL_TAGS or elem.VR == "SQ":
             continue
         value = elem.value
         text = value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
-        if pattern.search(text):
+        if matcher.search(text):
             return f"identity of the input is left in {elem.tag} {elem.keyword or '(unnamed)'}"
     return "identity of the input is left in its encoded attributes"
 
@@ -106,8 +138,8 @@ def residual_identity(ds: Dataset, values: IdentityValues, replaced_uids: set[st
     The attributes are encoded as they would be written (pixel data left out) and searched byte by byte;
     a hit is then placed in the first attribute holding it. (:meth:`Deidentifier.deidentify_bytes` searches
     the bytes it writes instead, and encodes nothing twice.)"""
-    pattern = identity_pattern(values, replaced_uids)
-    if pattern is None:
+    matcher = identity_matcher(values, replaced_uids)
+    if matcher is None:
         return ""
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
@@ -120,6 +152,6 @@ def residual_identity(ds: Dataset, values: IdentityValues, replaced_uids: set[st
     finally:
         for tag, elem in held.items():
             ds[tag] = elem
-    if pattern.search(buffer.getvalue()) is None:
+    if not matcher.search(buffer.getvalue()):
         return ""
-    return where_left(ds, pattern)
+    return where_left(ds, matcher)
