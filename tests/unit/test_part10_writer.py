@@ -10,7 +10,7 @@ from io import BytesIO
 import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
-from pydicom.dataset import FileMetaDataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite, write_file_meta_info
 from pydicom.uid import UID
@@ -57,6 +57,37 @@ def test_the_same_bytes_as_dcmwrite(name):
     assert b"".join(chunks) == expected.getvalue()
     if "PixelData" in dcmread(get_testdata_file(name), force=True):
         assert len(chunks) > 1 and b"REPLACED" in chunks[0]  # the attributes first, the pixel data after
+
+
+@pytest.mark.parametrize("name", ("rtstruct.dcm", "CT_small.dcm", "MR_small_implicit.dcm", "rtplan.dcm"))
+def test_the_same_bytes_as_dcmwrite_with_sequences_decoded_and_changed(name):
+    """As the profile leaves them: every sequence decoded (walked into), the elements of its items still as
+    read, one changed, and a new sequence added."""
+
+    def leaves(name):
+        ds = as_deidentifier_leaves_it(name)
+        if 0xFFFCFFFC in ds:
+            del ds[0xFFFCFFFC]
+
+        def walk(dataset):
+            for tag in list(dataset.keys()):
+                elem = dataset.get_item(tag)
+                if elem.VR == "SQ" or (elem.VR is None and dataset[tag].VR == "SQ"):
+                    for item in dataset[tag].value:
+                        if "ReferencedSOPInstanceUID" in item:
+                            item.ReferencedSOPInstanceUID = "2.25.1"
+                        walk(item)
+
+        walk(ds)
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "113100", "DCM", "Basic"
+        ds.DeidentificationMethodCodeSequence = [code]
+        return ds
+
+    expected = BytesIO()
+    dcmwrite(expected, leaves(name), enforce_file_format=True)
+    chunks, _ = write_part10(leaves(name))
+    assert b"".join(chunks) == expected.getvalue()
 
 
 def test_an_attribute_after_the_pixel_data_keeps_the_tag_order():

@@ -81,20 +81,23 @@ def file_meta_bytes(meta: Dataset) -> bytes:
     return struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(content)) + content
 
 
-def _write_attributes(out: DicomBytesIO, ds: Dataset) -> None:
+def _write_attributes(
+    out: DicomBytesIO, ds: Dataset, parent_charset: str | list[str] = default_encoding
+) -> None:
     """``ds``'s attributes, in tag order, as pydicom's ``write_dataset`` writes them; the elements still as
     read (most of them: the table keeps them) are written here from their bytes, header and value, without
-    pydicom's per-element work. Anything else (a decoded element, an undefined length, big endian, a data
-    set to re-encode) is pydicom's to write."""
+    pydicom's per-element work, and so are the items of a decoded sequence (:func:`_write_sequence`).
+    Anything else (a decoded element, an undefined length, big endian, a data set to re-encode) is
+    pydicom's to write."""
     encoding = (out.is_implicit_VR, out.is_little_endian)
     if (
         not out.is_little_endian
         or encoding != ds.original_encoding
         or ds.original_character_set != ds._character_set
     ):
-        write_dataset(out, ds)
+        write_dataset(out, ds, parent_charset)
         return
-    charset = ds.get("SpecificCharacterSet", default_encoding)
+    charset = ds.get("SpecificCharacterSet", parent_charset)
     implicit = out.is_implicit_VR
     write = out.write
     for tag in sorted(ds.keys()):
@@ -102,28 +105,69 @@ def _write_attributes(out: DicomBytesIO, ds: Dataset) -> None:
         if not number & 0xFFFF and number >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2)
         elem: DataElement | RawDataElement = ds.get_item(tag)  # typed DataElement; raw when not yet decoded
-        if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and elem.length != 0xFFFFFFFF:
+        if isinstance(elem, RawDataElement):
             value = elem.value
-            size = len(value)
-            vr = elem.VR
-            if implicit:
-                write(_IMPLICIT_HEADER.pack(number >> 16, number & 0xFFFF, size))
-                write(value)
-                continue
-            if vr in _LONG_VRS:
-                write(_LONG_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
-                write(value)
-                continue
-            if vr is not None and len(vr) == 2 and size <= 0xFFFF:
-                write(_SHORT_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
-                write(value)
-                continue
+            if isinstance(value, bytes) and elem.length != 0xFFFFFFFF:
+                size = len(value)
+                vr = elem.VR
+                if implicit:
+                    write(_IMPLICIT_HEADER.pack(number >> 16, number & 0xFFFF, size))
+                    write(value)
+                    continue
+                if vr in _LONG_VRS:
+                    write(_LONG_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
+                    write(value)
+                    continue
+                if vr is not None and len(vr) == 2 and size <= 0xFFFF:
+                    write(_SHORT_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
+                    write(value)
+                    continue
+        elif elem.VR == "SQ":
+            _write_sequence(out, elem, charset)
+            continue
         write_data_element(out, elem, charset)
+
+
+def _write_sequence(out: DicomBytesIO, elem: DataElement, charset: str | list[str]) -> None:
+    """A decoded sequence as pydicom's ``write_data_element`` writes it (PS3.5 7.5): its length and each
+    item's defined, or undefined and delimited, as they were read; each item's attributes by
+    :func:`_write_attributes`."""
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, out.is_implicit_VR
+    for item in elem.value or ():
+        body.write(_ITEM_TAG)
+        if getattr(item, "is_undefined_length_sequence_item", False):
+            body.write(_UNDEFINED)
+            _write_attributes(body, item, charset)
+            body.write(_ITEM_DELIMITER)
+            continue
+        inner = DicomBytesIO()
+        inner.is_little_endian, inner.is_implicit_VR = True, out.is_implicit_VR
+        _write_attributes(inner, item, charset)
+        encoded = inner.getvalue()
+        body.write(struct.pack("<L", len(encoded)))
+        body.write(encoded)
+    value = body.getvalue()
+    number = int(elem.tag)
+    undefined = elem.is_undefined_length
+    size = 0xFFFFFFFF if undefined else len(value)
+    if out.is_implicit_VR:
+        out.write(_IMPLICIT_HEADER.pack(number >> 16, number & 0xFFFF, size))
+    else:
+        out.write(_LONG_HEADER.pack(number >> 16, number & 0xFFFF, b"SQ", size))
+    out.write(value)
+    if undefined:
+        out.write(_SEQUENCE_DELIMITER)
 
 
 _IMPLICIT_HEADER = struct.Struct("<HHL")
 _LONG_HEADER = struct.Struct("<HH2s2xL")
 _SHORT_HEADER = struct.Struct("<HH2sH")
+#: An item's tag, an undefined length, and the delimiters of an item and a sequence, little endian.
+_ITEM_TAG = struct.pack("<HH", 0xFFFE, 0xE000)
+_UNDEFINED = struct.pack("<L", 0xFFFFFFFF)
+_ITEM_DELIMITER = struct.pack("<HHL", 0xFFFE, 0xE00D, 0)
+_SEQUENCE_DELIMITER = struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
 
 #: VRs whose length takes 4 bytes after 2 reserved ones in explicit VR (PS3.5 Table 7.1-1).
 _LONG_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"))
