@@ -27,7 +27,7 @@ GIB = 1024**3
 RUNS: list[tuple[str, list[str], str]] = [
     ("races", ["benchmarks/run.py", "--modes", "zero,orthanc", "--size-mib", "512", "--repeat", "3",
                "--big-instance-mib", "0", "--search-instances", "2000"], "bench-*.json"),
-    ("default connection", ["benchmarks/default_connection.py"], "default-connection-*.json"),
+    ("default connection", ["benchmarks/default_connection.py", "--repeat", "5"], "default-connection-*.json"),
     ("copy to Orthanc", ["benchmarks/copy_between_archives.py", "--size-mib", "1024"], "copy-orthanc-1024mib.json"),
     ("copy to tiny_pacs", ["benchmarks/copy_between_archives.py", "--dest", "tiny-pacs", "--size-mib", "256"],
      "copy-tiny-pacs-256mib.json"),
@@ -40,7 +40,13 @@ RUNS: list[tuple[str, list[str], str]] = [
 
 def newest(pattern: str, since: float = 0.0) -> Path | None:
     found = [p for p in RESULTS.glob(pattern) if p.stat().st_mtime >= since]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    return max(found, key=_age) if found else None
+
+
+def _age(path: Path) -> tuple[float, str]:
+    """Newest last: by modification time, then by name (a fresh clone gives every file the same time, and
+    the names carry the time of their run)."""
+    return path.stat().st_mtime, path.name
 
 
 def run_all() -> dict[str, Path]:
@@ -66,7 +72,7 @@ def latest() -> dict[str, Path]:
                 p for p in RESULTS.glob(pattern) if json.loads(p.read_text())["args"]["watchers"] == wanted
             ]
             if runs:
-                out[name] = max(runs, key=lambda p: p.stat().st_mtime)
+                out[name] = max(runs, key=_age)
         elif (path := newest(pattern)) is not None:
             out[name] = path
     return out
