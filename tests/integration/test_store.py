@@ -104,6 +104,30 @@ def test_parallel_batches_report_every_file_once(hook, clean_orthanc, tmp_path):
     assert seen[-1].files_done == 40 and seen[-1].bytes_done == sum(f.stat().st_size for f in files)
 
 
+@pytest.mark.parametrize("skip_existing", [True, False])
+def test_headers_of_local_files_are_read_by_the_calling_thread(
+    hook, clean_orthanc, tmp_path, monkeypatch, skip_existing
+):
+    """Reading a header is Python work that holds the GIL: in the store's threads it only contends with the
+    sends (a third more CPU on small files). Every header is read once, by the caller."""
+    import threading
+
+    from airflow_dicomweb.core.stow import store as store_module
+
+    readers = []
+    real = store_module.read_instance_header
+
+    def spy(path):
+        readers.append(threading.current_thread().name)
+        return real(path)
+
+    monkeypatch.setattr(store_module, "read_instance_header", spy)
+    files = make_series(tmp_path, 12)
+    result = hook.store_instances(files, concurrency=4, batch_files=2, skip_existing=skip_existing)
+    assert len(result.stored) == 12 and clean_orthanc.count_instances() == 12
+    assert readers == [threading.current_thread().name] * 12
+
+
 def test_instances_already_on_the_server_are_not_sent_again(hook, clean_orthanc, tmp_path):
     first = make_series(tmp_path / "a", 3)
     assert len(hook.store_instances(first).stored) == 3
