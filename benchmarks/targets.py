@@ -25,7 +25,7 @@ GIB = 1024**3
 
 #: (name, command, the results file pattern it writes)
 RUNS: list[tuple[str, list[str], str]] = [
-    ("races", ["benchmarks/run.py", "--modes", "zero,orthanc", "--size-mib", "512", "--repeat", "3",
+    ("races", ["benchmarks/run.py", "--modes", "zero,orthanc", "--size-mib", "1024", "--repeat", "3",
                "--big-instance-mib", "0", "--search-instances", "2000"], "bench-*.json"),
     ("default connection", ["benchmarks/default_connection.py", "--repeat", "5"], "default-connection-*.json"),
     ("copy to Orthanc", ["benchmarks/copy_between_archives.py", "--size-mib", "1024"], "copy-orthanc-1024mib.json"),
