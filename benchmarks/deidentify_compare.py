@@ -362,7 +362,12 @@ def judge_real(work: Path) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=40, help="copies of the study for the speed run")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=120,
+        help="copies of each corpus for the speed run (120: runs of a few seconds)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the speed table (median; 3)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "deidentify-compare.json"))
     args = parser.parse_args()
