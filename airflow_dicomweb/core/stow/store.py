@@ -172,7 +172,7 @@ class Store:
 
             pending: set[Future] = set()
             for batch in _batches(items, batch_files, batch_bytes):
-                if not skip_existing and not any(is_remote(as_path(item.path)) for item in batch):
+                if not skip_existing and _on_this_machine(batch):
                     batch = self._inspect(batch, state, outcomes, pool)  # read here, as the pre-check does
                     if not batch:
                         continue
@@ -230,10 +230,8 @@ class Store:
         inspected: list[StowItem] = []
         for start in range(0, len(items), INSPECT_WINDOW):
             window = items[start : start + INSPECT_WINDOW]
-            remote = any(is_remote(as_path(item.path)) for item in window)
-            for item, (header, outcome) in zip(
-                window, pool.map(state.inspect, window) if remote else map(state.inspect, window), strict=True
-            ):
+            read = map if _on_this_machine(window) else pool.map
+            for item, (header, outcome) in zip(window, read(state.inspect, window), strict=True):
                 if outcome is not None:
                     outcomes[item.index] = log_failure(log, outcome)
                     state.tracker.add(1, item.size)
@@ -314,6 +312,11 @@ class Store:
             parts.append(BodyPart(content_type=DICOM, chunks=made.chunks, size=made.size))
             sent.append((item, new))
         return parts, sent
+
+
+def _on_this_machine(items: list[StowItem]) -> bool:
+    """Whether every item is a file of this machine (none an object on a store)."""
+    return not any(is_remote(as_path(item.path)) for item in items)
 
 
 class _StoreState:
