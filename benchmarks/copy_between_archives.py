@@ -6,9 +6,13 @@ user chains today (retrieve to a folder, then store the folder), beside the floo
 
 Each way runs in a process of its own, against an emptied destination, interleaved with the others; each
 reports its time, the bytes it wrote to disk (``write_bytes`` of /proc/self/io: the client's, not the
-servers') and its peak RSS. The floor is the slower of the two halves a copy cannot avoid: reading the study
-from the source (one WADO-RS response, drained) and writing it to the destination (its instances posted
-from memory, batched as the copy batches them, as many requests at once). Medians of ``--repeat`` runs. Prints a table, and keeps it as JSON in benchmarks/results/.
+servers') and its peak RSS. Beside them, what a copy cannot avoid: reading the study from the source (one
+WADO-RS response, drained), writing it to the destination (its instances posted from memory, batched as the
+copy batches them, as many requests at once), and both at once, not linked (the two servers and the client
+share this machine's cores, so the halves slow each other down whoever joins them). The floor is the slower
+of the first two; both at once is shown beside it (a copy can beat it: it feeds the destination more gently
+than posting from memory does).
+Medians of ``--repeat`` runs. Prints a table, and keeps it as JSON in benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from airflow_dicomweb.core.media_types import DICOM  # noqa: E402
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody  # noqa: E402
 from tests.dicom_factory import make_series  # noqa: E402
 
-MODES = ("copy", "two-step", "read", "write")
+MODES = ("copy", "two-step", "read", "write", "both")
 
 
 def client(spec: dict) -> DicomWebClient:
@@ -49,6 +53,43 @@ def written_bytes() -> int:
         if line.startswith("write_bytes:"):
             return int(line.split()[1])
     return 0
+
+
+def drain(src: DicomWebClient, study: str) -> None:
+    """The source's half: the study read in one WADO-RS response, drained."""
+    response = src.transport.send(
+        "GET",
+        src.transport.url("studies", study),
+        headers={"Accept": f'multipart/related; type="{DICOM}"; transfer-syntax=*'},
+    )
+    for _ in response.iter_content(1 << 20):
+        pass
+
+
+def batched(parts: list[BodyPart]) -> list[list[BodyPart]]:
+    """``parts`` batched as the copy batches them: COPY_BATCH_FILES, COPY_BATCH_BYTES."""
+    batches: list[list[BodyPart]] = [[]]
+    for part in parts:
+        batch = batches[-1]
+        if batch and (
+            len(batch) >= COPY_BATCH_FILES or sum(p.size for p in batch) + part.size > COPY_BATCH_BYTES
+        ):
+            batches.append(batch := [])
+        batch.append(part)
+    return batches
+
+
+def post_all(dst: DicomWebClient, batches: list[list[BodyPart]]) -> None:
+    """The destination's half: the batches posted from memory, as many requests at once as the copy makes."""
+
+    def post(batch: list[BodyPart]) -> None:
+        body = MultipartBody(batch, part_type=DICOM)
+        headers = {"Content-Type": body.content_type, "Accept": "application/dicom+json"}
+        dst.transport.request("POST", dst.transport.url("studies"), data=body, headers=headers)
+
+    at_once = min(COPY_CONCURRENCY, dst.transactions.store.profile.stow_concurrency or COPY_CONCURRENCY)
+    with ThreadPoolExecutor(at_once) as pool:
+        list(pool.map(post, batches))
 
 
 def child(mode: str, source: dict, dest: dict, study: str, folder: str) -> dict:
@@ -65,39 +106,22 @@ def child(mode: str, source: dict, dest: dict, study: str, folder: str) -> dict:
             assert result.ok and len(result.stored) == len(paths), str(result)
             os.sync()  # the folder's bytes reach the disk, as they would before anyone trusts them
         elif mode == "read":
-            response = src.transport.send(
-                "GET",
-                src.transport.url("studies", study),
-                headers={"Accept": f'multipart/related; type="{DICOM}"; transfer-syntax=*'},
+            drain(src, study)
+        else:  # write, or both: the files are read before the clock, only the posting counts
+            batches = batched(
+                [
+                    BodyPart.from_bytes(Path(p).read_bytes(), DICOM)
+                    for p in sorted(Path(folder).rglob("*.dcm"))
+                ]
             )
-            for _ in response.iter_content(1 << 20):
-                pass
-        elif mode == "write":
-            parts = [
-                BodyPart.from_bytes(Path(p).read_bytes(), DICOM) for p in sorted(Path(folder).rglob("*.dcm"))
-            ]
-            started = time.perf_counter()  # the files are read before the clock: only the posting counts
-
-            batches: list[list[BodyPart]] = [[]]
-            for part in parts:  # batched as the copy batches: COPY_BATCH_FILES, COPY_BATCH_BYTES
-                batch = batches[-1]
-                if batch and (
-                    len(batch) >= COPY_BATCH_FILES
-                    or sum(p.size for p in batch) + part.size > COPY_BATCH_BYTES
-                ):
-                    batches.append(batch := [])
-                batch.append(part)
-
-            def post(batch: list[BodyPart]) -> None:
-                body = MultipartBody(batch, part_type=DICOM)
-                headers = {"Content-Type": body.content_type, "Accept": "application/dicom+json"}
-                dst.transport.request("POST", dst.transport.url("studies"), data=body, headers=headers)
-
-            at_once = min(
-                COPY_CONCURRENCY, dst.transactions.store.profile.stow_concurrency or COPY_CONCURRENCY
-            )
-            with ThreadPoolExecutor(at_once) as pool:  # as many requests at once as the copy makes
-                list(pool.map(post, batches))
+            started = time.perf_counter()
+            if mode == "write":
+                post_all(dst, batches)
+            else:  # both halves at once, not linked: what the servers and this machine allow a copy
+                with ThreadPoolExecutor(1) as reader:
+                    read = reader.submit(drain, src, study)
+                    post_all(dst, batches)
+                    read.result()
     return {
         "seconds": time.perf_counter() - started,
         "disk_mib": (written_bytes() - before) / 2**20,
@@ -177,9 +201,9 @@ def main() -> None:
                     dest = {**dest, "url": dest_server.dicomweb_url}
 
             for _ in range(args.repeat):
-                for mode in ("copy", "two-step", "read", "write"):
+                for mode in MODES:
                     empty_dest()
-                    folder = work / "seed" if mode == "write" else work / f"out-{mode}"
+                    folder = work / "seed" if mode in ("write", "both") else work / f"out-{mode}"
                     results[mode].append(run_child(mode, source, dest, study, str(folder)))
                     if mode == "two-step":
                         subprocess.run(["rm", "-rf", str(folder)], check=True)
@@ -196,8 +220,9 @@ def main() -> None:
             f"{name:<28}{m['seconds']:>9.2f}{total_mib / m['seconds']:>8.0f}"
             f"{median['two-step']['seconds'] / m['seconds']:>11.2f}{m['disk_mib']:>10.0f}{m['peak_rss_mib']:>14.0f}"
         )
-    print(f"{'floor (slower half)':<28}{floor:>9.2f}{total_mib / floor:>8.0f}{median['two-step']['seconds'] / floor:>11.2f}"
-          f"   read {median['read']['seconds']:.2f} s, write {median['write']['seconds']:.2f} s")  # fmt: skip
+    print(f"{'floor':<28}{floor:>9.2f}{total_mib / floor:>8.0f}{median['two-step']['seconds'] / floor:>11.2f}"
+          f"   read {median['read']['seconds']:.2f} s, write {median['write']['seconds']:.2f} s, "
+          f"both at once, not linked {median['both']['seconds']:.2f} s")  # fmt: skip
     out = ROOT / "benchmarks" / "results" / f"copy-{args.dest}-{args.size_mib}mib.json"
     out.write_text(
         json.dumps(
