@@ -105,3 +105,73 @@ def test_the_file_meta_information_as_pydicom_writes_it():
     del meta.MediaStorageSOPInstanceUID
     with pytest.raises(ValueError, match="MediaStorageSOPInstanceUID"):
         file_meta_bytes(meta)
+
+
+CHARSETS = (None, "ISO_IR 100", "ISO_IR 192", ["", "ISO 2022 IR 87"], "ISO_IR 13", "GB18030")
+#: Decoded string elements as the profile leaves them: new UIDs, dummies, pseudonyms, emptied values, some
+#: non-ASCII (written by pydicom), multi-valued, odd and even lengths, and a long text.
+STRINGS = (
+    ("StudyInstanceUID", "UI", "2.25.123"),
+    ("SOPClassUID", "UI", "1.2.840.10008.5.1.4.1.1.2"),
+    ("ReferencedSOPClassUIDInFile", "UI", ""),
+    ("RetrieveAETitle", "AE", ["AE1", "AE22"]),
+    ("PatientAge", "AS", "040Y"),
+    ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "AXIAL"]),
+    ("StudyDate", "DA", "20260101"),
+    ("AcquisitionDateTime", "DT", "20260101120000.5"),
+    ("StudyTime", "TM", "1200"),
+    ("PatientID", "LO", "PSEUDONYM1"),
+    ("InstitutionName", "LO", "Hôpital Saint-Éloi"),
+    ("AccessionNumber", "SH", "X"),
+    ("StudyDescription", "LO", None),
+    ("ImageComments", "LT", "a comment, odd"),
+    ("DerivationDescription", "ST", "Ωμέγα"),
+    ("TextValue", "UT", "long " * 20000),
+    ("StrainAdditionalInformation", "UT", ""),
+    ("RetrieveURL", "UR", "https://example.org/odd"),
+    ("PatientComments", "LT", ["", ""]),
+)
+
+
+@pytest.mark.filterwarnings("ignore:Failed to encode value")  # pydicom's, on the values it cannot encode
+@pytest.mark.parametrize("implicit", (False, True), ids=("explicit", "implicit"))
+@pytest.mark.parametrize("charset", CHARSETS, ids=str)
+def test_ascii_strings_are_written_as_pydicom_writes_them(charset, implicit, monkeypatch):
+    """The strings the profile puts in are written without pydicom, byte for byte as ``dcmwrite`` writes
+    them, in every character set; what is not ASCII (or a character set that escapes ASCII) is pydicom's."""
+
+    source = as_deidentifier_leaves_it("CT_small.dcm")  # read in its character set, as an input is
+    del source.PixelData
+    if implicit:
+        source.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2")
+    if charset is not None:
+        source.SpecificCharacterSet = charset
+    elif "SpecificCharacterSet" in source:
+        del source.SpecificCharacterSet
+    written = BytesIO()
+    dcmwrite(written, source, enforce_file_format=True)
+
+    def leaves():
+        ds = dcmread(BytesIO(written.getvalue()))
+        for keyword, vr, value in STRINGS:
+            ds.add_new(keyword, vr, value)
+        return ds
+
+    expected = BytesIO()
+    dcmwrite(expected, leaves(), enforce_file_format=True)
+    from airflow_dicomweb.core.deid import part10_writer
+
+    by_pydicom: list[str] = []
+    real = part10_writer.write_data_element
+
+    def counted(fp, elem, encodings=None):
+        by_pydicom.append(elem.keyword)
+        real(fp, elem, encodings)
+
+    monkeypatch.setattr(part10_writer, "write_data_element", counted)
+    chunks, _ = write_part10(leaves())
+    assert b"".join(chunks) == expected.getvalue()
+    assert not {"StudyInstanceUID", "ImageType", "StudyDate", "RetrieveURL"} & set(by_pydicom)
+    assert {"InstitutionName", "DerivationDescription"} <= set(by_pydicom)  # not ASCII
+    keeps_ascii = charset not in ("ISO_IR 13", "GB18030")  # written by pydicom, to be safe
+    assert ("PatientID" in by_pydicom) is not keeps_ascii

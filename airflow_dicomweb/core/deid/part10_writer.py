@@ -1,19 +1,22 @@
 """A de-identified instance written as a Part 10 file, in chunks: the preamble (zeroed), the File Meta
 Information and the attributes in one chunk, which the residual search reads, then each pixel data element
 as its header and its value as read, never copied. The attributes still as read are written from their
-bytes; pydicom writes the rest.
+bytes, and so are the ASCII strings the profile puts in (UIDs, dummies, pseudonyms, emptied values); pydicom
+writes the rest.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from io import BytesIO
 
-from pydicom.charset import default_encoding
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite, write_data_element, write_dataset
+from pydicom.multival import MultiValue
 from pydicom.tag import SequenceDelimiterTag
 
 from airflow_dicomweb.core.deid.residual import PIXEL_TAGS
@@ -98,6 +101,7 @@ def _write_attributes(
         write_dataset(out, ds, parent_charset)
         return
     charset = ds.get("SpecificCharacterSet", parent_charset)
+    keeps_ascii: list[bool] = []  # whether charset writes ASCII as it is: worked out once, when first needed
     implicit = out.is_implicit_VR
     write = out.write
     for tag in sorted(ds.keys()):
@@ -107,25 +111,85 @@ def _write_attributes(
         elem: DataElement | RawDataElement = ds.get_item(tag)  # typed DataElement; raw when not yet decoded
         if isinstance(elem, RawDataElement):
             value = elem.value
-            if isinstance(value, bytes) and elem.length != 0xFFFFFFFF:
-                size = len(value)
-                vr = elem.VR
-                if implicit:
-                    write(_IMPLICIT_HEADER.pack(number >> 16, number & 0xFFFF, size))
-                    write(value)
-                    continue
-                if vr in _LONG_VRS:
-                    write(_LONG_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
-                    write(value)
-                    continue
-                if vr is not None and len(vr) == 2 and size <= 0xFFFF:
-                    write(_SHORT_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
-                    write(value)
-                    continue
+            if (
+                isinstance(value, bytes)
+                and elem.length != 0xFFFFFFFF
+                and _write_element(write, number, elem.VR, value, implicit)
+            ):
+                continue
         elif elem.VR == "SQ":
             _write_sequence(out, elem, charset)
             continue
+        else:
+            encoded = _ascii_value(elem, charset, keeps_ascii)
+            if encoded is not None and _write_element(write, number, elem.VR, encoded, implicit):
+                continue
         write_data_element(out, elem, charset)
+
+
+def _write_element(
+    write: Callable[[bytes], object], number: int, vr: str | None, value: bytes, implicit: bool
+) -> bool:
+    """An element of defined length, its header and ``value`` (little endian, PS3.5 7.1); False, writing
+    nothing, where its explicit VR cannot hold it (no VR, or a value longer than a 2-byte length)."""
+    size = len(value)
+    if implicit:
+        write(_IMPLICIT_HEADER.pack(number >> 16, number & 0xFFFF, size))
+    elif vr in _LONG_VRS:
+        write(_LONG_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
+    elif vr is not None and len(vr) == 2 and size <= 0xFFFF:
+        write(_SHORT_HEADER.pack(number >> 16, number & 0xFFFF, vr.encode("ascii"), size))
+    else:
+        return False
+    write(value)
+    return True
+
+
+#: VRs pydicom writes as ASCII whatever the character set, and those it encodes with the character set
+#: (PS3.5 6.1.2.3: the default repertoire is kept by the character sets that keep ASCII as it is).
+_DEFAULT_REPERTOIRE_VRS = frozenset(("AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"))
+_CHARSET_VRS = frozenset(("LO", "LT", "SH", "ST", "UC", "UT"))
+#: Python's names of the character sets (pydicom's) that write an ASCII string as its ASCII bytes: no
+#: escape sequence before or after it.
+_ASCII_AS_IS = frozenset(("iso8859", "latin_1", "UTF8", "ascii"))
+
+
+def _ascii_value(elem: DataElement, charset: str | list[str], keeps_ascii: list[bool]) -> bytes | None:
+    """The value of a decoded string element as pydicom writes it, padded to an even length (UIDs with NUL,
+    the rest with a space), when it is ASCII text (one string, or several); else None, for pydicom to write.
+    ``keeps_ascii`` holds whether ``charset`` writes ASCII as it is, once known."""
+    vr = elem.VR
+    if vr not in _DEFAULT_REPERTOIRE_VRS:
+        if vr not in _CHARSET_VRS:
+            return None
+        if not keeps_ascii:
+            keeps_ascii.append(_keeps_ascii(charset))
+        if not keeps_ascii[0]:
+            return None
+    value = elem.value
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list | tuple | MultiValue) and all(isinstance(v, str) for v in value):
+        text = "\\".join(value)
+    else:
+        return None  # a date, a person's name, a number: pydicom's own formatting
+    if not text.isascii():
+        return None
+    encoded = text.encode("ascii")
+    if len(encoded) % 2:
+        encoded += b"\x00" if vr == "UI" else b" "
+    return encoded
+
+
+def _keeps_ascii(charset: str | list[str]) -> bool:
+    """Whether the first character set of ``charset`` (the one pydicom encodes with first) writes ASCII as
+    it is."""
+    try:
+        return convert_encodings(charset)[0] in _ASCII_AS_IS
+    except Exception:  # an unknown or malformed Specific Character Set: pydicom's to handle
+        return False
 
 
 def _write_sequence(out: DicomBytesIO, elem: DataElement, charset: str | list[str]) -> None:
