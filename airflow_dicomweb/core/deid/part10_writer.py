@@ -145,8 +145,8 @@ def _write_element(
     return True
 
 
-#: VRs pydicom writes as ASCII whatever the character set, and those it encodes with the character set
-#: (PS3.5 6.1.2.3: the default repertoire is kept by the character sets that keep ASCII as it is).
+#: VRs pydicom writes in its default encoding whatever the Specific Character Set, and those it encodes
+#: with the Specific Character Set (its ``write_string``, ``write_UI`` and ``write_text``).
 _DEFAULT_REPERTOIRE_VRS = frozenset(("AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"))
 _CHARSET_VRS = frozenset(("LO", "LT", "SH", "ST", "UC", "UT"))
 #: Python's names of the character sets (pydicom's) that write an ASCII string as its ASCII bytes: no
