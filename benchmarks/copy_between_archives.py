@@ -117,7 +117,7 @@ def child(mode: str, source: dict, dest: dict, study: str, folder: str) -> dict:
             started = time.perf_counter()
             if mode == "write":
                 post_all(dst, batches)
-            else:  # both halves at once, not linked: what the servers and this machine allow a copy
+            else:  # both halves at once, not linked: a reference beside the floor, not a floor
                 with ThreadPoolExecutor(1) as reader:
                     read = reader.submit(drain, src, study)
                     post_all(dst, batches)

@@ -7,6 +7,7 @@ writes the rest.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from io import BytesIO
@@ -101,7 +102,6 @@ def _write_attributes(
         write_dataset(out, ds, parent_charset)
         return
     charset = ds.get("SpecificCharacterSet", parent_charset)
-    keeps_ascii: list[bool] = []  # whether charset writes ASCII as it is: worked out once, when first needed
     implicit = out.is_implicit_VR
     write = out.write
     for tag in sorted(ds.keys()):
@@ -121,7 +121,7 @@ def _write_attributes(
             _write_sequence(out, elem, charset)
             continue
         else:
-            encoded = _ascii_value(elem, charset, keeps_ascii)
+            encoded = _ascii_value(elem, charset)
             if encoded is not None and _write_element(write, number, elem.VR, encoded, implicit):
                 continue
         write_data_element(out, elem, charset)
@@ -154,18 +154,14 @@ _CHARSET_VRS = frozenset(("LO", "LT", "SH", "ST", "UC", "UT"))
 _ASCII_AS_IS = frozenset(("iso8859", "latin_1", "UTF8", "ascii"))
 
 
-def _ascii_value(elem: DataElement, charset: str | list[str], keeps_ascii: list[bool]) -> bytes | None:
+def _ascii_value(elem: DataElement, charset: str | list[str]) -> bytes | None:
     """The value of a decoded string element as pydicom writes it, padded to an even length (UIDs with NUL,
-    the rest with a space), when it is ASCII text (one string, or several); else None, for pydicom to write.
-    ``keeps_ascii`` holds whether ``charset`` writes ASCII as it is, once known."""
+    the rest with a space), when it is ASCII text (one string, or several); else None, for pydicom to write."""
     vr = elem.VR
-    if vr not in _DEFAULT_REPERTOIRE_VRS:
-        if vr not in _CHARSET_VRS:
-            return None
-        if not keeps_ascii:
-            keeps_ascii.append(_keeps_ascii(charset))
-        if not keeps_ascii[0]:
-            return None
+    if vr not in _DEFAULT_REPERTOIRE_VRS and not (
+        vr in _CHARSET_VRS and _keeps_ascii(charset if isinstance(charset, str) else tuple(charset))
+    ):
+        return None
     value = elem.value
     if value is None:
         return b""
@@ -183,11 +179,12 @@ def _ascii_value(elem: DataElement, charset: str | list[str], keeps_ascii: list[
     return encoded
 
 
-def _keeps_ascii(charset: str | list[str]) -> bool:
+@functools.lru_cache(maxsize=64)
+def _keeps_ascii(charset: str | tuple[str, ...]) -> bool:
     """Whether the first character set of ``charset`` (the one pydicom encodes with first) writes ASCII as
-    it is."""
+    it is; worked out once per character set."""
     try:
-        return convert_encodings(charset)[0] in _ASCII_AS_IS
+        return convert_encodings(list(charset) if isinstance(charset, tuple) else charset)[0] in _ASCII_AS_IS
     except Exception:  # an unknown or malformed Specific Character Set: pydicom's to handle
         return False
 
