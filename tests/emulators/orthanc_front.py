@@ -31,7 +31,13 @@ class OrthancFront(FakeServer):
         answer = self._session.request(
             request.method,
             url + (f"?{request.query}" if request.query else ""),
-            headers={k: v for k, v in request.headers.items() if k.lower() in ("accept", "content-type")},
+            # A fresh connection for each request: Orthanc closes an idle kept-alive connection, and a request
+            # sent on one it has just closed fails with no answer, which the front would pass on to its
+            # client as a dropped connection (and the client would send the same body again).
+            headers={
+                **{k: v for k, v in request.headers.items() if k.lower() in ("accept", "content-type")},
+                "Connection": "close",
+            },
             data=request.body or None,
             timeout=60,
         )
