@@ -36,6 +36,7 @@ from pydicom.uid import generate_uid  # noqa: E402
 
 from airflow_dicomweb.core.client import DicomWebClient  # noqa: E402
 from airflow_dicomweb.core.copy.copy import copy_studies  # noqa: E402
+from airflow_dicomweb.core.copy.sink import batch_is_full  # noqa: E402
 from airflow_dicomweb.core.defaults import COPY_BATCH_BYTES, COPY_BATCH_FILES, COPY_CONCURRENCY  # noqa: E402
 from airflow_dicomweb.core.media_types import DICOM  # noqa: E402
 from airflow_dicomweb.core.multipart.writer import BodyPart, MultipartBody  # noqa: E402
@@ -67,15 +68,18 @@ def drain(src: DicomWebClient, study: str) -> None:
 
 
 def batched(parts: list[BodyPart]) -> list[list[BodyPart]]:
-    """``parts`` batched as the copy batches them: COPY_BATCH_FILES, COPY_BATCH_BYTES."""
-    batches: list[list[BodyPart]] = [[]]
+    """``parts`` batched as the copy batches them (:func:`batch_is_full`, with the copy's defaults)."""
+    batches: list[list[BodyPart]] = []
+    batch: list[BodyPart] = []
     for part in parts:
-        batch = batches[-1]
-        if batch and (
-            len(batch) >= COPY_BATCH_FILES or sum(p.size for p in batch) + part.size > COPY_BATCH_BYTES
-        ):
-            batches.append(batch := [])
         batch.append(part)
+        if batch_is_full(
+            len(batch), sum(p.size for p in batch), batch_files=COPY_BATCH_FILES, batch_bytes=COPY_BATCH_BYTES
+        ):
+            batches.append(batch)
+            batch = []
+    if batch:
+        batches.append(batch)
     return batches
 
 

@@ -45,6 +45,12 @@ def instance_name(study: str, series: str, sop: str) -> str:
     return f"studies/{study}/series/{series}/instances/{sop}"
 
 
+def batch_is_full(files: int, size: int, *, batch_files: int, batch_bytes: int) -> bool:
+    """Whether a copy's batch of ``files`` instances, ``size`` bytes in all, is sent now: it has reached the
+    files or the bytes of one request (the instance that reaches them goes with it)."""
+    return files >= batch_files or size >= batch_bytes
+
+
 @dataclass(frozen=True, slots=True)
 class ReadyInstance:
     """An instance read whole, checked, and ready to be sent: its bytes as the response's chunks."""
@@ -140,7 +146,12 @@ class CopySink:
                     if on_file is not None:
                         on_file(ready.header.sop_instance_uid, size)
                     batch.append(ready)
-                    if len(batch) >= self.batch_files or sum(r.item.size for r in batch) >= self.batch_bytes:
+                    if batch_is_full(
+                        len(batch),
+                        sum(r.item.size for r in batch),
+                        batch_files=self.batch_files,
+                        batch_bytes=self.batch_bytes,
+                    ):
                         self._submit(batch)  # the slot goes with the batch
                         batch, slot = [], False
                 else:
